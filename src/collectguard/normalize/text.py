@@ -1,0 +1,252 @@
+"""Normalization engine: see the package docstring for what it owns."""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import ahocorasick
+import opencc
+
+_OPENCC = opencc.OpenCC("t2s")
+
+# Characters dropped outright: zero-width, bidi controls, BOM, soft hyphen, variation selectors.
+_INVISIBLE = frozenset(
+    [chr(c) for c in range(0x200B, 0x2010)]  # ZWSP, ZWNJ, ZWJ, LRM, RLM
+    + [chr(c) for c in range(0x202A, 0x202F)]  # LRE..RLO, PDF
+    + [chr(c) for c in range(0x2060, 0x2070)]  # word joiner, invisible operators, LRI..PDI
+    + [chr(c) for c in range(0xFE00, 0xFE10)]  # variation selectors
+    + ["\ufeff", "\u00ad", "\u180e", "\u034f"]
+)
+
+# Digit-like characters NFKC leaves alone but evaders use in numbers.
+_DIGIT_VARIANTS = {"〇": "0", "O": "O"}
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (
+        0x4E00 <= o <= 0x9FFF
+        or 0x3400 <= o <= 0x4DBF
+        or 0x20000 <= o <= 0x2FFFF
+        or 0xF900 <= o <= 0xFAFF
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_char(ch: str) -> str:
+    """Width-fold, compatibility-decompose and lowercase one character; '' drops it."""
+    if ch in _INVISIBLE:
+        return ""
+    cat = unicodedata.category(ch)
+    if cat == "Cc":
+        return " " if ch in "\t\n\r\x0b\x0c" else ""
+    if cat in ("Cf", "Cs", "Co", "Cn") and not _is_cjk(ch):
+        return ""
+    out = unicodedata.normalize("NFKC", ch)
+    if ch in _DIGIT_VARIANTS:
+        out = _DIGIT_VARIANTS[ch]
+    # NFKC turns full-width 【】 into themselves (they have no compatibility form): keep.
+    return out.lower() if out.isascii() else out
+
+
+def _t2s(chars: list[str]) -> list[str]:
+    """Traditional → simplified, keeping one output character per input character."""
+    joined = "".join(chars)
+    if joined.isascii():
+        return chars
+    converted = _OPENCC.convert(joined)
+    if len(converted) == len(joined):
+        return list(converted)
+    # Phrase conversion changed the length (rare): fall back to character by character.
+    return [c if len(c2 := _OPENCC.convert(c)) != 1 else c2 for c in chars]
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedText:
+    """A normalized string with, per character, the original [start, end) it came from."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open span of `text` to a half-open span of `original`."""
+        if not 0 <= start <= end <= len(self.text):
+            raise ValueError(f"span ({start}, {end}) outside normalized text of {len(self.text)}")
+        if start == end:
+            pos = self.starts[start] if start < len(self.starts) else len(self.original)
+            return (pos, pos)
+        return (self.starts[start], self.ends[end - 1])
+
+    def original_slice(self, start: int, end: int) -> str:
+        s, e = self.to_original(start, end)
+        return self.original[s:e]
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+class _Builder:
+    __slots__ = ("chars", "ends", "starts")
+
+    def __init__(self) -> None:
+        self.chars: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, text: str, start: int, end: int) -> None:
+        for ch in text:
+            self.chars.append(ch)
+            self.starts.append(start)
+            self.ends.append(end)
+
+    def build(self, original: str) -> NormalizedText:
+        return NormalizedText(original, "".join(self.chars), tuple(self.starts), tuple(self.ends))
+
+
+def normalize(original: str) -> NormalizedText:
+    """Display-level normalization: width, compatibility forms, case, 繁→简, invisibles.
+
+    Spaces and punctuation are kept (extractors need them); runs of whitespace collapse to
+    one space.
+    """
+    b = _Builder()
+    folded: list[str] = []
+    fstarts: list[int] = []
+    for i, ch in enumerate(original):
+        out = _fold_char(ch)
+        if not out:
+            continue
+        for o in out:
+            if o.isspace():
+                if folded and folded[-1] == " ":
+                    continue
+                o = " "
+            folded.append(o)
+            fstarts.append(i)
+    simplified = _t2s(folded)
+    for ch, i in zip(simplified, fstarts, strict=True):
+        b.add(ch, i, i + 1)
+    return b.build(original)
+
+
+def _is_separator(ch: str) -> bool:
+    if ch.isspace():
+        return True
+    cat = unicodedata.category(ch)
+    return cat[0] in ("P", "S") or cat in ("Mn", "Me")
+
+
+def _latin_token_in_chinese(text: str, start: int, end: int) -> bool:
+    """True when text[start:end] is a whole Latin token whose nearest neighbour is Chinese."""
+    before = text[start - 1] if start > 0 else ""
+    after = text[end] if end < len(text) else ""
+    if (before.isascii() and before.isalnum()) or (after.isascii() and after.isalnum()):
+        return False
+    i = start - 1
+    while i >= 0 and _is_separator(text[i]):
+        i -= 1
+    j = end
+    while j < len(text) and _is_separator(text[j]):
+        j += 1
+    return (i >= 0 and _is_cjk(text[i])) or (j < len(text) and _is_cjk(text[j]))
+
+
+class EvasionLexicon:
+    """Variant → canonical replacements applied in the compact form.
+
+    `variants` maps spellings used to dodge filters (homophones such as ``崔收``, pinyin
+    initials such as ``cs``) to their canonical term. Latin variants only match as whole
+    tokens next to Chinese text, so ``cs`` in ``docs`` or an English sentence is left alone.
+    """
+
+    def __init__(self, variants: Mapping[str, str]) -> None:
+        self._variants = {k.lower(): v for k, v in variants.items() if k and v}
+        self._automaton: ahocorasick.Automaton | None = None
+        if self._variants:
+            a = ahocorasick.Automaton()
+            for k, v in self._variants.items():
+                a.add_word(k, (k, v))
+            a.make_automaton()
+            self._automaton = a
+
+    @classmethod
+    def empty(cls) -> EvasionLexicon:
+        return cls({})
+
+    def replacements(self, text: str) -> Iterable[tuple[int, int, str]]:
+        """Non-overlapping (start, end, canonical) replacements, leftmost-longest."""
+        if self._automaton is None:
+            return []
+        hits: list[tuple[int, int, str]] = []
+        for end_idx, (k, v) in self._automaton.iter(text):
+            start = end_idx - len(k) + 1
+            end = end_idx + 1
+            if k.isascii() and not _latin_token_in_chinese(text, start, end):
+                continue
+            hits.append((start, end, v))
+        hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+        chosen: list[tuple[int, int, str]] = []
+        last_end = -1
+        for h in hits:
+            if h[0] >= last_end:
+                chosen.append(h)
+                last_end = h[1]
+        return chosen
+
+
+def compact(norm: NormalizedText, evasions: EvasionLexicon | None = None) -> NormalizedText:
+    """The evasion-resistant form used for lexicon matching.
+
+    Separators (spaces, punctuation, symbols) are dropped when the nearest non-separator
+    characters on both sides are Chinese, so ``爆 通*讯 录`` reads ``爆通讯录``; separators
+    between Latin words stay (as one space) so English keeps its word boundaries. Then
+    evasion variants are replaced by their canonical terms. Offsets still point into
+    `norm.original`.
+    """
+    text = norm.text
+    n = len(text)
+    keep = [True] * n
+    i = 0
+    while i < n:
+        if _is_separator(text[i]):
+            j = i
+            while j < n and _is_separator(text[j]):
+                j += 1
+            left = text[i - 1] if i > 0 else ""
+            right = text[j] if j < n else ""
+            if left and right and _is_cjk(left) and _is_cjk(right):
+                # Drop only "noise" runs; sentence punctuation between Chinese clauses stays
+                # as a boundary so terms do not match across sentences.
+                run = text[i:j]
+                if not any(c in "。!?;,、\n" for c in run):
+                    for k in range(i, j):
+                        keep[k] = False
+            i = j
+        else:
+            i += 1
+    b = _Builder()
+    for k in range(n):
+        if keep[k]:
+            b.add(text[k], norm.starts[k], norm.ends[k])
+    stage = b.build(norm.original)
+    if evasions is None:
+        return stage
+    reps = list(evasions.replacements(stage.text))
+    if not reps:
+        return stage
+    out = _Builder()
+    pos = 0
+    for start, end, canonical in reps:
+        for k in range(pos, start):
+            out.add(stage.text[k], stage.starts[k], stage.ends[k])
+        ostart, oend = stage.starts[start], stage.ends[end - 1]
+        out.add(canonical, ostart, oend)
+        pos = end
+    for k in range(pos, len(stage.text)):
+        out.add(stage.text[k], stage.starts[k], stage.ends[k])
+    return out.build(norm.original)
