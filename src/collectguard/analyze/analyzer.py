@@ -1,0 +1,347 @@
+"""`Analyzer`: one message in, one explained verdict out.
+
+normalize → choose pack (jurisdiction) → compact → extract → attribute → scan the pack
+(terms, patterns) → signals give the collection and scam scores → rules give violations
+(built-ins after the scores, since some depend on them) → authenticity → advice.
+
+Scores are logistic: sigmoid(bias + Σ weights of the signals that fired, once each). Every
+score contribution and every violation is a `Finding` with its span in the original text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from collectguard.analyze.advice import advise
+from collectguard.analyze.attribution import Attribution, attribute, platform_kind
+from collectguard.analyze.result import (
+    Authenticity,
+    CheckInput,
+    CheckResult,
+    Platform,
+    Violation,
+)
+from collectguard.detect.builtins import BUILTINS, MessageContext
+from collectguard.errors import InputError
+from collectguard.extract import classify_sender, extract
+from collectguard.findings import Finding
+from collectguard.normalize import NormalizedText, compact, normalize
+from collectguard.registry import LenderEntry, PlatformRegistry
+from collectguard.rules import Hit, Rule, RulePack, Signal, load_builtin
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def infer_jurisdiction(text: str, sender: str | None) -> str:
+    """`cn` for Chinese text, `us` for English text or a +1 sender; `cn` when unsure."""
+    cjk = len(_CJK.findall(text[:2000]))
+    if cjk >= 2:
+        return "cn"
+    if sender and sender.strip().startswith("+1"):
+        return "us"
+    if len(_LATIN_WORD.findall(text[:2000])) >= 2:
+        return "us"
+    return "cn"
+
+
+class Analyzer:
+    """Checks messages against rule packs and a platform registry.
+
+    `Analyzer.default()` uses the shipped `cn` and `us` packs and registry. Pass your own
+    packs (`{"cn": pack}`) or registry to override; build one Analyzer and reuse it — all
+    compilation happens in the constructor.
+    """
+
+    def __init__(
+        self,
+        packs: dict[str, RulePack] | None = None,
+        registry: PlatformRegistry | None = None,
+        lang: str = "zh",
+    ) -> None:
+        self.packs = packs or {"cn": load_builtin("cn"), "us": load_builtin("us")}
+        self.registry = registry or PlatformRegistry.default()
+        self.lang = lang
+
+    @classmethod
+    @lru_cache(maxsize=1)
+    def default(cls) -> Analyzer:
+        return cls()
+
+    @classmethod
+    def from_options(
+        cls,
+        packs: Iterable[str] = (),
+        registry_files: Iterable[Path] = (),
+    ) -> Analyzer:
+        """An analyzer with user pack files (or overlays) and registry files merged in."""
+        from collectguard.rules import resolve_pack
+
+        chosen = {"cn": load_builtin("cn"), "us": load_builtin("us")}
+        for spec in packs:
+            pack = resolve_pack(spec)
+            chosen[pack.jurisdiction.lower().split("-")[0]] = pack
+        registry = PlatformRegistry.default()
+        for path in registry_files:
+            registry = registry.merged_with(path)
+        return cls(chosen, registry)
+
+    # ------------------------------------------------------------------ public API
+    def check(self, message: CheckInput | str, **fields: Any) -> CheckResult:
+        """Analyse one message (a `CheckInput`, or text plus keyword fields)."""
+        if isinstance(message, str):
+            try:
+                message = CheckInput(text=message, **fields)
+            except ValidationError as exc:
+                raise InputError(_describe(exc)) from None
+        return self._check(message)
+
+    def check_many(self, messages: Iterable[CheckInput]) -> Iterator[CheckResult]:
+        for m in messages:
+            yield self._check(m)
+
+    # ------------------------------------------------------------------ pipeline
+    def pack_for(self, message: CheckInput) -> RulePack:
+        key = message.jurisdiction or infer_jurisdiction(message.text, message.sender)
+        key = key.split("-")[0]
+        if key not in self.packs:
+            raise InputError(
+                f"no rule pack for jurisdiction {key!r}; available: {', '.join(sorted(self.packs))}"
+            )
+        return self.packs[key]
+
+    def _check(self, message: CheckInput) -> CheckResult:
+        pack = self.pack_for(message)
+        norm = normalize(message.text)
+        comp = compact(norm, pack.evasions)
+        ext = extract(norm)
+        sender = classify_sender(message.sender) if message.sender else None
+        attribution = attribute(norm, comp, ext, sender, message.sender, self.registry)
+        hits = pack.scan(comp)
+
+        ctx = MessageContext(
+            norm=norm,
+            comp=comp,
+            ext=ext,
+            sender=sender,
+            received_at=message.received_at,
+            timezone=message.timezone,
+            pack_timezone=pack.timezone,
+            registry=self.registry,
+            entry=attribution.entry if attribution else None,
+            claimed_name=attribution.claimed_name if attribution else None,
+            claimed_span=attribution.span if attribution else None,
+            conflicts=attribution.conflicts if attribution else [],
+            consistency=attribution.consistency if attribution else [],
+        )
+        findings: list[Finding] = []
+
+        # --- signals → scores
+        fired: dict[str, Finding] = {}
+        for hit in hits:
+            if isinstance(hit.item, Signal) and hit.item.id not in fired:
+                fired[hit.item.id] = self._signal_finding(hit.item, hit, comp, pack)
+        for item in pack.builtin_items():
+            if isinstance(item, Signal) and item.detect.builtin and item.id not in fired:
+                ev = BUILTINS[item.detect.builtin](ctx, dict(item.detect.params))
+                if ev:
+                    span, cue = ev[0]
+                    if item.detect.builtin == "offdomain_link":
+                        ctx.offdomain_fired = True
+                    fired[item.id] = self._finding_from_evidence(item, span, cue, norm, pack)
+        if "sender_official_hotline" in ctx.consistency or "official_domain" in ctx.consistency:
+            cue = ", ".join(ctx.consistency)
+            fired["registry.consistent"] = Finding(
+                kind="genuine_cue",
+                rule_id="registry.consistent",
+                cue=f"与登记的官方渠道一致 / consistent with the registry ({cue})",
+                score=2.5,
+                jurisdiction=pack.jurisdiction,
+            )
+        collection_raw = pack.thresholds.collection_bias + sum(
+            f.score for f in fired.values() if f.kind == "collection_cue"
+        )
+        scam_raw = (
+            pack.thresholds.scam_bias
+            + sum(f.score for f in fired.values() if f.kind == "scam_cue")
+            - sum(f.score for f in fired.values() if f.kind == "genuine_cue")
+        )
+        collection_score = _sigmoid(collection_raw)
+        scam_score = _sigmoid(scam_raw)
+        is_collection = collection_score >= pack.thresholds.collection
+        findings.extend(fired.values())
+        ctx.is_collection = is_collection
+        ctx.scam_score = scam_score
+
+        # --- rules → violations
+        violations: list[Violation] = []
+        seen: set[tuple[str, int | None]] = set()
+
+        def add(rule: Rule, span: tuple[int, int] | None, cue: str) -> None:
+            if rule.detect.context == "collection" and not is_collection:
+                return
+            if rule.detect.context == "scam" and scam_score < pack.thresholds.scam:
+                return
+            key = (rule.code, span[0] if span else None)
+            if key in seen:
+                return
+            seen.add(key)
+            finding = self._finding_from_evidence(rule, span, cue, norm, pack)
+            findings.append(finding)
+            violations.append(
+                Violation(
+                    code=rule.code,
+                    rule_id=rule.id,
+                    title=rule.title.zh if self.lang == "zh" else rule.title.en,
+                    span=finding.span,
+                    evidence=finding.evidence,
+                    citation="；".join(rule.citation),
+                    binding=rule.binding,
+                    severity=rule.severity,
+                )
+            )
+
+        for hit in hits:
+            if isinstance(hit.item, Rule):
+                add(hit.item, comp.to_original(hit.start, hit.end), hit.cue)
+        for item in pack.builtin_items():
+            if isinstance(item, Rule) and item.detect.builtin:
+                for span, cue in BUILTINS[item.detect.builtin](ctx, dict(item.detect.params)):
+                    add(item, span, cue)
+        violations.sort(key=lambda v: (v.span[0] if v.span else -1, v.code))
+
+        authenticity = self._authenticity(attribution, scam_score, pack, fired)
+        platform = self._platform(attribution)
+        advice = advise(
+            jurisdiction=pack.name,
+            is_collection=is_collection,
+            authenticity=authenticity,
+            codes={v.code for v in violations},
+            entry=attribution.entry if attribution else None,
+            registry=self.registry,
+        )
+        extra = message.model_extra or {}
+        echo: dict[str, Any] = {
+            "text": message.text,
+            "sender": message.sender,
+            "received_at": message.received_at.isoformat() if message.received_at else None,
+            **extra,
+        }
+        if message.timezone:
+            echo["timezone"] = message.timezone
+        if message.jurisdiction:
+            echo["jurisdiction"] = message.jurisdiction
+        return CheckResult(
+            input=echo,
+            jurisdiction=pack.jurisdiction.lower(),
+            language="zh" if pack.name == "cn" else "en",
+            rule_pack=f"{pack.name}@{pack.version}",
+            is_collection=is_collection,
+            collection_score=round(collection_score, 4),
+            platform=platform,
+            authenticity=authenticity,
+            scam_score=round(scam_score, 4),
+            violations=violations,
+            findings=findings,
+            advice=advice,
+        )
+
+    # ------------------------------------------------------------------ helpers
+    def _signal_finding(self, sig: Signal, hit: Hit, comp: NormalizedText, pack: RulePack) -> Finding:
+        span = comp.to_original(hit.start, hit.end)
+        return self._finding_from_evidence(sig, span, hit.cue, comp, pack)
+
+    def _finding_from_evidence(
+        self,
+        item: Rule | Signal,
+        span: tuple[int, int] | None,
+        cue: str,
+        text: NormalizedText,
+        pack: RulePack,
+    ) -> Finding:
+        evidence = text.original[span[0] : span[1]] if span else cue
+        if isinstance(item, Signal):
+            kind = {"collection": "collection_cue", "scam": "scam_cue", "genuine": "genuine_cue"}[
+                item.kind
+            ]
+            return Finding(
+                kind=kind,  # type: ignore[arg-type]
+                rule_id=item.id,
+                span=span,
+                evidence=evidence,
+                cue=f"{cue} — {item.explain.zh}",
+                score=item.weight,
+                jurisdiction=pack.jurisdiction,
+            )
+        return Finding(
+            kind="violation",
+            rule_id=item.id,
+            code=item.code,
+            span=span,
+            evidence=evidence,
+            cue=cue,
+            citation="；".join(item.citation),
+            binding=item.binding,
+            severity=item.severity,
+            jurisdiction=pack.jurisdiction,
+        )
+
+    @staticmethod
+    def _authenticity(
+        attribution: Attribution | None,
+        scam_score: float,
+        pack: RulePack,
+        fired: dict[str, Finding],
+    ) -> Authenticity:
+        if scam_score >= pack.thresholds.scam:
+            return "scam"
+        if attribution is not None and attribution.conflicts:
+            return "suspicious"
+        if scam_score >= pack.thresholds.suspicious:
+            return "suspicious"
+        if attribution is not None:
+            return "genuine"
+        return "unknown"
+
+    @staticmethod
+    def _platform(attribution: Attribution | None) -> Platform | None:
+        if attribution is None:
+            return None
+        entry = attribution.entry
+        legal = None
+        license_type = None
+        if isinstance(entry, LenderEntry):
+            legal = entry.legal_name
+            license_type = entry.license_type
+        confidence = attribution.confidence
+        if attribution.consistency:
+            confidence = min(0.99, confidence + 0.08)
+        if attribution.conflicts:
+            confidence = max(0.1, confidence - 0.3)
+        return Platform(
+            claimed_name=attribution.claimed_name,
+            id=entry.id if entry is not None else None,
+            legal_name=legal,
+            kind=platform_kind(entry),
+            license_type=license_type,
+            confidence=round(confidence, 2),
+            matched_by=list(dict.fromkeys(attribution.matched_by)),
+            span=attribution.span,
+        )
+
+
+def _describe(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
+    )

@@ -1,0 +1,195 @@
+"""Platform attribution: which organisation does the message claim to come from?
+
+Order of evidence, strongest first: a 【signature】 naming a registry entry; a registry name
+(legal name, brand, product alias) in the body; a signature naming something the registry
+does not know; the sender field when it is a name; the sender number when it is a registry
+hotline; a name the body introduces in a typical phrase (``在XX申请的借款``, ``Your X
+verification code``). Consistency checks against the registry (official hotline, domain) are
+recorded as `consistency` for the verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from collectguard.extract import Extraction, SenderInfo
+from collectguard.normalize import NormalizedText, compact, normalize
+from collectguard.registry import LenderEntry, Organization, PlatformRegistry
+
+_CN = r"[\u4e00-\u9fffa-z0-9]"
+# Patterns run on the normalized text (lower-case ASCII); the name is the group "name".
+_BODY_NAME_PATTERNS = [
+    re.compile(r"在[“\"「]?(?P<name>" + _CN + r"{2,10}?)[”\"」]?(?:申请|借|办理|使用)的"),
+    re.compile(r"您在?[“\"「]?(?P<name>" + _CN + r"{2,8}?)[”\"」]?的(?:订单|借款|账单|贷款|分期)"),
+    re.compile(r"(?:关注|搜索|下载)(?:微信)?(?:公众号|公共号|服务号|app)[:：]?(?P<name>" + _CN + r"{2,10})"),
+    re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,8}?)用户[,，:：]"),
+    re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,10}?)(?:提醒|通知)(?:您|你)"),
+    re.compile(r"您在(?P<name>[\u4e00-\u9fff]{2,8}?)有"),
+    re.compile(r"\byour (?P<name>[a-z0-9][\w.-]{1,24}) (?:verification|confirmation|security|login) code\b"),
+    re.compile(r"\bwelcome to (?P<name>[a-z0-9][\w.-]{1,24})\b"),
+]
+# Patterns run on the original text: capitalised company names.
+_EN_NAME_PATTERNS = [
+    re.compile(
+        r"\b(?:calling from|this is|on behalf of|from) (?P<name>(?:[A-Z][\w&.-]*\s?){1,4}"
+        r"(?:LTD|Ltd|Inc|LLC|Limited|Corp|Services|Systems|Financial|Bank|Recovery|Collections?))"
+    ),
+    re.compile(r"\b(?P<name>(?:[A-Z][\w&.-]*\s){1,4}(?:LTD|Ltd|Inc|LLC|Limited|Corp)\b\.?)"),
+]
+_GENERIC = frozenset(
+    ["尊敬", "客户", "尊敬的客户", "您", "我们", "用户", "亲爱", "本人", "平台", "系统", "app", "您的", "我司"]
+)
+
+
+@dataclass(slots=True)
+class Attribution:
+    claimed_name: str
+    entry: LenderEntry | Organization | None
+    matched_by: list[str]
+    confidence: float
+    span: tuple[int, int] | None
+    consistency: list[str] = field(default_factory=list)
+    """Registry checks that passed: sender_official_hotline, port_suffix, official_domain."""
+    conflicts: list[str] = field(default_factory=list)
+    """Registry checks that failed: sender_other_entry, callback_not_official, ..."""
+
+    @property
+    def entry_id(self) -> str | None:
+        return self.entry.id if self.entry is not None else None
+
+
+def _entry_kind(entry: LenderEntry | Organization) -> str:
+    if isinstance(entry, LenderEntry):
+        return "bank" if entry.license_type == "bank" else "lender"
+    return entry.kind
+
+
+def _name_hits(
+    registry: PlatformRegistry, text: NormalizedText
+) -> list[tuple[LenderEntry | Organization, str, tuple[int, int], str]]:
+    out: list[tuple[LenderEntry | Organization, str, tuple[int, int], str]] = []
+    for hit in registry.match_names(text.text):
+        entry = registry.get(hit.entry_id)
+        if entry is None:
+            continue
+        span = text.to_original(hit.start, hit.end)
+        out.append((entry, text.original[span[0] : span[1]], span, hit.field))
+    return out
+
+
+def _prefer(
+    hits: list[tuple[LenderEntry | Organization, str, tuple[int, int], str]],
+) -> tuple[LenderEntry | Organization, str, tuple[int, int], str] | None:
+    """Lenders and banks before other organisations; then the earliest, longest name."""
+    if not hits:
+        return None
+    return sorted(
+        hits,
+        key=lambda h: (0 if isinstance(h[0], LenderEntry) else 1, h[2][0], -(h[2][1] - h[2][0])),
+    )[0]
+
+
+def attribute(
+    norm: NormalizedText,
+    comp: NormalizedText,
+    ext: Extraction,
+    sender: SenderInfo | None,
+    sender_text: str | None,
+    registry: PlatformRegistry,
+) -> Attribution | None:
+    """The claimed organisation, with what matched and how it squares with the registry."""
+    result: Attribution | None = None
+    # 1-2. signatures, registry hits inside them first
+    unknown_signature: tuple[str, tuple[int, int]] | None = None
+    sig_hits: list[tuple[LenderEntry | Organization, str, tuple[int, int], str]] = []
+    for sig in ext.signatures:
+        sig_norm = compact(normalize(sig.name))
+        for hit in registry.match_names(sig_norm.text):
+            entry = registry.get(hit.entry_id)
+            if entry is not None:
+                sig_hits.append((entry, sig.name, sig.span, hit.field))
+        if unknown_signature is None and sig.name.strip() and sig.name not in _GENERIC:
+            unknown_signature = (sig.name, sig.span)
+    best = _prefer(sig_hits)
+    if best is not None:
+        entry, name, span, fld = best
+        result = Attribution(name, entry, ["signature", fld], 0.9, span)
+    body = _prefer(_name_hits(registry, comp))
+    if result is None and body is not None:
+        entry, name, span, fld = body
+        result = Attribution(name, entry, ["body", fld], 0.7, span)
+    elif result is not None and body is not None and body[0].id == result.entry_id:
+        result.matched_by.append("body")
+    if result is None and unknown_signature is not None:
+        result = Attribution(unknown_signature[0], None, ["signature"], 0.6, unknown_signature[1])
+    if result is None and sender_text and sender is not None and sender.kind == "name":
+        sn = compact(normalize(sender_text))
+        hit = _prefer(_name_hits(registry, sn))
+        if hit is not None:
+            result = Attribution(sender_text, hit[0], ["sender_name", hit[3]], 0.6, None)
+    if result is None and sender is not None and sender.digits:
+        owners = registry.hotline_owner(sender.digits)
+        if owners:
+            entry_h, _hotline = owners[0]
+            result = Attribution(entry_h.display_name, entry_h, ["sender_hotline"], 0.5, None)
+    if result is None:
+        result = _body_phrase(norm)
+    if result is None:
+        return None
+    _check_consistency(result, ext, sender, registry)
+    return result
+
+
+def _body_phrase(norm: NormalizedText) -> Attribution | None:
+    for pat in _BODY_NAME_PATTERNS:
+        for m in pat.finditer(norm.text):
+            name = m.group("name")
+            if name in _GENERIC or name.startswith("尊敬"):
+                continue
+            s, e = norm.to_original(m.start("name"), m.end("name"))
+            return Attribution(norm.original[s:e], None, ["body_phrase"], 0.45, (s, e))
+    for pat in _EN_NAME_PATTERNS:
+        m = pat.search(norm.original)
+        if m:
+            name = m.group("name").strip()
+            s = m.start("name")
+            return Attribution(name, None, ["body_phrase"], 0.45, (s, s + len(name)))
+    return None
+
+
+def _check_consistency(
+    result: Attribution, ext: Extraction, sender: SenderInfo | None, registry: PlatformRegistry
+) -> None:
+    entry = result.entry
+    if sender is not None and sender.digits:
+        owners = registry.hotline_owner(sender.digits)
+        if entry is not None and any(o.id == entry.id for o, _ in owners):
+            result.consistency.append("sender_official_hotline")
+            result.matched_by.append("sender_hotline")
+        elif owners and entry is not None:
+            result.conflicts.append("sender_is_other_entrys_hotline")
+    if entry is None:
+        return
+    for link in ext.links:
+        if link.is_masked or not link.registered_domain:
+            continue
+        if registry.is_official_domain(entry.id, link.host) is not None:
+            result.consistency.append("official_domain")
+            if "domain" not in result.matched_by:
+                result.matched_by.append("domain")
+    if isinstance(entry, LenderEntry) and entry.hotlines:
+        for phone in ext.phones:
+            if phone.kind in ("mobile", "landline") and not getattr(phone, "masked", False):
+                if registry.is_official_hotline(entry.id, phone.digits) is None:
+                    result.conflicts.append("callback_number_not_official")
+                    break
+    elif isinstance(entry, Organization):
+        for phone in ext.phones:
+            if phone.kind in ("mobile", "landline") and not getattr(phone, "masked", False):
+                result.conflicts.append("callback_personal_number_for_organization")
+                break
+
+
+def platform_kind(entry: LenderEntry | Organization | None) -> str | None:
+    return _entry_kind(entry) if entry is not None else None

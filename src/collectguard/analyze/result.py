@@ -1,0 +1,108 @@
+"""Input and output models of one check — the stable "contract of a check" in DESIGN.md.
+
+`CheckInput` is what a caller gives (text, sender, received_at, optional timezone and
+jurisdiction; extra fields are passed through). `CheckResult.to_contract()` is the JSON object
+the batch CLI writes per line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from collectguard.findings import Finding, Span
+
+Authenticity = Literal["genuine", "suspicious", "scam", "unknown"]
+
+MAX_TEXT_CHARS = 1_000_000
+"""Longest text accepted; longer input is an InputError rather than a slow silent check."""
+
+
+class CheckInput(BaseModel):
+    """One message to check."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    text: str
+    sender: str | None = None
+    received_at: dt.datetime | dt.date | None = None
+    """When the message arrived; a bare date (no time of day) is kept but never judged for hours."""
+    timezone: str | None = Field(
+        default=None, description="IANA zone of the recipient, e.g. Asia/Shanghai"
+    )
+    jurisdiction: str | None = Field(default=None, description="cn or us; inferred when absent")
+
+    @field_validator("text")
+    @classmethod
+    def _bounded(cls, v: str) -> str:
+        if len(v) > MAX_TEXT_CHARS:
+            raise ValueError(
+                f"text has {len(v):,} characters; the limit is {MAX_TEXT_CHARS:,} "
+                "(split long transcripts into messages)"
+            )
+        return v
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _lower(cls, v: str | None) -> str | None:
+        return v.lower() if v else None
+
+
+class Platform(BaseModel):
+    """The organisation the message claims to come from."""
+
+    claimed_name: str
+    id: str | None = None
+    legal_name: str | None = None
+    kind: str | None = None
+    license_type: str | None = None
+    confidence: float
+    matched_by: list[str]
+    span: Span | None = None
+
+
+class Violation(BaseModel):
+    code: str
+    rule_id: str
+    title: str
+    span: Span | None
+    evidence: str | None
+    citation: str
+    binding: str
+    severity: str
+
+
+class Advice(BaseModel):
+    """One next step, zh-CN first, with the official channel it names (never from the message)."""
+
+    id: str
+    text_zh: str
+    text_en: str
+    channel: str | None = None
+    number: str | None = None
+    url: str | None = None
+    source: str | None = None
+    confidence: str | None = None
+
+
+class CheckResult(BaseModel):
+    """Verdict for one message; every score and violation is backed by `findings`."""
+
+    input: dict[str, Any]
+    jurisdiction: str
+    language: str
+    rule_pack: str
+    is_collection: bool
+    collection_score: float
+    platform: Platform | None
+    authenticity: Authenticity
+    scam_score: float
+    violations: list[Violation]
+    findings: list[Finding]
+    advice: list[Advice]
+
+    def to_contract(self) -> dict[str, Any]:
+        """The JSON-ready object of the batch contract (DESIGN.md, "Contract of a check")."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,229 @@
+"""Loading and compiling rule packs.
+
+A `RulePack` is a validated `RulePackFile` compiled once for matching: every literal term of
+every rule and signal goes into ONE Aho–Corasick automaton; each item's regular expressions
+are joined into one alternation. `RulePack.scan` returns the raw hits on the compact text;
+turning hits into findings (context, builtins, scores) is the analyzer's job.
+
+Packs ship in `collectguard/rules/packs/<name>.yaml` next to their annotated fixtures
+`<name>.fixtures.txt`; users add or override packs with their own files. Reading files is the
+only I/O here and happens at load time.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+import yaml
+from pydantic import ValidationError
+
+from collectguard.errors import RulePackError
+from collectguard.normalize import EvasionLexicon, NormalizedText
+from collectguard.rules.model import Detect, Rule, RulePackFile, Signal
+
+BUILTIN_PACKS = ("cn", "us")
+_CLAUSE_BREAKS = re.compile(r"[。!?;,，、\n]")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule or signal that fired on the compact text at [start, end)."""
+
+    item: Rule | Signal
+    start: int
+    end: int
+    cue: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    item: Rule | Signal
+    pattern: re.Pattern[str] | None
+    unless: re.Pattern[str] | None
+
+
+def _join(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+class RulePack:
+    """A compiled, ready-to-scan rule pack (optionally with overlays applied)."""
+
+    def __init__(self, spec: RulePackFile, origin: str = "<memory>") -> None:
+        self.spec = spec
+        self.origin = origin
+        self.name = spec.pack
+        self.version = spec.version
+        self.jurisdiction = spec.jurisdiction
+        self.timezone = spec.timezone
+        self.thresholds = spec.thresholds
+        self.evasions = EvasionLexicon(spec.evasions)
+        self.rules: tuple[Rule, ...] = tuple(r for r in spec.rules if r.enabled)
+        self.signals: tuple[Signal, ...] = spec.signals
+        self._items: list[_Compiled] = []
+        automaton = ahocorasick.Automaton()
+        term_owners: dict[str, list[int]] = {}
+        for item in (*self.signals, *self.rules):
+            idx = len(self._items)
+            d: Detect = item.detect
+            self._items.append(_Compiled(item, _join(d.patterns), _join(d.unless)))
+            for term in d.terms:
+                term_owners.setdefault(term.lower(), []).append(idx)
+        for term, owners in term_owners.items():
+            automaton.add_word(term, (term, tuple(owners)))
+        self._automaton: ahocorasick.Automaton | None = None
+        if term_owners:
+            automaton.make_automaton()
+            self._automaton = automaton
+        self._by_id = {i.item.id: i.item for i in self._items}
+
+    def __repr__(self) -> str:
+        return f"RulePack({self.name!r}, version={self.version!r}, rules={len(self.rules)})"
+
+    def get(self, item_id: str) -> Rule | Signal | None:
+        return self._by_id.get(item_id)
+
+    def builtin_items(self) -> Iterable[Rule | Signal]:
+        return (c.item for c in self._items if c.item.detect.builtin)
+
+    def scan(self, compact: NormalizedText) -> list[Hit]:
+        """All term and pattern hits in `compact`, negations applied, one hit per item+span."""
+        text = compact.text
+        hits: list[Hit] = []
+        seen: set[tuple[str, int]] = set()
+
+        def keep(c: _Compiled, start: int, end: int, cue: str) -> None:
+            key = (c.item.id, start)
+            if key in seen:
+                return
+            if c.unless is not None:
+                scope = text if c.item.detect.unless_scope == "message" else _clause(text, start, end)
+                if c.unless.search(scope):
+                    return
+            seen.add(key)
+            hits.append(Hit(c.item, start, end, cue))
+
+        if self._automaton is not None and text:
+            for end_idx, (term, owners) in self._automaton.iter(text):
+                start = end_idx - len(term) + 1
+                for idx in owners:
+                    keep(self._items[idx], start, end_idx + 1, term)
+        for c in self._items:
+            if c.pattern is None:
+                continue
+            for m in c.pattern.finditer(text):
+                if m.end() > m.start():
+                    keep(c, m.start(), m.end(), m.group(0))
+        return hits
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    left = start
+    while left > 0 and not _CLAUSE_BREAKS.match(text[left - 1]):
+        left -= 1
+    right = end
+    while right < len(text) and not _CLAUSE_BREAKS.match(text[right]):
+        right += 1
+    return text[left:right]
+
+
+def _parse(raw: str, origin: str) -> RulePackFile:
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise RulePackError(f"{origin}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RulePackError(f"{origin}: a rule pack must be a YAML mapping with 'pack' and 'rules'")
+    try:
+        return RulePackFile.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = _describe_loc(data, err["loc"])
+            lines.append(f"  {loc}: {err['msg']}")
+        raise RulePackError(f"{origin}: invalid rule pack:\n" + "\n".join(lines)) from None
+
+
+def _describe_loc(data: object, loc: tuple[int | str, ...]) -> str:
+    """Name the failing field, with the id of the rule it belongs to when there is one."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+            if isinstance(node, dict) and "id" in node:
+                parts.append(f"[{node['id']}]")
+                continue
+        parts.append(f".{key}" if isinstance(key, str) else f"[{key}]")
+    return "".join(parts).lstrip(".")
+
+
+def _merge(base: RulePackFile, overlay: RulePackFile) -> RulePackFile:
+    rules = {r.id: r for r in base.rules}
+    rules.update({r.id: r for r in overlay.rules})
+    signals = {s.id: s for s in base.signals}
+    signals.update({s.id: s for s in overlay.signals})
+    return base.model_copy(
+        update={
+            "pack": overlay.pack,
+            "version": f"{base.version}+{overlay.pack}.{overlay.version}",
+            "jurisdiction": overlay.jurisdiction,
+            "timezone": overlay.timezone,
+            "rules": tuple(rules.values()),
+            "signals": tuple(signals.values()),
+            "evasions": {**base.evasions, **overlay.evasions},
+        }
+    )
+
+
+def _builtin_text(name: str, suffix: str) -> str:
+    res = importlib.resources.files("collectguard.rules") / "packs" / f"{name}{suffix}"
+    return res.read_text(encoding="utf-8")
+
+
+def fixture_text(name: str) -> str:
+    """The annotated fixture file shipped beside built-in pack `name`."""
+    return _builtin_text(name, ".fixtures.txt")
+
+
+@functools.lru_cache(maxsize=16)
+def load_builtin(name: str) -> RulePack:
+    """A shipped pack by name (`cn`, `us`), compiled once per process."""
+    if name not in BUILTIN_PACKS:
+        raise RulePackError(f"no built-in rule pack {name!r}; built-in packs: {', '.join(BUILTIN_PACKS)}")
+    return RulePack(_parse(_builtin_text(name, ".yaml"), f"<builtin {name}.yaml>"), f"builtin:{name}")
+
+
+def load_pack_file(path: Path, base: RulePack | None = None) -> RulePack:
+    """A pack from a user's file; an overlay (`extends: cn`) is merged onto its base."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulePackError(f"{path}: cannot read rule pack: {exc}") from exc
+    spec = _parse(raw, str(path))
+    if spec.extends:
+        parent = base if base is not None and base.name == spec.extends else load_builtin(spec.extends)
+        spec = _merge(parent.spec, spec)
+    return RulePack(spec, str(path))
+
+
+def resolve_pack(name_or_path: str) -> RulePack:
+    """`cn`/`us` for shipped packs, or a path to a pack or overlay file."""
+    if name_or_path in BUILTIN_PACKS:
+        return load_builtin(name_or_path)
+    path = Path(name_or_path)
+    if not path.exists():
+        raise RulePackError(
+            f"{name_or_path!r} is neither a built-in pack ({', '.join(BUILTIN_PACKS)}) nor a file"
+        )
+    return load_pack_file(path)

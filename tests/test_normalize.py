@@ -1,0 +1,82 @@
+"""Normalization: width, 繁→简, invisibles, evasions — and the offset map back to the original."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from collectguard.normalize import EvasionLexicon, compact, normalize
+
+EVASIONS = EvasionLexicon({"cs": "催收", "崔收": "催收", "通迅录": "通讯录"})
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("ＡＢＣ１２３", "abc123"),  # full width → half width, lower-case
+        ("您的借\u200b款已逾期", "您的借款已逾期"),  # zero-width space dropped
+        ("\u202e逾期\u202c", "逾期"),  # bidi controls dropped
+        ("郵政局包裹未簽收", "邮政局包裹未签收"),  # traditional → simplified
+        ("①②③", "123"),  # circled digits
+        ("a  \t b", "a b"),  # whitespace runs collapse
+    ],
+)
+def test_normalize_text(original: str, expected: str) -> None:
+    assert normalize(original).text == expected
+
+
+@pytest.mark.parametrize(
+    ("original", "term", "evidence"),
+    [
+        ("再不还就爆 通*讯 录！", "爆通讯录", "爆 通*讯 录"),
+        ("明天安排 CS 上门", "催收", "CS"),
+        ("崔收部门通知", "催收", "崔收"),
+        ("爆通迅录", "爆通讯录", "爆通迅录"),
+        ("您已逾 期-3-天", "逾期", "逾 期"),
+    ],
+)
+def test_compact_maps_back_to_original(original: str, term: str, evidence: str) -> None:
+    comp = compact(normalize(original), EVASIONS)
+    i = comp.text.index(term)
+    assert comp.original_slice(i, i + len(term)) == evidence
+
+
+def test_latin_evasion_needs_chinese_context() -> None:
+    assert "催收" not in compact(normalize("see the docs cs team"), EVASIONS).text
+    assert "催收" not in compact(normalize("docs里写着"), EVASIONS).text
+
+
+def test_sentence_punctuation_stays_a_boundary() -> None:
+    # "上，门" must not read as 上门 across a clause break
+    assert "上门" not in compact(normalize("我们马上，门口见")).text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_offsets_always_point_into_the_original(original: str) -> None:
+    norm = normalize(original)
+    assert len(norm.starts) == len(norm.ends) == len(norm.text)
+    for s, e in zip(norm.starts, norm.ends, strict=True):
+        assert 0 <= s < e <= len(original)
+    comp = compact(norm, EVASIONS)
+    for i in range(len(comp.text)):
+        for j in range(i, min(len(comp.text), i + 4) + 1):
+            s, e = comp.to_original(i, j)
+            assert 0 <= s <= e <= len(original)
+    # offsets are monotone: matches never map backwards
+    assert list(norm.starts) == sorted(norm.starts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(categories=["Lo"]), min_size=1, max_size=40))
+def test_plain_chinese_is_mapped_one_to_one(original: str) -> None:
+    norm = normalize(original)
+    if len(norm.text) == len(original):
+        for i in range(len(original)):
+            assert norm.to_original(i, i + 1) == (i, i + 1)
+
+
+def test_span_outside_text_is_rejected() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        normalize("abc").to_original(0, 10)
