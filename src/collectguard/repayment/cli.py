@@ -39,8 +39,9 @@ plan_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     help=(
-        "为借款人生成可负担、合法的还款方案（分期、期限、减免）。\n\n"
-        "Propose affordable, lawful repayment plans (instalments, term, waivers).\n\n"
+        "还款方案：可负担、合法的分期与减免 / Repayment plans: affordable, lawful.\n\n"
+        "为借款人生成 3–5 个方案（月供、期数、减免），按预期回收排序并附说明。"
+        "Propose 3–5 plans (instalment, term, waiver) ranked by expected recovery, explained.\n\n"
         "示例 / Examples:\n\n"
         "  collectguard plan propose --principal 10000 --interest 1500 --fees 800 "
         "--loan-start 2025-01-10 --as-of 2026-03-01 --income 6000 --expenses 3500 --cap cn-24\n\n"
@@ -53,8 +54,8 @@ model_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
     help=(
-        "训练、查看还款能力模型（台湾信用卡违约数据，CC BY 4.0）。\n\n"
-        "Train and inspect the repayment-capacity model (Taiwan credit default, CC BY 4.0).\n\n"
+        "还款能力模型：训练、查看 / Repayment-capacity model: train, inspect.\n\n"
+        "数据：台湾信用卡违约（CC BY 4.0）。Data: Taiwan credit default (CC BY 4.0).\n\n"
         "示例 / Examples:\n\n"
         "  collectguard model train --data ../shared/data/taiwan_credit_default\n\n"
         "  collectguard model inspect --evaluate"
