@@ -9,6 +9,8 @@ The public Python API is curated here; everything else is private and may change
 """
 
 from collectguard._version import __version__
+from collectguard.analyze.analyzer import Analyzer
+from collectguard.analyze.result import CheckInput, CheckResult
 from collectguard.errors import (
     CollectguardError,
     InputError,
@@ -18,6 +20,9 @@ from collectguard.errors import (
 from collectguard.findings import Finding, Span
 
 __all__ = [
+    "Analyzer",
+    "CheckInput",
+    "CheckResult",
     "CollectguardError",
     "Finding",
     "InputError",
