@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +47,9 @@ def accuracy(shared: Path) -> None:
     print("\n## Accuracy on real messages (`eval/dev.jsonl`, official metrics)\n")
     proc = subprocess.run(
         [sys.executable, str(tool), str(dev), "--cg", str(exe)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     print("```\n" + proc.stdout.strip() + "\n```")
     rows = [json.loads(line) for line in dev.open(encoding="utf-8") if line.strip()]
@@ -103,7 +104,11 @@ def public(shared: Path) -> None:
     md = data / "mudou_spam_zh" / "mudou_spam_test.csv"
     if md.exists():
         rows = list(_rows(md))
-        line("mudou_spam_zh test", "ham (false-positive rate)", [r["text"] for r in rows if r["label"] == "0"])
+        line(
+            "mudou_spam_zh test",
+            "ham (false-positive rate)",
+            [r["text"] for r in rows if r["label"] == "0"],
+        )
         line("mudou_spam_zh test", "spam", [r["text"] for r in rows if r["label"] == "1"])
     sp = data / "spam_sms_zh_800k_subsets" / "spam_6class_subset.csv"
     if sp.exists():
@@ -172,21 +177,29 @@ def speed(shared: Path, n: int) -> None:
     print("\n## Speed (one core, in-process `Analyzer.check`)\n")
     print(f"corpus: {len(texts)} real messages from ../shared/data, mean {mean_len:.0f} chars\n")
     print("| measure | value | target |\n|---|---|---|")
-    print(f"| batch throughput, median of 3 runs | {statistics.median(runs):,.0f} msg/s | ≥ 5,000 msg/s |")
+    print(
+        f"| batch throughput, median of 3 runs | {statistics.median(runs):,.0f} msg/s "
+        "| ≥ 5,000 msg/s |"
+    )
     print(f"| single check p50 | {lat[len(lat) // 2]:.3f} ms | |")
     print(f"| single check p99 | {lat[int(len(lat) * 0.99)]:.3f} ms | < 2 ms |")
     print(f"| single check max | {lat[-1]:.3f} ms | |")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--shared", default=os.environ.get("COLLECTGUARD_SHARED", "../shared"))
     ap.add_argument("--only", default="accuracy,public,speed")
     ap.add_argument("--speed-n", type=int, default=20_000)
     a = ap.parse_args()
     shared = Path(a.shared)
     if not (shared / "eval").exists():
-        print(f"no shared data at {shared}: pass --shared (see shared/data/README.md)", file=sys.stderr)
+        print(
+            f"no shared data at {shared}: pass --shared (see shared/data/README.md)",
+            file=sys.stderr,
+        )
         return 2
     parts = set(a.only.split(","))
     if "accuracy" in parts:

@@ -20,16 +20,41 @@ def analyzer() -> Analyzer:
 @pytest.mark.parametrize(
     ("text", "sender", "collection", "authenticity", "codes"),
     [
-        ("【招联金融】您的借款已逾期15天，再不还款我们将上门催收并通知你的家人和单位。", None,
-         True, "genuine", {"threat", "contacts_relatives_or_employer"}),
-        ("您尾号1234的信用卡12月1日消费人民币35.00元，可用额度8000.00元。【建设银行】", "95533",
-         False, "genuine", set()),
-        ("【工商银行】您的电子密码器将于次日失效，请登录 icbc-safe-update.com 升级。", "13800138000",
-         False, "scam", {"phishing_link"}),
-        ("您的借款已逾期，请将欠款转到以下个人账户，户主张某。", None,
-         True, None, {"pay_to_personal_account"}),
-        ("Your account is past due. Pay today with gift cards or you will be arrested.", None,
-         True, "scam", {"false_legal_claim", "pay_to_personal_account"}),
+        (
+            "【招联金融】您的借款已逾期15天，再不还款我们将上门催收并通知你的家人和单位。",
+            None,
+            True,
+            "genuine",
+            {"threat", "contacts_relatives_or_employer"},
+        ),
+        (
+            "您尾号1234的信用卡12月1日消费人民币35.00元，可用额度8000.00元。【建设银行】",
+            "95533",
+            False,
+            "genuine",
+            set(),
+        ),
+        (
+            "【工商银行】您的电子密码器将于次日失效，请登录 icbc-safe-update.com 升级。",
+            "13800138000",
+            False,
+            "scam",
+            {"phishing_link"},
+        ),
+        (
+            "您的借款已逾期，请将欠款转到以下个人账户，户主张某。",
+            None,
+            True,
+            None,
+            {"pay_to_personal_account"},
+        ),
+        (
+            "Your account is past due. Pay today with gift cards or you will be arrested.",
+            None,
+            True,
+            "scam",
+            {"false_legal_claim", "pay_to_personal_account", "other"},
+        ),
     ],
 )
 def test_verdict_table(
@@ -82,14 +107,18 @@ def test_advice_never_repeats_a_number_from_the_message(analyzer: Analyzer) -> N
 
 
 def test_scam_advice_routes_to_anti_fraud(analyzer: Analyzer) -> None:
-    r = analyzer.check("【某某贷】您的校园贷账户未注销，会影响征信，请联系客服注销并将资金转入安全账户。")
+    r = analyzer.check(
+        "【某某贷】您的校园贷账户未注销，会影响征信，请联系客服注销并将资金转入安全账户。"
+    )
     assert r.authenticity == "scam"
     assert {"96110"} <= {a.number for a in r.advice}
 
 
 def test_night_time_needs_collection(analyzer: Analyzer) -> None:
     at = dt.datetime(2025, 1, 14, 23, 15, tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    notice = analyzer.check("您的信用卡消费人民币275.00元，可用余额1000元。【中国银行】", received_at=at)
+    notice = analyzer.check(
+        "您的信用卡消费人民币275.00元，可用余额1000元。【中国银行】", received_at=at
+    )
     assert "night_time" not in {v.code for v in notice.violations}
     dun = analyzer.check("您的借款已逾期3天，请立即还款。", received_at=at)
     assert "night_time" in {v.code for v in dun.violations}
@@ -141,7 +170,7 @@ def test_hostile_input_gives_a_verdict(analyzer: Analyzer, text: str) -> None:
 
 
 def test_megabyte_text_is_bounded(analyzer: Analyzer) -> None:
-    big = "您的借款已逾期。" * 120_000  # ~ 1 M characters
+    big = "您的借款已逾期。" * 130_000  # 1.04 M characters, over the limit
     with pytest.raises(InputError, match="limit"):
         analyzer.check(big)
 

@@ -23,15 +23,33 @@ def _batch(lines: list[bytes], *args: str) -> tuple[int, list[dict[str, object]]
 
 def test_batch_contract_fields_and_order() -> None:
     msgs = [
-        {"text": "【速借宝】您的借款已逾期3天，今天再不还就上门。", "sender": None, "received_at": None, "id": 1},
-        {"text": "【某某银行】验证码：482913，5分钟内有效。", "sender": "95599", "received_at": "2025-01-01T10:00:00+08:00", "id": 2},
+        {
+            "text": "【速借宝】您的借款已逾期3天，今天再不还就上门。",
+            "sender": None,
+            "received_at": None,
+            "id": 1,
+        },
+        {
+            "text": "【某某银行】验证码：482913，5分钟内有效。",
+            "sender": "95599",
+            "received_at": "2025-01-01T10:00:00+08:00",
+            "id": 2,
+        },
     ]
     code, out = _batch([json.dumps(m, ensure_ascii=False).encode() for m in msgs])
     assert code == 0
     assert [o["input"]["id"] for o in out] == [1, 2]  # extra fields pass through, order kept
     for o in out:
-        for key in ("is_collection", "collection_score", "platform", "authenticity",
-                    "scam_score", "violations", "findings", "advice"):
+        for key in (
+            "is_collection",
+            "collection_score",
+            "platform",
+            "authenticity",
+            "scam_score",
+            "violations",
+            "findings",
+            "advice",
+        ):
             assert key in o
     assert out[0]["is_collection"] is True
     assert any(v["code"] == "threat" for v in out[0]["violations"])
@@ -59,8 +77,13 @@ def test_bad_lines_keep_their_place() -> None:
     assert code == 3
     assert len(out) == 7
     assert "error" not in out[0] and "error" not in out[6]
-    for i, needle in [(1, "not valid JSON"), (2, "UTF-8"), (3, "'text' must be a string"),
-                      (4, "JSON object"), (5, "ISO-8601")]:
+    for i, needle in [
+        (1, "not valid JSON"),
+        (2, "UTF-8"),
+        (3, "'text' must be a string"),
+        (4, "JSON object"),
+        (5, "ISO-8601"),
+    ]:
         assert out[i]["line"] == i + 1
         assert needle in str(out[i]["error"])
 
@@ -118,7 +141,10 @@ def test_installed_entry_point_streams_stdin(tmp_path: Path) -> None:
     )
     proc = subprocess.run(
         [str(exe), "check", "--jsonl", "-", "--no-findings"],
-        input=data.encode(), capture_output=True, timeout=120, check=False,
+        input=data.encode(),
+        capture_output=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     outs = [json.loads(x) for x in proc.stdout.decode().splitlines()]

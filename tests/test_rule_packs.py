@@ -106,7 +106,10 @@ rules:
     in_force: 2025-01-01
     confidence: high
     explain: {zh: 本机构政策, en: house policy}
-    detect: {builtin: night_time, context: collection, params: {forbidden_start: "21:00", forbidden_end: "09:00"}}
+    detect:
+      builtin: night_time
+      context: collection
+      params: {forbidden_start: "21:00", forbidden_end: "09:00"}
 """,
         encoding="utf-8",
     )

@@ -61,7 +61,8 @@ def _lender_hotline(entry: LenderEntry, registry: PlatformRegistry) -> list[Advi
                 Advice(
                     id="lender.cautioned_hotline",
                     text_zh=(
-                        f"{name} 的客服号码可能是 {h.number}（可信度中等），请先在其官方App或官网中确认后再拨打"
+                        f"{name} 的客服号码可能是 {h.number}（可信度中等），"
+                        "请先在其官方App或官网中确认后再拨打"
                     ),
                     text_en=(
                         f"{name}'s service number may be {h.number} (medium confidence): "
@@ -127,10 +128,14 @@ def advise(
     if isinstance(entry, LenderEntry):
         out.extend(_lender_hotline(entry, registry))
     if "threat" in codes or "impersonates_authority" in codes:
-        out.append(_channel("cn.110", "受到威胁或有人冒充公检法", "For threats or fake police/court"))
+        out.append(
+            _channel("cn.110", "受到威胁或有人冒充公检法", "For threats or fake police/court")
+        )
     if "false_legal_claim" in codes:
         out.append(
-            _channel("cn.12368", "核实是否真的被起诉或立案", "Check whether a lawsuit really exists")
+            _channel(
+                "cn.12368", "核实是否真的被起诉或立案", "Check whether a lawsuit really exists"
+            )
         )
     if is_collection and authenticity != "scam":
         if codes - {"other"}:
@@ -138,7 +143,9 @@ def advise(
                 Advice(
                     id="evidence.keep",
                     text_zh="保留证据：截图并保存原短信（含发送号码和时间），不要删除",
-                    text_en="Keep evidence: screenshot and keep the original SMS with sender and time",
+                    text_en=(
+                        "Keep evidence: screenshot and keep the original SMS with sender and time"
+                    ),
                 )
             )
             license_type = entry.license_type if isinstance(entry, LenderEntry) else None
@@ -153,10 +160,16 @@ def advise(
             if license_type in ("microloan", "platform_guarantee", "other", None):
                 out.append(_channel("cn.nifa", "网络借贷平台可举报至", "Report online lenders to"))
             if license_type in ("microloan", "platform_guarantee"):
-                out.append(_channel("cn.local_fin", "小额贷款公司的监管部门", "Regulator of microloan companies"))
+                out.append(
+                    _channel(
+                        "cn.local_fin", "小额贷款公司的监管部门", "Regulator of microloan companies"
+                    )
+                )
         if codes & {"third_party_disclosure", "contacts_relatives_or_employer"}:
             out.append(
-                _channel("cn.12321", "亲友收到骚扰短信可举报", "Relatives who got messages can report to")
+                _channel(
+                    "cn.12321", "亲友收到骚扰短信可举报", "Relatives who got messages can report to"
+                )
             )
         if codes & {"false_legal_claim"} or not codes:
             out.append(
@@ -188,7 +201,10 @@ def _advise_us(is_collection: bool, authenticity: str, codes: set[str]) -> list[
         out.append(
             Advice(
                 id="us.validation",
-                text_zh="可在收到债务验证通知后30天内书面要求催收方验证债务（FDCPA §809；12 CFR 1006.34）",
+                text_zh=(
+                    "可在收到债务验证通知后30天内书面要求催收方验证债务"
+                    "（FDCPA §809；12 CFR 1006.34）"
+                ),
                 text_en=(
                     "You may dispute the debt in writing and ask for validation within the "
                     "30-day validation period (FDCPA §809; 12 CFR 1006.34)"
@@ -200,7 +216,10 @@ def _advise_us(is_collection: bool, authenticity: str, codes: set[str]) -> list[
                 Advice(
                     id="us.cease",
                     text_zh="可书面要求停止联系（FDCPA §805(c)）",
-                    text_en="You may tell the collector in writing to stop contacting you (FDCPA §805(c))",
+                    text_en=(
+                        "You may tell the collector in writing to stop contacting you "
+                        "(FDCPA §805(c))"
+                    ),
                 )
             )
             out.append(_channel("us.cfpb", "投诉催收违规", "Complain about the collector"))

@@ -157,8 +157,8 @@ class Analyzer:
                 ev = BUILTINS[item.detect.builtin](ctx, dict(item.detect.params))
                 if ev:
                     span, cue = ev[0]
-                    if item.detect.builtin == "offdomain_link":
-                        ctx.offdomain_fired = True
+                    if item.detect.builtin == "lookalike_link":
+                        ctx.lookalike_fired = True
                     fired[item.id] = self._finding_from_evidence(item, span, cue, norm, pack)
         if "sender_official_hotline" in ctx.consistency or "official_domain" in ctx.consistency:
             cue = ", ".join(ctx.consistency)
@@ -166,7 +166,7 @@ class Analyzer:
                 kind="genuine_cue",
                 rule_id="registry.consistent",
                 cue=f"与登记的官方渠道一致 / consistent with the registry ({cue})",
-                score=2.5,
+                score=1.5,
                 jurisdiction=pack.jurisdiction,
             )
         collection_raw = pack.thresholds.collection_bias + sum(
@@ -183,6 +183,7 @@ class Analyzer:
         findings.extend(fired.values())
         ctx.is_collection = is_collection
         ctx.scam_score = scam_score
+        ctx.lures = [(f.rule_id, f.span, f.evidence or f.cue) for f in fired.values()]
 
         # --- rules → violations
         violations: list[Violation] = []
@@ -222,6 +223,10 @@ class Analyzer:
         violations.sort(key=lambda v: (v.span[0] if v.span else -1, v.code))
 
         authenticity = self._authenticity(attribution, scam_score, pack, fired)
+        if authenticity != "scam" and any(v.code == "impersonates_authority" for v in violations):
+            # No lender or collector may speak as a court, police or ministry: whoever
+            # sent it, the message is not what it claims to be.
+            authenticity = "scam"
         platform = self._platform(attribution)
         advice = advise(
             jurisdiction=pack.name,
@@ -258,7 +263,9 @@ class Analyzer:
         )
 
     # ------------------------------------------------------------------ helpers
-    def _signal_finding(self, sig: Signal, hit: Hit, comp: NormalizedText, pack: RulePack) -> Finding:
+    def _signal_finding(
+        self, sig: Signal, hit: Hit, comp: NormalizedText, pack: RulePack
+    ) -> Finding:
         span = comp.to_original(hit.start, hit.end)
         return self._finding_from_evidence(sig, span, hit.cue, comp, pack)
 
@@ -276,7 +283,7 @@ class Analyzer:
                 item.kind
             ]
             return Finding(
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 rule_id=item.id,
                 span=span,
                 evidence=evidence,
@@ -322,7 +329,8 @@ class Analyzer:
         legal = None
         license_type = None
         if isinstance(entry, LenderEntry):
-            legal = entry.legal_name
+            names = entry.registered_names
+            legal = names[0] if names else entry.legal_name
             license_type = entry.license_type
         confidence = attribution.confidence
         if attribution.consistency:
@@ -331,6 +339,8 @@ class Analyzer:
             confidence = max(0.1, confidence - 0.3)
         return Platform(
             claimed_name=attribution.claimed_name,
+            brand=normalize(attribution.claimed_name).text,
+            registry_name=entry.display_name if entry is not None else None,
             id=entry.id if entry is not None else None,
             legal_name=legal,
             kind=platform_kind(entry),

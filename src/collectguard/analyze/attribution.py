@@ -22,11 +22,15 @@ _CN = r"[\u4e00-\u9fffa-z0-9]"
 _BODY_NAME_PATTERNS = [
     re.compile(r"在[“\"「]?(?P<name>" + _CN + r"{2,10}?)[”\"」]?(?:申请|借|办理|使用)的"),
     re.compile(r"您在?[“\"「]?(?P<name>" + _CN + r"{2,8}?)[”\"」]?的(?:订单|借款|账单|贷款|分期)"),
-    re.compile(r"(?:关注|搜索|下载)(?:微信)?(?:公众号|公共号|服务号|app)[:：]?(?P<name>" + _CN + r"{2,10})"),
+    re.compile(
+        r"(?:关注|搜索|下载)(?:微信)?(?:公众号|公共号|服务号|app)[:：]?(?P<name>" + _CN + r"{2,10})"
+    ),
     re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,8}?)用户[,，:：]"),
     re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,10}?)(?:提醒|通知)(?:您|你)"),
     re.compile(r"您在(?P<name>[\u4e00-\u9fff]{2,8}?)有"),
-    re.compile(r"\byour (?P<name>[a-z0-9][\w.-]{1,24}) (?:verification|confirmation|security|login) code\b"),
+    re.compile(
+        r"\byour (?P<name>[a-z0-9][\w.-]{1,24}) (?:verification|confirmation|security|login) code\b"
+    ),
     re.compile(r"\bwelcome to (?P<name>[a-z0-9][\w.-]{1,24})\b"),
 ]
 # Patterns run on the original text: capitalised company names.
@@ -38,8 +42,34 @@ _EN_NAME_PATTERNS = [
     re.compile(r"\b(?P<name>(?:[A-Z][\w&.-]*\s){1,4}(?:LTD|Ltd|Inc|LLC|Limited|Corp)\b\.?)"),
 ]
 _GENERIC = frozenset(
-    ["尊敬", "客户", "尊敬的客户", "您", "我们", "用户", "亲爱", "本人", "平台", "系统", "app", "您的", "我司"]
+    [
+        "尊敬",
+        "客户",
+        "尊敬的客户",
+        "您",
+        "我们",
+        "用户",
+        "亲爱",
+        "本人",
+        "平台",
+        "系统",
+        "app",
+        "您的",
+        "我司",
+    ]
 )
+
+
+# Signatures that name a kind of message rather than a sender (【温馨提示】, 【验证码】).
+_GENERIC_SIGNATURE = re.compile(
+    r"^(温馨|重要|紧急|特别|友情|安全|系统|业务|最新|官方)?(提示|提醒|通知|公告|消息|告知|警示|短信)$"
+    r"|验证码|验证密码|校验码|动态码|监控系统|^通知$|^提醒$|^公告$"
+)
+
+
+def _is_sender_name(name: str) -> bool:
+    name = name.strip()
+    return bool(name) and name not in _GENERIC and not _GENERIC_SIGNATURE.search(name)
 
 
 @dataclass(slots=True)
@@ -109,36 +139,64 @@ def attribute(
             entry = registry.get(hit.entry_id)
             if entry is not None:
                 sig_hits.append((entry, sig.name, sig.span, hit.field))
-        if unknown_signature is None and sig.name.strip() and sig.name not in _GENERIC:
+        if unknown_signature is None and _is_sender_name(sig.name):
             unknown_signature = (sig.name, sig.span)
     best = _prefer(sig_hits)
     if best is not None:
         entry, name, span, fld = best
         result = Attribution(name, entry, ["signature", fld], 0.9, span)
-    body = _prefer(_name_hits(registry, comp))
-    if result is None and body is not None:
-        entry, name, span, fld = body
-        result = Attribution(name, entry, ["body", fld], 0.7, span)
-    elif result is not None and body is not None and body[0].id == result.entry_id:
-        result.matched_by.append("body")
     if result is None and unknown_signature is not None:
         result = Attribution(unknown_signature[0], None, ["signature"], 0.6, unknown_signature[1])
+    body_hits = _name_hits(registry, comp)
+    body_lender = _prefer([h for h in body_hits if isinstance(h[0], LenderEntry)])
+    body_org = _prefer(
+        [
+            h
+            for h in body_hits
+            if not isinstance(h[0], LenderEntry) and _org_speaks(norm.original, h[2])
+        ]
+    )
+    if result is None and body_lender is not None:
+        entry, name, span, fld = body_lender
+        result = Attribution(name, entry, ["body", fld], 0.7, span)
+    elif result is not None and result.entry_id is not None:
+        if any(h[0].id == result.entry_id for h in body_hits):
+            result.matched_by.append("body")
+    if result is None:
+        result = _body_phrase(norm)
+        if result is not None and body_org is not None and result.span is not None:
+            o_span = body_org[2]
+            if o_span[0] < result.span[1] and result.span[0] < o_span[1]:
+                result = None  # the phrase names a registry organisation: use the entry
+    if result is None and body_org is not None:
+        entry, name, span, fld = body_org
+        result = Attribution(name, entry, ["body", fld], 0.6, span)
     if result is None and sender_text and sender is not None and sender.kind == "name":
         sn = compact(normalize(sender_text))
-        hit = _prefer(_name_hits(registry, sn))
-        if hit is not None:
-            result = Attribution(sender_text, hit[0], ["sender_name", hit[3]], 0.6, None)
+        sender_hit = _prefer(_name_hits(registry, sn))
+        if sender_hit is not None:
+            result = Attribution(
+                sender_text, sender_hit[0], ["sender_name", sender_hit[3]], 0.6, None
+            )
     if result is None and sender is not None and sender.digits:
         owners = registry.hotline_owner(sender.digits)
         if owners:
             entry_h, _hotline = owners[0]
             result = Attribution(entry_h.display_name, entry_h, ["sender_hotline"], 0.5, None)
     if result is None:
-        result = _body_phrase(norm)
-    if result is None:
         return None
     _check_consistency(result, ext, sender, registry)
     return result
+
+
+_MENTION_BEFORE = ("向", "去", "到", "找", "往", "报", "交给", "交由", "移交", "移送")
+
+
+def _org_speaks(text: str, span: tuple[int, int]) -> bool:
+    """False when the body only names an organisation as the target of an action
+    (``已向公安机关报案``, ``移交法院``): that organisation is not the claimed sender."""
+    before = text[max(0, span[0] - 4) : span[0]].rstrip()
+    return not before.endswith(_MENTION_BEFORE)
 
 
 def _body_phrase(norm: NormalizedText) -> Attribution | None:
@@ -150,10 +208,10 @@ def _body_phrase(norm: NormalizedText) -> Attribution | None:
             s, e = norm.to_original(m.start("name"), m.end("name"))
             return Attribution(norm.original[s:e], None, ["body_phrase"], 0.45, (s, e))
     for pat in _EN_NAME_PATTERNS:
-        m = pat.search(norm.original)
-        if m:
-            name = m.group("name").strip()
-            s = m.start("name")
+        em = pat.search(norm.original)
+        if em:
+            name = em.group("name").strip()
+            s = em.start("name")
             return Attribution(name, None, ["body_phrase"], 0.45, (s, s + len(name)))
     return None
 

@@ -54,6 +54,11 @@ class Platform(BaseModel):
     """The organisation the message claims to come from."""
 
     claimed_name: str
+    """The name as the message states it (signature or body)."""
+    brand: str | None = None
+    """The claimed name normalized (simplified Chinese, half-width)."""
+    registry_name: str | None = None
+    """The registry entry's display name when `id` is set."""
     id: str | None = None
     legal_name: str | None = None
     kind: str | None = None

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
 from collectguard._version import __version__
 from collectguard.analyze.analyzer import Analyzer
@@ -36,8 +36,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
-rules_app = typer.Typer(help="规则包：列出、查看、运行注释样例 / Rule packs: list, show, test fixtures.")
-registry_app = typer.Typer(help="机构登记表：搜索、查看 / Platform registry: search and show entries.")
+rules_app = typer.Typer(
+    help="规则包：列出、查看、运行注释样例 / Rule packs: list, show, test fixtures."
+)
+registry_app = typer.Typer(
+    help="机构登记表：搜索、查看 / Platform registry: search and show entries."
+)
 app.add_typer(rules_app, name="rules")
 app.add_typer(registry_app, name="registry")
 
@@ -61,37 +65,50 @@ def _analyzer(packs: list[str], registries: list[Path]) -> Analyzer:
 @app.command()
 def check(
     text: Annotated[
-        Optional[str], typer.Argument(help="短信正文 / message text (omit when using --jsonl)")
+        str | None, typer.Argument(help="短信正文 / message text (omit when using --jsonl)")
     ] = None,
     sender: Annotated[
-        Optional[str], typer.Option("--sender", "-s", help="发送号码或名称 / sender number or name")
+        str | None, typer.Option("--sender", "-s", help="发送号码或名称 / sender number or name")
     ] = None,
     at: Annotated[
-        Optional[str],
-        typer.Option("--at", help="接收时间 ISO-8601，如 2025-01-14T23:15:00+08:00 / received time"),
-    ] = None,
-    tz: Annotated[
-        Optional[str],
-        typer.Option("--tz", help="收信人所在时区（IANA），如 Asia/Shanghai / recipient's time zone"),
-    ] = None,
-    jurisdiction: Annotated[
-        Optional[str],
-        typer.Option("--jurisdiction", "-j", help="cn 或 us；默认按语言和号码推断 / inferred by default"),
-    ] = None,
-    jsonl: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
-            "--jsonl",
-            help="批量模式：每行一个 JSON（text, sender, received_at），'-' 为标准输入 / batch mode",
+            "--at", help="接收时间 ISO-8601，如 2025-01-14T23:15:00+08:00 / received time"
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print the JSON verdict")] = False,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz", help="收信人所在时区（IANA），如 Asia/Shanghai / recipient's time zone"
+        ),
+    ] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(
+            "--jurisdiction", "-j", help="cn 或 us；默认按语言和号码推断 / inferred by default"
+        ),
+    ] = None,
+    jsonl: Annotated[
+        str | None,
+        typer.Option(
+            "--jsonl",
+            help=(
+                "批量模式：每行一个 JSON（text, sender, received_at），'-' 为标准输入 / batch mode"
+            ),
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="输出 JSON / print the JSON verdict")
+    ] = False,
     stop_on_error: Annotated[
         bool,
-        typer.Option("--stop-on-error", help="批量模式遇到坏行即停止（退出码2） / stop at the first bad line"),
+        typer.Option(
+            "--stop-on-error", help="批量模式遇到坏行即停止（退出码2） / stop at the first bad line"
+        ),
     ] = False,
     no_findings: Annotated[
-        bool, typer.Option("--no-findings", help="批量输出不含 findings / omit findings in batch output")
+        bool,
+        typer.Option("--no-findings", help="批量输出不含 findings / omit findings in batch output"),
     ] = False,
     pack: Annotated[
         list[str],
@@ -103,7 +120,7 @@ def check(
     ] = [],  # noqa: B006
     lang: Annotated[str, typer.Option("--lang", help="zh 或 en / report language")] = "zh",
     fail_on: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--fail-on", help="scam 或 violation：命中时退出码为1 / exit 1 when found"),
     ] = None,
 ) -> None:
@@ -125,13 +142,15 @@ def check(
         _batch(analyzer, jsonl, stop_on_error, not no_findings)
         return
     if text is None:
-        raise _fail("missing message text. Try: collectguard check \"短信内容\" (or --jsonl FILE)")
+        raise _fail('missing message text. Try: collectguard check "短信内容" (or --jsonl FILE)')
     received: dt.datetime | None = None
     if at:
         try:
             received = dt.datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
-            raise _fail(f"--at {at!r} is not an ISO-8601 time, e.g. 2025-01-14T23:15:00+08:00") from None
+            raise _fail(
+                f"--at {at!r} is not an ISO-8601 time, e.g. 2025-01-14T23:15:00+08:00"
+            ) from None
     try:
         message = CheckInput(
             text=text, sender=sender, received_at=received, timezone=tz, jurisdiction=jurisdiction
@@ -153,7 +172,7 @@ def check(
 
 def _batch(analyzer: Analyzer, source: str, stop_on_error: bool, findings: bool) -> None:
     try:
-        stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")  # noqa: SIM115
+        stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")
     except OSError as exc:
         raise _fail(f"cannot read {source}: {exc.strerror}") from None
     try:
@@ -199,7 +218,9 @@ def rules_show(rule_id: Annotated[str, typer.Argument(help="rule id, e.g. cn.hou
         raise _fail(str(exc)) from None
     item = p.get(rule_id)
     if not isinstance(item, Rule):
-        raise _fail(f"no rule {rule_id!r} in pack {prefix}; see: collectguard rules list --pack {prefix}")
+        raise _fail(
+            f"no rule {rule_id!r} in pack {prefix}; see: collectguard rules list --pack {prefix}"
+        )
     sys.stdout.write(json.dumps(item.model_dump(mode="json"), ensure_ascii=False, indent=2) + "\n")
 
 
@@ -221,7 +242,7 @@ def rules_test(
         cases = parse_fixtures(fixture_text(name), f"{name}.fixtures.txt")
         for case in cases:
             total += 1
-            outcome = run_case(case, lambda c, n=name: _check_case(analyzer, c, n), known)
+            outcome = run_case(case, functools.partial(_check_case, analyzer, pack=name), known)
             todo += len(outcome.todo_still_missing)
             if not outcome.ok:
                 failures += 1
@@ -245,14 +266,22 @@ def _check_case(analyzer: Analyzer, case: object, pack: str) -> CheckResult:
     assert isinstance(case, FixtureCase)
     return analyzer.check(
         CheckInput(
-            text=case.text, sender=case.sender, received_at=case.at, timezone=case.tz, jurisdiction=pack
+            text=case.text,
+            sender=case.sender,
+            received_at=case.at,
+            timezone=case.tz,
+            jurisdiction=pack,
         )
     )
 
 
 # ---------------------------------------------------------------------- registry
 @registry_app.command("search")
-def registry_search(query: Annotated[str, typer.Argument(help="名称、产品、号码或域名 / name, product, number or domain")]) -> None:
+def registry_search(
+    query: Annotated[
+        str, typer.Argument(help="名称、产品、号码或域名 / name, product, number or domain")
+    ],
+) -> None:
     """按名称、品牌、产品、热线或域名搜索 / search by name, brand, product, hotline or domain."""
     from collectguard.cli.report import registry_table
 
@@ -264,7 +293,9 @@ def registry_search(query: Annotated[str, typer.Argument(help="名称、产品�
 
 
 @registry_app.command("show")
-def registry_show(entry_id: Annotated[str, typer.Argument(help="entry id, e.g. mashang_cfc")]) -> None:
+def registry_show(
+    entry_id: Annotated[str, typer.Argument(help="entry id, e.g. mashang_cfc")],
+) -> None:
     """显示一个机构的全部登记信息（含来源和可信度）/ show one entry with sources."""
     reg = Analyzer.default().registry
     entry = reg.get(entry_id)

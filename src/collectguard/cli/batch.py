@@ -36,7 +36,9 @@ def parse_line(raw: bytes, lineno: int) -> CheckInput:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"line {lineno}: not valid JSON: {exc.msg} at column {exc.colno}") from None
+        raise InputError(
+            f"line {lineno}: not valid JSON: {exc.msg} at column {exc.colno}"
+        ) from None
     if not isinstance(obj, dict):
         raise InputError(f"line {lineno}: expected a JSON object with a 'text' field")
     if not isinstance(obj.get("text"), str):
@@ -49,7 +51,9 @@ def parse_line(raw: bytes, lineno: int) -> CheckInput:
         value = received.strip().replace("Z", "+00:00")
         try:
             obj["received_at"] = (
-                dt.date.fromisoformat(value) if len(value) <= 10 else dt.datetime.fromisoformat(value)
+                dt.date.fromisoformat(value)
+                if len(value) <= 10
+                else dt.datetime.fromisoformat(value)
             )
         except ValueError:
             raise InputError(f"line {lineno}: received_at {received!r} is not ISO-8601") from None

@@ -14,7 +14,11 @@ from collectguard.analyze.result import CheckResult
 
 _AUTH = {
     "genuine": ("与所称机构一致", "consistent with the claimed organisation", "green"),
-    "suspicious": ("可疑：与官方渠道不符", "suspicious: conflicts with official channels", "yellow"),
+    "suspicious": (
+        "可疑：与官方渠道不符",
+        "suspicious: conflicts with official channels",
+        "yellow",
+    ),
     "scam": ("很可能是诈骗", "very likely a scam", "bold red"),
     "unknown": ("无法判断来源", "sender cannot be established", "dim"),
 }
@@ -47,7 +51,9 @@ def render(result: CheckResult, console: Console, lang: str = "zh") -> None:
             who += f" → {p.legal_name}"
         if p.id:
             who += f" [{p.id}]"
-        summary.add_row("机构 / platform", f"{who} (by {', '.join(p.matched_by)}; {p.confidence:.2f})")
+        summary.add_row(
+            "机构 / platform", f"{who} (by {', '.join(p.matched_by)}; {p.confidence:.2f})"
+        )
     else:
         summary.add_row("机构 / platform", "未署名 / none named")
     summary.add_row(
@@ -58,10 +64,16 @@ def render(result: CheckResult, console: Console, lang: str = "zh") -> None:
     console.print(summary)
     if result.violations:
         t = Table(title="违规 / violations", show_lines=True)
-        for col in ("code", "原文 / evidence", "规则 / rule", "依据 / citation"):
+        t.add_column("code", no_wrap=True)
+        for col in ("原文 / evidence", "规则 / rule", "依据 / citation"):
             t.add_column(col, overflow="fold")
-        for v in result.violations:
-            t.add_row(v.code, v.evidence or "", f"{v.title}\n{v.rule_id}", v.citation)
+        by_rule: dict[str, list[Any]] = {}
+        for v in result.violations:  # one row per rule, all its evidence together
+            by_rule.setdefault(v.rule_id, []).append(v)
+        for rule_id, group in by_rule.items():
+            v = group[0]
+            evidence = " / ".join(dict.fromkeys(g.evidence for g in group if g.evidence))
+            t.add_row(v.code, evidence, f"{v.title}\n{rule_id}", v.citation)
         console.print(t)
     else:
         console.print("未发现违规 / no violation found")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectguard.extract import Extraction, SenderInfo
@@ -41,34 +41,79 @@ class MessageContext:
     consistency: list[str]
     is_collection: bool = False
     scam_score: float = 0.0
-    offdomain_fired: bool = False
+    lookalike_fired: bool = False
+    lures: list[tuple[str, tuple[int, int] | None, str]] = field(default_factory=list)
+    """(signal id, span, cue) of the scam signals that fired, for the phishing-lure check."""
 
 
 _LINK_PLACEHOLDER = re.compile(r"此处为链接|二维码|(?:点击|登录|登入)(?:下方|以下)?链接")
 
 
-def offdomain_link(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
-    """A link outside the claimed organisation's official domains (or an obviously risky link)."""
+def _domain_tokens(domain: str) -> set[str]:
+    label = domain.split(".")[0]
+    return {t for t in re.split(r"[^a-z0-9]+", label) if len(t) >= 3}
+
+
+def lookalike_link(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
+    """A link that imitates the claimed organisation, belongs to another, or hides its host."""
     out: list[Evidence] = []
     for link in ctx.ext.links:
         if link.is_ip:
             out.append((link.span, f"IP 地址链接 / IP-address link {link.host}"))
             continue
-        if ctx.entry is None:
-            continue
         if link.is_masked:
-            out.append((link.span, f"被遮盖的链接 / masked link {link.text}"))
+            if ctx.entry is not None:
+                out.append((link.span, f"被遮盖的链接 / masked link {link.text}"))
             continue
-        if ctx.registry.is_official_domain(ctx.entry.id, link.host) is not None:
+        if ctx.entry is None or ctx.registry.is_official_domain(ctx.entry.id, link.host):
             continue
         owners = ctx.registry.domain_owner(link.registered_domain or link.host)
         if owners and all(o.id != ctx.entry.id for o, _ in owners):
-            out.append((link.span, f"链接属于另一机构 / link belongs to another organisation: {link.host}"))
-        elif isinstance(ctx.entry, LenderEntry) and ctx.entry.domains and not owners:
-            out.append((link.span, f"非官方域名 / not an official domain of {ctx.entry.id}: {link.host}"))
-        elif link.is_shortlink:
-            out.append((link.span, f"短链接 / short link {link.host}"))
+            out.append(
+                (link.span, f"链接属于另一机构 / link belongs to another organisation: {link.host}")
+            )
+            continue
+        official = {d.domain for d in ctx.entry.domains}
+        tokens = set().union(*(_domain_tokens(d) for d in official)) if official else set()
+        label = (link.registered_domain or link.host).split(".")[0]
+        if any(t in label for t in tokens) and label not in {d.split(".")[0] for d in official}:
+            out.append(
+                (link.span, f"仿冒官方域名 / look-alike of {sorted(official)[0]}: {link.host}")
+            )
     return out
+
+
+def offdomain_link(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
+    """A link the registry cannot vouch for: unknown domain of a known lender, or a short link."""
+    out: list[Evidence] = []
+    for link in ctx.ext.links:
+        if link.is_ip or link.is_masked or ctx.entry is None:
+            continue
+        if ctx.registry.is_official_domain(ctx.entry.id, link.host) is not None:
+            continue
+        if link.is_shortlink:
+            out.append((link.span, f"短链接 / short link {link.host}"))
+        elif isinstance(ctx.entry, LenderEntry) and ctx.entry.domains:
+            out.append(
+                (
+                    link.span,
+                    f"未登记的域名 / domain not in the registry for {ctx.entry.id}: {link.host}",
+                )
+            )
+    return out
+
+
+def authority_link(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
+    """An authority named beside a link or QR code: authorities do not send those by SMS."""
+    has_link = bool(ctx.ext.links) or bool(_LINK_PLACEHOLDER.search(ctx.comp.text))
+    if not has_link:
+        return []
+    for hit in ctx.registry.match_names(ctx.comp.text):
+        org = ctx.registry.get(hit.entry_id)
+        if isinstance(org, Organization) and org.is_authority:
+            span = ctx.comp.to_original(hit.start, hit.end)
+            return [(span, ctx.norm.original[span[0] : span[1]])]
+    return []
 
 
 def personal_sender(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
@@ -82,15 +127,39 @@ def registry_mismatch(ctx: MessageContext, params: dict[str, object]) -> list[Ev
     return [(None, f"登记渠道不符 / registry conflict: {c}") for c in ctx.conflicts]
 
 
+_LURE_SIGNALS = frozenset(
+    [
+        "cn.signal.scam.account_threat",
+        "cn.signal.scam.verify_identity",
+        "cn.signal.scam.points",
+        "cn.signal.scam.subsidy_lure",
+        "us.signal.scam.verify_account",
+        "us.signal.scam.prize",
+    ]
+)
+
+
 def phishing_link(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
-    """A link (or link/QR placeholder) in a message judged a scam, or an off-domain link."""
-    if not (ctx.scam_score >= 0.5 or ctx.offdomain_fired):
+    """A link (or link/QR placeholder) in a scam or a look-alike link; or, in a scam of the
+    online-lure family (points, verify-or-lose, subsidies) that gives no phone or chat contact,
+    the lure itself — such messages act through a link even when the copy we have omits it.
+    """
+    if not (ctx.scam_score >= 0.5 or ctx.lookalike_fired):
         return []
     out: list[Evidence] = [(link.span, link.text) for link in ctx.ext.links]
     if not out:
         for m in _LINK_PLACEHOLDER.finditer(ctx.comp.text):
             out.append((ctx.comp.to_original(m.start(), m.end()), m.group(0)))
+    if not out and not ctx.ext.phones and not _CHAT_HANDLE.search(ctx.comp.text):
+        out.extend(
+            (span, f"钓鱼诱导 / phishing lure: {cue}")
+            for rid, span, cue in ctx.lures
+            if rid in _LURE_SIGNALS
+        )
     return out[:3]
+
+
+_CHAT_HANDLE = re.compile(r"微信|qq|加好友|添加|联系客服|致电|电话|回电|回复")
 
 
 def authority_impersonation(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
@@ -101,10 +170,12 @@ def authority_impersonation(ctx: MessageContext, params: dict[str, object]) -> l
         if not isinstance(org, Organization) or not org.is_authority:
             continue
         span = ctx.comp.to_original(hit.start, hit.end)
-        speaker = ctx.claimed_span is not None and ctx.claimed_span[0] <= span[0] < ctx.claimed_span[1]
+        speaker = (
+            ctx.claimed_span is not None and ctx.claimed_span[0] <= span[0] < ctx.claimed_span[1]
+        )
         tail = ctx.comp.text[hit.end : hit.end + 3]
         speaks = tail.startswith(("通知", "提醒", "告知", "温馨")) or hit.start <= 2
-        if ctx.scam_score >= 0.5 or speaker or (speaks and ctx.is_collection):
+        if ctx.scam_score >= 0.5 or ((speaker or speaks) and ctx.is_collection):
             out.append((span, ctx.norm.original[span[0] : span[1]]))
     return out[:2]
 
@@ -160,7 +231,9 @@ def insult_model(ctx: MessageContext, params: dict[str, object]) -> list[Evidenc
 
 
 BUILTINS: dict[str, Callable[[MessageContext, dict[str, object]], list[Evidence]]] = {
+    "lookalike_link": lookalike_link,
     "offdomain_link": offdomain_link,
+    "authority_link": authority_link,
     "personal_sender": personal_sender,
     "registry_mismatch": registry_mismatch,
     "phishing_link": phishing_link,

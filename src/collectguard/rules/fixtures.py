@@ -85,7 +85,9 @@ def parse_fixtures(raw: str, origin: str) -> list[FixtureCase]:
                 for pair in value.split():
                     k, eq, v = pair.partition("=")
                     if not eq:
-                        raise RulePackError(f"{origin}:{lineno}: expect needs key=value, got {pair!r}")
+                        raise RulePackError(
+                            f"{origin}:{lineno}: expect needs key=value, got {pair!r}"
+                        )
                     pending.expect[k] = v
             elif key == "sender":
                 pending.sender = value

@@ -38,6 +38,8 @@ Builtin = Literal[
     "night_time",
     "insult_model",
     "phishing_link",
+    "lookalike_link",
+    "authority_link",
     "authority_impersonation",
     "personal_sender",
     "registry_mismatch",
@@ -119,7 +121,9 @@ class Rule(_Strict):
     @classmethod
     def _known_code(cls, v: str) -> str:
         if v not in VIOLATION_CODES:
-            raise ValueError(f"unknown violation code {v!r}; use one of {', '.join(VIOLATION_CODES)}")
+            raise ValueError(
+                f"unknown violation code {v!r}; use one of {', '.join(VIOLATION_CODES)}"
+            )
         return v
 
     @field_validator("id")
@@ -167,7 +171,8 @@ class RulePackFile(_Strict):
     @model_validator(mode="after")
     def _unique_ids(self) -> RulePackFile:
         seen: set[str] = set()
-        for item in (*self.signals, *self.rules):
+        items: list[Signal | Rule] = [*self.signals, *self.rules]
+        for item in items:
             if item.id in seen:
                 raise ValueError(f"duplicate id {item.id!r}")
             seen.add(item.id)

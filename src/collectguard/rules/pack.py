@@ -12,6 +12,7 @@ only I/O here and happens at load time.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import importlib.resources
 import re
@@ -29,6 +30,9 @@ from collectguard.rules.model import Detect, Rule, RulePackFile, Signal
 
 BUILTIN_PACKS = ("cn", "us")
 _CLAUSE_BREAKS = re.compile(r"[。!?;,，、\n]")
+_CLAUSE_REACH = 200
+# Evidence enough for any rule; keeps a text that repeats one cue 10^5 times linear and small.
+_MAX_HITS_PER_ITEM = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,8 @@ class RulePack:
         self._items: list[_Compiled] = []
         automaton = ahocorasick.Automaton()
         term_owners: dict[str, list[int]] = {}
-        for item in (*self.signals, *self.rules):
+        items: list[Signal | Rule] = [*self.signals, *self.rules]
+        for item in items:
             idx = len(self._items)
             d: Detect = item.detect
             self._items.append(_Compiled(item, _join(d.patterns), _join(d.unless)))
@@ -99,16 +104,26 @@ class RulePack:
         text = compact.text
         hits: list[Hit] = []
         seen: set[tuple[str, int]] = set()
+        breaks: list[int] | None = None
+
+        def clause(start: int, end: int) -> str:
+            nonlocal breaks
+            if breaks is None:  # computed once per scan, only when a negation needs it
+                breaks = [m.start() for m in _CLAUSE_BREAKS.finditer(text)]
+            return _clause(text, breaks, start, end)
+
+        kept: dict[str, int] = {}
 
         def keep(c: _Compiled, start: int, end: int, cue: str) -> None:
             key = (c.item.id, start)
-            if key in seen:
+            if key in seen or kept.get(c.item.id, 0) >= _MAX_HITS_PER_ITEM:
                 return
             if c.unless is not None:
-                scope = text if c.item.detect.unless_scope == "message" else _clause(text, start, end)
+                scope = text if c.item.detect.unless_scope == "message" else clause(start, end)
                 if c.unless.search(scope):
                     return
             seen.add(key)
+            kept[c.item.id] = kept.get(c.item.id, 0) + 1
             hits.append(Hit(c.item, start, end, cue))
 
         if self._automaton is not None and text:
@@ -125,14 +140,14 @@ class RulePack:
         return hits
 
 
-def _clause(text: str, start: int, end: int) -> str:
-    left = start
-    while left > 0 and not _CLAUSE_BREAKS.match(text[left - 1]):
-        left -= 1
-    right = end
-    while right < len(text) and not _CLAUSE_BREAKS.match(text[right]):
-        right += 1
-    return text[left:right]
+def _clause(text: str, breaks: list[int], start: int, end: int) -> str:
+    """The clause around `text[start:end]`: between the nearest clause breaks, at most
+    `_CLAUSE_REACH` characters either side (bounded so a huge run-on text stays linear)."""
+    i = bisect.bisect_left(breaks, start)
+    left = breaks[i - 1] + 1 if i > 0 else 0
+    j = bisect.bisect_left(breaks, end)
+    right = breaks[j] if j < len(breaks) else len(text)
+    return text[max(left, start - _CLAUSE_REACH) : min(right, end + _CLAUSE_REACH)]
 
 
 def _parse(raw: str, origin: str) -> RulePackFile:
@@ -200,8 +215,12 @@ def fixture_text(name: str) -> str:
 def load_builtin(name: str) -> RulePack:
     """A shipped pack by name (`cn`, `us`), compiled once per process."""
     if name not in BUILTIN_PACKS:
-        raise RulePackError(f"no built-in rule pack {name!r}; built-in packs: {', '.join(BUILTIN_PACKS)}")
-    return RulePack(_parse(_builtin_text(name, ".yaml"), f"<builtin {name}.yaml>"), f"builtin:{name}")
+        raise RulePackError(
+            f"no built-in rule pack {name!r}; built-in packs: {', '.join(BUILTIN_PACKS)}"
+        )
+    return RulePack(
+        _parse(_builtin_text(name, ".yaml"), f"<builtin {name}.yaml>"), f"builtin:{name}"
+    )
 
 
 def load_pack_file(path: Path, base: RulePack | None = None) -> RulePack:
@@ -212,7 +231,9 @@ def load_pack_file(path: Path, base: RulePack | None = None) -> RulePack:
         raise RulePackError(f"{path}: cannot read rule pack: {exc}") from exc
     spec = _parse(raw, str(path))
     if spec.extends:
-        parent = base if base is not None and base.name == spec.extends else load_builtin(spec.extends)
+        parent = (
+            base if base is not None and base.name == spec.extends else load_builtin(spec.extends)
+        )
         spec = _merge(parent.spec, spec)
     return RulePack(spec, str(path))
 
