@@ -193,3 +193,36 @@ def test_fuzz_never_crashes_and_spans_are_valid(text: str, sender: str | None) -
             s, e = f.span
             assert 0 <= s <= e <= len(text)
             assert f.evidence == text[s:e]
+
+
+def test_every_public_channel_is_bilingual_and_sourced() -> None:
+    """channels.yaml is data a person acts on: names in both languages, a source and a
+    confidence for every channel (a stray comma in a YAML flow mapping once cut a name)."""
+    from collectguard.analyze.advice import channels
+
+    for cid, c in channels().items():
+        assert set(c["name"]) == {"zh", "en"}, cid
+        assert all(isinstance(v, str) and v.strip() for v in c["name"].values()), cid
+        assert c["source"] and c["confidence"] in {"high", "medium", "low"}, cid
+        if c.get("number"):
+            assert str(c["number"]).replace("-", "").isdigit(), cid
+
+
+@pytest.mark.parametrize(
+    ("text", "not_claimed"),
+    [
+        ("你长期拖欠借款，我方已向公安机关报案。", "police"),
+        ("您的校园贷账户尚未注销，请添加客服微信 kf2025 办理注销。", "tencent"),
+    ],
+)
+def test_an_organisation_merely_mentioned_is_not_the_sender(
+    analyzer: Analyzer, text: str, not_claimed: str
+) -> None:
+    r = analyzer.check(text)
+    assert r.platform is None or r.platform.id != not_claimed
+
+
+def test_an_authority_in_the_speakers_place_is_claimed(analyzer: Analyzer) -> None:
+    r = analyzer.check("【人民法院】通知：你拖欠借款一案已立案，请于三日内还款，否则强制执行。")
+    assert r.platform is not None and r.platform.kind == "court"
+    assert r.authenticity == "scam"

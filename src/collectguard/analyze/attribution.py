@@ -10,6 +10,7 @@ recorded as `consistency` for the verdict.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -65,6 +66,12 @@ _GENERIC_SIGNATURE = re.compile(
     r"^(温馨|重要|紧急|特别|友情|安全|系统|业务|最新|官方)?(提示|提醒|通知|公告|消息|告知|警示|短信)$"
     r"|验证码|验证密码|校验码|动态码|监控系统|^通知$|^提醒$|^公告$"
 )
+
+
+@functools.lru_cache(maxsize=4096)
+def _compact_name(name: str) -> NormalizedText:
+    """Signatures and sender names repeat across a batch: normalize each once."""
+    return compact(normalize(name))
 
 
 def _is_sender_name(name: str) -> bool:
@@ -134,7 +141,7 @@ def attribute(
     unknown_signature: tuple[str, tuple[int, int]] | None = None
     sig_hits: list[tuple[LenderEntry | Organization, str, tuple[int, int], str]] = []
     for sig in ext.signatures:
-        sig_norm = compact(normalize(sig.name))
+        sig_norm = _compact_name(sig.name)
         for hit in registry.match_names(sig_norm.text):
             entry = registry.get(hit.entry_id)
             if entry is not None:
@@ -172,7 +179,7 @@ def attribute(
         entry, name, span, fld = body_org
         result = Attribution(name, entry, ["body", fld], 0.6, span)
     if result is None and sender_text and sender is not None and sender.kind == "name":
-        sn = compact(normalize(sender_text))
+        sn = _compact_name(sender_text)
         sender_hit = _prefer(_name_hits(registry, sn))
         if sender_hit is not None:
             result = Attribution(
@@ -190,13 +197,21 @@ def attribute(
 
 
 _MENTION_BEFORE = ("向", "去", "到", "找", "往", "报", "交给", "交由", "移交", "移送")
+_CHANNEL_BEFORE = ("加", "添加", "客服", "私聊", "关注", "打开", "下载", "搜索", "通过", "用")
+_CHANNEL_AFTER = ("号", "搜索", "扫码", "扫一扫", "转账", "联系", "好友", "群", "私聊")
 
 
 def _org_speaks(text: str, span: tuple[int, int]) -> bool:
     """False when the body only names an organisation as the target of an action
-    (``已向公安机关报案``, ``移交法院``): that organisation is not the claimed sender."""
+    (``已向公安机关报案``, ``移交法院``) or uses its app as a channel (``添加客服微信``,
+    ``微信号``): that organisation is not the claimed sender."""
     before = text[max(0, span[0] - 4) : span[0]].rstrip()
-    return not before.endswith(_MENTION_BEFORE)
+    after = text[span[1] : span[1] + 3].lstrip()
+    return not (
+        before.endswith(_MENTION_BEFORE)
+        or before.endswith(_CHANNEL_BEFORE)
+        or after.startswith(_CHANNEL_AFTER)
+    )
 
 
 def _body_phrase(norm: NormalizedText) -> Attribution | None:
