@@ -56,6 +56,11 @@ def infer_jurisdiction(text: str, sender: str | None) -> str:
     return "cn"
 
 
+@lru_cache(maxsize=4096)
+def _brand(name: str) -> str:
+    return normalize(name).text
+
+
 class Analyzer:
     """Checks messages against rule packs and a platform registry.
 
@@ -218,6 +223,8 @@ class Analyzer:
                 add(hit.item, comp.to_original(hit.start, hit.end), hit.cue)
         for item in pack.builtin_items():
             if isinstance(item, Rule) and item.detect.builtin:
+                if item.detect.context == "collection" and not is_collection:
+                    continue  # `add` would drop it: skip the (possibly costly) detector
                 for span, cue in BUILTINS[item.detect.builtin](ctx, dict(item.detect.params)):
                     add(item, span, cue)
         violations.sort(key=lambda v: (v.span[0] if v.span else -1, v.code))
@@ -339,7 +346,7 @@ class Analyzer:
             confidence = max(0.1, confidence - 0.3)
         return Platform(
             claimed_name=attribution.claimed_name,
-            brand=normalize(attribution.claimed_name).text,
+            brand=_brand(attribution.claimed_name),
             registry_name=entry.display_name if entry is not None else None,
             id=entry.id if entry is not None else None,
             legal_name=legal,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -114,31 +115,63 @@ def normalize(original: str) -> NormalizedText:
     Spaces and punctuation are kept (extractors need them); runs of whitespace collapse to
     one space.
     """
-    b = _Builder()
+    outs = [_FOLD_CACHE.get(ch) or _fold_cached(ch) for ch in original]
+    joined = "".join(outs)
+    n = len(original)
+    if len(joined) == n and "" not in outs and "  " not in joined and joined.isprintable():
+        # Fast path (most messages): every character folds to exactly one character and
+        # no whitespace collapses, so the offsets are the identity.
+        return NormalizedText(
+            original, "".join(_t2s(list(joined))), tuple(range(n)), tuple(range(1, n + 1))
+        )
     folded: list[str] = []
     fstarts: list[int] = []
+    cache = _FOLD_CACHE
+    prev_space = False
     for i, ch in enumerate(original):
-        out = _fold_char(ch)
+        out = cache.get(ch)
+        if out is None:
+            out = _fold_cached(ch)
         if not out:
             continue
         for o in out:
             if o.isspace():
-                if folded and folded[-1] == " ":
+                if prev_space:
                     continue
                 o = " "
+                prev_space = True
+            else:
+                prev_space = False
             folded.append(o)
             fstarts.append(i)
     simplified = _t2s(folded)
-    for ch, i in zip(simplified, fstarts, strict=True):
-        b.add(ch, i, i + 1)
-    return b.build(original)
+    return NormalizedText(
+        original, "".join(simplified), tuple(fstarts), tuple(i + 1 for i in fstarts)
+    )
+
+
+_FOLD_CACHE: dict[str, str] = {}
+_OTHER_RUN = re.compile("[^0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+
+
+def _fold_cached(ch: str) -> str:
+    out = _fold_char(ch)
+    if len(_FOLD_CACHE) < 65536:  # bounded: hostile input cannot grow it without end
+        _FOLD_CACHE[ch] = out
+    return out
+
+
+_SEPARATOR_CACHE: dict[str, bool] = {}
 
 
 def _is_separator(ch: str) -> bool:
-    if ch.isspace():
-        return True
-    cat = unicodedata.category(ch)
-    return cat[0] in ("P", "S") or cat in ("Mn", "Me")
+    sep = _SEPARATOR_CACHE.get(ch)
+    if sep is None:
+        cat = unicodedata.category(ch)
+        sep = ch.isspace() or cat[0] in ("P", "S") or cat in ("Mn", "Me")
+        if len(_SEPARATOR_CACHE) < 65536:
+            _SEPARATOR_CACHE[ch] = sep
+    return sep
 
 
 def _latin_token_in_chinese(text: str, start: int, end: int) -> bool:
@@ -210,30 +243,37 @@ def compact(norm: NormalizedText, evasions: EvasionLexicon | None = None) -> Nor
     """
     text = norm.text
     n = len(text)
-    keep = [True] * n
-    i = 0
-    while i < n:
-        if _is_separator(text[i]):
+    drop: list[int] = []
+    # Separators never neighbour-run across Chinese or ASCII letters/digits, so only the
+    # stretches between those need a character-by-character look.
+    for m in _OTHER_RUN.finditer(text):
+        i, e = m.span()
+        while i < e:
+            if not _is_separator(text[i]):
+                i += 1
+                continue
             j = i
-            while j < n and _is_separator(text[j]):
+            while j < e and _is_separator(text[j]):
                 j += 1
             left = text[i - 1] if i > 0 else ""
             right = text[j] if j < n else ""
             if left and right and _is_cjk(left) and _is_cjk(right):
                 # Drop only "noise" runs; sentence punctuation between Chinese clauses stays
                 # as a boundary so terms do not match across sentences.
-                run = text[i:j]
-                if not any(c in "。!?;,、\n" for c in run):
-                    for k in range(i, j):
-                        keep[k] = False
+                if not any(c in "。!?;,、\n" for c in text[i:j]):
+                    drop.extend(range(i, j))
             i = j
-        else:
-            i += 1
-    b = _Builder()
-    for k in range(n):
-        if keep[k]:
-            b.add(text[k], norm.starts[k], norm.ends[k])
-    stage = b.build(norm.original)
+    if not drop:
+        stage = norm
+    else:
+        dropped = set(drop)
+        idx = [k for k in range(n) if k not in dropped]
+        stage = NormalizedText(
+            norm.original,
+            "".join([text[k] for k in idx]),
+            tuple([norm.starts[k] for k in idx]),
+            tuple([norm.ends[k] for k in idx]),
+        )
     if evasions is None:
         return stage
     reps = list(evasions.replacements(stage.text))

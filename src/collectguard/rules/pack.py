@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from collectguard.errors import RulePackError
 from collectguard.normalize import EvasionLexicon, NormalizedText
 from collectguard.rules.model import Detect, Rule, RulePackFile, Signal
+from collectguard.rules.prefilter import Prefilter
 
 BUILTIN_PACKS = ("cn", "us")
 _CLAUSE_BREAKS = re.compile(r"[。!?;,，、\n]")
@@ -89,6 +90,10 @@ class RulePack:
             automaton.make_automaton()
             self._automaton = automaton
         self._by_id = {i.item.id: i.item for i in self._items}
+        self._builtin_items = tuple(c.item for c in self._items if c.item.detect.builtin)
+        self._prefilter = Prefilter(
+            [(idx, c.pattern.pattern) for idx, c in enumerate(self._items) if c.pattern is not None]
+        )
 
     def __repr__(self) -> str:
         return f"RulePack({self.name!r}, version={self.version!r}, rules={len(self.rules)})"
@@ -97,10 +102,13 @@ class RulePack:
         return self._by_id.get(item_id)
 
     def builtin_items(self) -> Iterable[Rule | Signal]:
-        return (c.item for c in self._items if c.item.detect.builtin)
+        return self._builtin_items
 
-    def scan(self, compact: NormalizedText) -> list[Hit]:
-        """All term and pattern hits in `compact`, negations applied, one hit per item+span."""
+    def scan(self, compact: NormalizedText, *, prefilter: bool = True) -> list[Hit]:
+        """All term and pattern hits in `compact`, negations applied, one hit per item+span.
+
+        `prefilter=False` runs every pattern (the reference the prefilter is tested against).
+        """
         text = compact.text
         hits: list[Hit] = []
         seen: set[tuple[str, int]] = set()
@@ -131,9 +139,10 @@ class RulePack:
                 start = end_idx - len(term) + 1
                 for idx in owners:
                     keep(self._items[idx], start, end_idx + 1, term)
-        for c in self._items:
-            if c.pattern is None:
-                continue
+        candidates = self._prefilter.candidates(text) if prefilter else self._prefilter.keys
+        for idx in sorted(candidates):
+            c = self._items[idx]
+            assert c.pattern is not None
             for m in c.pattern.finditer(text):
                 if m.end() > m.start():
                     keep(c, m.start(), m.end(), m.group(0))
