@@ -1,0 +1,201 @@
+"""The pure hash chain: canonical encoding, entry hashing and verification.
+
+Each entry commits to its stream, position, kind, the SHA-256 of its payload, the time it was
+recorded and the hash of the entry before it. Changing, removing, inserting or swapping any
+entry therefore breaks the chain at a place `verify_chain` names. No I/O here: the stores
+(`collectguard.ledger.store`) persist entries, the evidence locker and the gateway use them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+GENESIS = "0" * 64
+"""`prev_hash` of the first entry of every stream."""
+
+Problem = Literal["edited", "deleted", "inserted", "reordered", "broken_link"]
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Sorted keys, no insignificant spaces, UTF-8. Non-JSON types (datetimes…) are refused
+    so a payload hashes the same on every machine."""
+
+    def refuse(o: object) -> object:
+        raise TypeError(f"{type(o).__name__} is not JSON: convert it first (ISO text for times)")
+
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=refuse
+    ).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    stream: str
+    seq: int
+    kind: str
+    payload_sha256: str
+    prev_hash: str
+    entry_hash: str
+    recorded_at: str
+    payload: dict[str, Any] | None = None
+
+    def expected_hash(self) -> str:
+        return _entry_hash(
+            self.stream, self.seq, self.kind, self.payload_sha256, self.prev_hash, self.recorded_at
+        )
+
+
+def _entry_hash(
+    stream: str, seq: int, kind: str, payload_sha256: str, prev_hash: str, recorded_at: str
+) -> str:
+    return sha256_hex(
+        canonical_json(
+            {
+                "stream": stream,
+                "seq": seq,
+                "kind": kind,
+                "payload_sha256": payload_sha256,
+                "prev_hash": prev_hash,
+                "recorded_at": recorded_at,
+            }
+        )
+    )
+
+
+def make_entry(
+    stream: str,
+    prev: LedgerEntry | None,
+    kind: str,
+    payload: dict[str, Any],
+    recorded_at: dt.datetime | None = None,
+) -> LedgerEntry:
+    """The entry that follows `prev` (None: the first of the stream)."""
+    if prev is not None and prev.stream != stream:
+        raise ValueError(f"previous entry belongs to stream {prev.stream!r}, not {stream!r}")
+    at = recorded_at or dt.datetime.now(dt.UTC)
+    if at.tzinfo is None:
+        raise ValueError("recorded_at must carry a time zone")
+    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    seq = 1 if prev is None else prev.seq + 1
+    prev_hash = GENESIS if prev is None else prev.entry_hash
+    digest = sha256_hex(canonical_json(payload))
+    return LedgerEntry(
+        stream=stream,
+        seq=seq,
+        kind=kind,
+        payload_sha256=digest,
+        prev_hash=prev_hash,
+        entry_hash=_entry_hash(stream, seq, kind, digest, prev_hash, stamp),
+        recorded_at=stamp,
+        payload=payload,
+    )
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    problem: Problem
+    detail: str
+
+
+@dataclass
+class ChainReport:
+    ok: bool = True
+    checked: int = 0
+    head: str = GENESIS
+    problems: list[ChainProblem] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"完整 / intact: {self.checked} entries, head {self.head[:16]}…"
+        lines = [f"被改动 / tampered: {len(self.problems)} problem(s) in {self.checked} entries"]
+        lines += [f"  #{p.seq}: {p.problem} — {p.detail}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def verify_chain(
+    entries: Iterable[LedgerEntry], *, expected_head: str | None = None
+) -> ChainReport:
+    """Walk entries in stored order and name every break.
+
+    - ``edited``: the entry's own hash or its payload's hash no longer matches its content;
+    - ``deleted``: a sequence number is missing (reported at the first missing position);
+    - ``inserted``: an entry whose position is already taken, or that links to nothing;
+    - ``reordered``: sequence numbers go backwards;
+    - ``broken_link``: an entry does not link to the one before it for another reason.
+
+    `expected_head` (a head hash saved elsewhere, e.g. in an exported bundle) also catches
+    entries removed from the end.
+    """
+    report = ChainReport()
+    prev: LedgerEntry | None = None
+    seen: dict[int, str] = {}
+    for e in entries:
+        report.checked += 1
+        if e.expected_hash() != e.entry_hash:
+            report.problems.append(ChainProblem(e.seq, "edited", "entry hash does not match"))
+        if e.payload is not None and sha256_hex(canonical_json(e.payload)) != e.payload_sha256:
+            report.problems.append(
+                ChainProblem(e.seq, "edited", "payload does not match its recorded SHA-256")
+            )
+        if e.seq in seen:
+            report.problems.append(
+                ChainProblem(e.seq, "inserted", f"a second entry claims position {e.seq}")
+            )
+        elif prev is None:
+            if e.seq != 1:
+                report.problems.append(
+                    ChainProblem(1, "deleted", f"entries 1…{e.seq - 1} are missing")
+                )
+            elif e.prev_hash != GENESIS:
+                report.problems.append(
+                    ChainProblem(e.seq, "broken_link", "first entry does not start the chain")
+                )
+        elif e.seq < prev.seq:
+            report.problems.append(
+                ChainProblem(e.seq, "reordered", f"stored after entry {prev.seq}")
+            )
+        elif e.seq > prev.seq + 1:
+            report.problems.append(
+                ChainProblem(
+                    prev.seq + 1,
+                    "deleted",
+                    f"entries {prev.seq + 1}…{e.seq - 1} are missing (next is {e.seq})",
+                )
+            )
+        elif e.prev_hash != prev.entry_hash:
+            known = e.prev_hash in seen.values()
+            report.problems.append(
+                ChainProblem(
+                    e.seq,
+                    "reordered" if known else "inserted",
+                    "links to an earlier entry, not its predecessor"
+                    if known
+                    else "does not link to the entry before it",
+                )
+            )
+        seen.setdefault(e.seq, e.entry_hash)
+        prev = e
+    report.head = prev.entry_hash if prev is not None else GENESIS
+    if expected_head is not None and expected_head != report.head:
+        known = expected_head in seen.values()
+        report.problems.append(
+            ChainProblem(
+                report.checked,
+                "inserted" if known else "deleted",
+                "entries were added after the recorded head"
+                if known
+                else "the recorded head is not in the chain (entries removed at the end?)",
+            )
+        )
+    report.ok = not report.problems
+    return report
