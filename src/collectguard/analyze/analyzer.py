@@ -199,6 +199,12 @@ class Analyzer:
                 return
             if rule.detect.context == "scam" and scam_score < pack.thresholds.scam:
                 return
+            if (
+                rule.detect.context == "collection_or_scam"
+                and not is_collection
+                and scam_score < pack.thresholds.suspicious
+            ):
+                return  # e.g. 上门安装 or 好友 in an ordinary marketing text
             key = (rule.code, span[0] if span else None)
             if key in seen:
                 return

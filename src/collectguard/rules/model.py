@@ -48,7 +48,7 @@ Builtin = Literal[
     "missing_opt_out",
     "frequency",
 ]
-Context = Literal["any", "collection", "scam", "not_genuine_notice"]
+Context = Literal["any", "collection", "scam", "collection_or_scam"]
 
 
 class _Strict(BaseModel):
@@ -70,7 +70,9 @@ class Detect(_Strict):
     warnings such as ``请勿``/``不会索取``); with `unless_scope: message` they are searched in the
     whole message instead. `builtin` names a detector implemented in code
     that needs extracted entities, the registry or the time (see `collectguard.detect`).
-    `context` restricts the rule to messages judged collection, scam, or anything.
+    `context` restricts the rule to messages judged collection, scam (score at the scam
+    threshold), either (``collection_or_scam``: collection, or a scam score at least
+    `suspicious`), or anything.
     """
 
     terms: tuple[str, ...] = ()
