@@ -1,7 +1,7 @@
 """Benchmark of the shipped offensive-language model (collectguard.detect.insult_model).
 
 Usage:
-    .venv/bin/python bench/bench_insult.py [--data ../shared/data] [--md docs/benchmarks-insult.md]
+    .venv/bin/python bench/bench_insult.py [--data ../shared/data] [--md FILE]
 
 Prints Markdown: COLD test accuracy / precision / recall / F1 next to the published anchor,
 per-message scoring time, ToxiCN (evaluation only, CC BY-NC-ND) for information, and the
@@ -28,7 +28,7 @@ from collectguard.detect.insult_model import InsultModel
 from collectguard.normalize import normalize
 
 REPO = Path(__file__).resolve().parents[1]
-COMMAND = ".venv/bin/python bench/bench_insult.py --md docs/benchmarks-insult.md"
+COMMAND = ".venv/bin/python bench/bench_insult.py"
 PUBLISHED_COLD_ACCURACY = 0.81  # COLDETECTOR (fine-tuned BERT), recalled: see COLD/PROVENANCE.md
 
 # Written for this benchmark (not from any data set). (text, expected: insult or not)

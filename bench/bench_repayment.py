@@ -1,6 +1,6 @@
 """Benchmark of the repayment part: model quality, calibration, fairness and plan speed.
 
-Prints one Markdown table (paste into docs/benchmarks-repayment.md):
+Prints one Markdown table (paste into docs/benchmarks.md):
 
 * Taiwan credit default — the SHIPPED model on its stored held-out test IDs
   (stratified 60/20/20 split, seed 20240607): AUC, ECE before/after calibration, and

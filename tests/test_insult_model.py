@@ -17,7 +17,7 @@ from collectguard.detect.insult_model import MODEL_FORMAT, InsultModel, char_ngr
 from collectguard.errors import CollectguardError
 from collectguard.normalize import normalize
 
-# COLD test accuracy of the shipped model, as reported in docs/benchmarks-insult.md.
+# COLD test accuracy of the shipped model, as reported in docs/benchmarks.md.
 REPORTED_COLD_TEST_ACCURACY = 0.7994
 
 REPO = Path(__file__).resolve().parents[1]
