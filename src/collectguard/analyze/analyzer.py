@@ -36,8 +36,8 @@ from collectguard.normalize import NormalizedText, compact, normalize
 from collectguard.registry import LenderEntry, PlatformRegistry
 from collectguard.rules import Hit, Rule, RulePack, Signal, load_builtin
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_TWO_CJK = re.compile(r"[\u4e00-\u9fff][^\u4e00-\u9fff]*[\u4e00-\u9fff]", re.S)
 
 
 def _sigmoid(x: float) -> float:
@@ -46,8 +46,7 @@ def _sigmoid(x: float) -> float:
 
 def infer_jurisdiction(text: str, sender: str | None) -> str:
     """`cn` for Chinese text, `us` for English text or a +1 sender; `cn` when unsure."""
-    cjk = len(_CJK.findall(text[:2000]))
-    if cjk >= 2:
+    if _TWO_CJK.search(text, 0, 2000):
         return "cn"
     if sender and sender.strip().startswith("+1"):
         return "us"

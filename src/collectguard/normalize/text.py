@@ -65,6 +65,16 @@ def _t2s(chars: list[str]) -> list[str]:
     return [c if len(c2 := _OPENCC.convert(c)) != 1 else c2 for c in chars]
 
 
+def _t2s_text(text: str) -> str:
+    """`_t2s` for a string whose characters map one to one."""
+    if text.isascii():
+        return text
+    converted: str = _OPENCC.convert(text)
+    if len(converted) == len(text):
+        return converted
+    return "".join(_t2s(list(text)))
+
+
 @dataclass(frozen=True, slots=True)
 class NormalizedText:
     """A normalized string with, per character, the original [start, end) it came from."""
@@ -115,23 +125,32 @@ def normalize(original: str) -> NormalizedText:
     Spaces and punctuation are kept (extractors need them); runs of whitespace collapse to
     one space.
     """
-    outs = [_FOLD_CACHE.get(ch) or _fold_cached(ch) for ch in original]
-    joined = "".join(outs)
     n = len(original)
-    if len(joined) == n and "" not in outs and "  " not in joined and joined.isprintable():
-        # Fast path (most messages): every character folds to exactly one character and
-        # no whitespace collapses, so the offsets are the identity.
-        return NormalizedText(
-            original, "".join(_t2s(list(joined))), tuple(range(n)), tuple(range(1, n + 1))
-        )
+    chars = set(original)
+    unseen = chars.difference(_FOLD_TABLE_KEYS)
+    if unseen and len(_FOLD_TABLE) + len(unseen) <= 65536:  # bounded against hostile input
+        for ch in unseen:
+            out = _fold_char(ch)
+            _FOLD_TABLE[ord(ch)] = out
+            _FOLD_TABLE_KEYS.add(ch)
+            if len(out) != 1:
+                _NOT_ONE_TO_ONE.add(ch)
+        unseen = set()
+    if not unseen and _NOT_ONE_TO_ONE.isdisjoint(chars):
+        # Fast path (most messages): every character folds to exactly one character, so
+        # the offsets are the identity unless whitespace collapses.
+        joined = original.translate(_FOLD_TABLE)
+        if "  " not in joined and joined.isprintable():
+            return NormalizedText(
+                original, _t2s_text(joined), tuple(range(n)), tuple(range(1, n + 1))
+            )
     folded: list[str] = []
     fstarts: list[int] = []
     cache = _FOLD_CACHE
     prev_space = False
     for i, ch in enumerate(original):
-        out = cache.get(ch)
-        if out is None:
-            out = _fold_cached(ch)
+        cached = cache.get(ch)
+        out = _fold_cached(ch) if cached is None else cached
         if not out:
             continue
         for o in out:
@@ -151,7 +170,11 @@ def normalize(original: str) -> NormalizedText:
 
 
 _FOLD_CACHE: dict[str, str] = {}
-_OTHER_RUN = re.compile("[^0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]+")
+_FOLD_TABLE: dict[int, str] = {}  # str.translate table of every character seen so far
+_FOLD_TABLE_KEYS: set[str] = set()
+_NOT_ONE_TO_ONE: set[str] = set()  # characters that fold to nothing or to several
+_CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
+_BRIDGE = re.compile(f"[{_CJK_CLASS}]([^{_CJK_CLASS}0-9A-Za-z。!?;,、\\n]+)(?=[{_CJK_CLASS}])")
 
 
 def _fold_cached(ch: str) -> str:
@@ -244,25 +267,12 @@ def compact(norm: NormalizedText, evasions: EvasionLexicon | None = None) -> Nor
     text = norm.text
     n = len(text)
     drop: list[int] = []
-    # Separators never neighbour-run across Chinese or ASCII letters/digits, so only the
-    # stretches between those need a character-by-character look.
-    for m in _OTHER_RUN.finditer(text):
-        i, e = m.span()
-        while i < e:
-            if not _is_separator(text[i]):
-                i += 1
-                continue
-            j = i
-            while j < e and _is_separator(text[j]):
-                j += 1
-            left = text[i - 1] if i > 0 else ""
-            right = text[j] if j < n else ""
-            if left and right and _is_cjk(left) and _is_cjk(right):
-                # Drop only "noise" runs; sentence punctuation between Chinese clauses stays
-                # as a boundary so terms do not match across sentences.
-                if not any(c in "。!?;,、\n" for c in text[i:j]):
-                    drop.extend(range(i, j))
-            i = j
+    # A run is dropped when Chinese stands on both sides and every character in it is a
+    # separator; sentence punctuation between Chinese clauses stays as a boundary so terms
+    # do not match across sentences (the pattern excludes it, so such runs never match).
+    for m in _BRIDGE.finditer(text):
+        if all(map(_is_separator, m.group(1))):
+            drop.extend(range(m.start(1), m.end(1)))
     if not drop:
         stage = norm
     else:
