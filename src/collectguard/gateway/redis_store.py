@@ -1,0 +1,217 @@
+"""Redis state for several gateway replicas: sliding-window counters as sorted sets (score =
+attempt time), checked and reserved by one Lua script so that replicas never overshoot a cap.
+
+Owns the key layout (prefix `cg:gw:`) and the scripts. Connection errors and timeouts raise
+`StoreUnavailable` (the service denies: fail closed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError
+
+from collectguard.gateway.core import CapCheck, outcome_effects
+from collectguard.gateway.models import ContactProfile, Outcome
+from collectguard.gateway.store import (
+    Attempt,
+    Journal,
+    ReserveResult,
+    StoreUnavailable,
+    UnknownAttempt,
+)
+
+# KEYS[1] = decision key, KEYS[2] = attempt key, KEYS[3..] = window keys (one per check)
+# ARGV: decision_json, attempt_json, member, score, force, ttl_s, n, then per check:
+#       min, max, limit, add
+_RESERVE = """
+local prev = redis.call('GET', KEYS[1])
+if prev then return {'replay', prev} end
+local n = tonumber(ARGV[7])
+local force = ARGV[5] == '1'
+local score = tonumber(ARGV[4])
+local ttl = tonumber(ARGV[6])
+if not force then
+  for i = 1, n do
+    local base = 7 + (i - 1) * 4
+    local k = KEYS[2 + i]
+    local cnt = redis.call('ZCOUNT', k, ARGV[base + 1], '(' .. ARGV[base + 2])
+    if cnt >= tonumber(ARGV[base + 3]) then
+      local found = redis.call('ZRANGEBYSCORE', k, ARGV[base + 1], '(' .. ARGV[base + 2],
+                               'WITHSCORES')
+      local scores = {}
+      for j = 2, #found, 2 do scores[#scores + 1] = found[j] end
+      return {'cap', tostring(i), cjson.encode(scores)}
+    end
+  end
+end
+for i = 1, n do
+  local base = 7 + (i - 1) * 4
+  if ARGV[base + 4] == '1' then
+    local k = KEYS[2 + i]
+    redis.call('ZADD', k, score, ARGV[3])
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. tostring(score - ttl))
+    redis.call('EXPIRE', k, ttl)
+  end
+end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+return {'reserved'}
+"""
+
+
+class RedisStateStore:
+    """State in Redis; `url` like redis://127.0.0.1:6379/0."""
+
+    PREFIX = "cg:gw:"
+    TTL_S = 40 * 86400  # longer than the longest window (7 days) and a month of replays
+
+    def __init__(self, url: str, *, timeout_s: float = 0.5) -> None:
+        self.client = redis.Redis.from_url(
+            url,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            retry_on_timeout=False,
+            decode_responses=True,
+        )
+        self._reserve = self.client.register_script(_RESERVE)
+
+    def _k(self, kind: str, ident: str) -> str:
+        return f"{self.PREFIX}{kind}:{ident}"
+
+    def get_decision(self, idem_key: str) -> dict[str, Any] | None:
+        try:
+            raw = self.client.get(self._k("decision", idem_key))
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        return json.loads(raw) if raw is not None else None
+
+    def load(
+        self, idem_key: str, debtor_id: str | None
+    ) -> tuple[dict[str, Any] | None, ContactProfile | None]:
+        keys = [self._k("decision", idem_key)]
+        if debtor_id is not None:
+            keys.append(self._k("profile", debtor_id))
+        try:
+            raw = self.client.mget(keys)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        decision = json.loads(raw[0]) if raw[0] is not None else None
+        prof = raw[1] if len(raw) > 1 else None
+        return decision, ContactProfile.model_validate_json(prof) if prof is not None else None
+
+    def remember(
+        self, idem_key: str, decision: dict[str, Any], journal: Journal | None = None
+    ) -> dict[str, Any]:
+        key = self._k("decision", idem_key)
+        try:
+            if self.client.set(key, json.dumps(decision), nx=True, ex=self.TTL_S):
+                if journal is not None:
+                    try:
+                        journal(decision, None)
+                    except Exception:
+                        self.client.delete(key)
+                        raise
+                return decision
+            raw = self.client.get(key)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        return json.loads(raw) if raw is not None else decision
+
+    def reserve(
+        self,
+        idem_key: str,
+        decision: dict[str, Any],
+        checks: Sequence[CapCheck],
+        attempt: Attempt,
+        *,
+        force: bool = False,
+        journal: Journal | None = None,
+    ) -> ReserveResult:
+        keys = [self._k("decision", idem_key), self._k("attempt", attempt.attempt_id)]
+        keys += [self._k("w", c.key) for c in checks]
+        argv: list[str | float | int] = [
+            json.dumps(decision),
+            attempt.to_json(),
+            attempt.attempt_id,
+            repr(attempt.score),
+            "1" if force else "0",
+            self.TTL_S,
+            len(checks),
+        ]
+        for c in checks:
+            argv += [repr(c.min_score), repr(c.max_score), c.limit, "1" if c.add else "0"]
+        try:
+            res = self._reserve(keys=keys, args=argv)
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        if res[0] == "replay":
+            return ReserveResult("replay", json.loads(res[1]))
+        if res[0] == "cap":
+            chk = checks[int(res[1]) - 1]
+            scores = json.loads(res[2])
+            return ReserveResult("cap", failed=chk, scores=tuple(float(s) for s in (scores or [])))
+        if journal is not None:
+            try:
+                journal(decision, None)  # after the script: Redis has no shared transaction
+            except Exception:
+                self._undo(keys, attempt.attempt_id)
+                raise
+        return ReserveResult("reserved", decision)
+
+    def _undo(self, keys: list[str], member: str) -> None:
+        """Take back a reservation whose log entry could not be written (best effort)."""
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.delete(keys[0], keys[1])
+            for k in keys[2:]:
+                pipe.zrem(k, member)
+            pipe.execute()
+        except RedisError:
+            pass
+
+    def record_outcome(self, attempt_id: str, outcome: Outcome) -> Attempt:
+        akey = self._k("attempt", attempt_id)
+        try:
+            raw = self.client.get(akey)
+            if raw is None:
+                raise UnknownAttempt(attempt_id)
+            att = Attempt.from_json(raw)
+            pipe = self.client.pipeline(transaction=True)
+            for effect, key in outcome_effects(att.keys, outcome):
+                if effect == "remove":
+                    pipe.zrem(self._k("w", key), attempt_id)
+                elif effect == "add":
+                    pipe.zadd(self._k("w", key), {attempt_id: att.score})
+                    pipe.expire(self._k("w", key), self.TTL_S)
+            new = Attempt(att.attempt_id, att.score, att.keys, outcome)
+            pipe.set(akey, new.to_json(), ex=self.TTL_S)
+            pipe.execute()
+            return new
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    def get_profile(self, debtor_id: str) -> ContactProfile | None:
+        try:
+            raw = self.client.get(self._k("profile", debtor_id))
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+        return ContactProfile.model_validate_json(raw) if raw is not None else None
+
+    def put_profile(self, debtor_id: str, profile: ContactProfile) -> None:
+        try:
+            self.client.set(self._k("profile", debtor_id), profile.model_dump_json())
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    def ping(self) -> None:
+        try:
+            self.client.ping()
+        except RedisError as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,176 @@
+"""`collectguard gateway …` sub-app: check (readable and --json), dry run, export, verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from collectguard.gateway.cli import gateway_app
+
+runner = CliRunner()
+OK = "【招联金融】您的借款已到期，请通过招联金融App还款。"
+
+
+def check(db: Path, *args: str) -> tuple[int, str]:
+    res = runner.invoke(
+        gateway_app,
+        ["check", "--db", str(db), "--phone", "13812345678", "--tz", "Asia/Shanghai", *args],
+    )
+    return res.exit_code, res.output
+
+
+def test_check_allow_readable_zh_first(tmp_path: Path) -> None:
+    code, out = check(tmp_path / "gw.db", "--text", OK, "--at", "2030-01-02T10:00:00+08:00")
+    assert code == 0, out
+    assert out.index("决定") < out.index("decision")
+    assert "允许 allow" in out and "attempt id" in out
+
+
+def test_check_night_defers_json(tmp_path: Path) -> None:
+    code, out = check(
+        tmp_path / "gw.db", "--text", OK, "--at", "2030-01-02T23:00:00+08:00", "--json"
+    )
+    assert code == 1
+    d = json.loads(out)
+    assert d["decision"] == "defer"
+    assert d["not_before"].startswith("2030-01-03T08:00:00")
+    assert d["reasons"][0]["rule_id"] == "cn.hours"
+
+
+def test_check_deny_shows_citation(tmp_path: Path) -> None:
+    code, out = check(
+        tmp_path / "gw.db",
+        "--text",
+        "【XX金融】再不还款就爆你通讯录",
+        "--at",
+        "2030-01-02T10:00:00+08:00",
+    )
+    assert code == 1
+    assert "拒绝 deny" in out and "依据 / citation" in out
+
+
+def test_check_missing_timezone_denies(tmp_path: Path) -> None:
+    res = runner.invoke(
+        gateway_app,
+        [
+            "check",
+            "--db",
+            str(tmp_path / "gw.db"),
+            "--phone",
+            "13812345678",
+            "--text",
+            OK,
+            "--json",
+        ],
+    )
+    assert res.exit_code == 1
+    assert json.loads(res.output)["reasons"][0]["code"] == "timezone_unknown"
+
+
+def test_check_bad_input_exit_2(tmp_path: Path) -> None:
+    code, out = check(tmp_path / "gw.db", "--text", OK, "--channel", "fax")
+    assert code == 2 and "error" in out
+
+
+def test_dry_run_allows_and_says_so(tmp_path: Path) -> None:
+    code, out = check(
+        tmp_path / "gw.db", "--text", OK, "--at", "2030-01-02T23:00:00+08:00", "--dry-run"
+    )
+    assert code == 0
+    assert "would have defer" in out and "演练模式" in out
+
+
+def test_request_file_export_and_verify(tmp_path: Path) -> None:
+    db = tmp_path / "gw.db"
+    req = {
+        "debt_id": "loan-1",
+        "debtor_id": "cust-1",
+        "agent_id": "a",
+        "channel": "call",
+        "recipient": {"role": "debtor", "phone": "13812345678", "timezone": "Asia/Shanghai"},
+        "planned_at": "2030-01-02T10:00:00+08:00",
+        "idempotency_key": "file-1",
+        "jurisdiction": "cn",
+    }
+    f = tmp_path / "req.json"
+    f.write_text(json.dumps(req), encoding="utf-8")
+    res = runner.invoke(gateway_app, ["check", "--db", str(db), "--request", str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "audit.jsonl"
+    res = runner.invoke(gateway_app, ["export", "--db", str(db), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert lines[-1]["count"] == 1 and lines[-1]["ok"] is True
+    assert lines[0]["payload"]["request"]["recipient"]["phone"] == "138******78"
+    res = runner.invoke(gateway_app, ["verify", "--db", str(db), "--head", lines[-1]["chain_head"]])
+    assert res.exit_code == 0 and "intact" in res.output
+    res = runner.invoke(gateway_app, ["verify", "--db", str(db), "--head", "0" * 64])
+    assert res.exit_code == 1
+
+
+def test_lender_rule_pack_overlay(tmp_path: Path) -> None:
+    overlay = tmp_path / "acme.yaml"
+    overlay.write_text(
+        """
+pack: cn-acme
+version: "1"
+extends: cn
+jurisdiction: CN
+languages: [zh]
+timezone: Asia/Shanghai
+title: {zh: ACME 话术规范, en: ACME wording rules}
+rules:
+  - id: cn.acme.no_rush_wording
+    code: other
+    title: {zh: 禁用“加急处理”措辞, en: "No 'urgent processing' wording"}
+    binding: self_regulatory
+    severity: self_regulatory
+    check: content_prohibited
+    citation: ["ACME collection wording policy §3"]
+    in_force: 2025-01-01
+    confidence: high
+    explain: {zh: 本机构禁用此措辞, en: house policy bans this wording}
+    detect:
+      patterns: ['加急处理']
+""",
+        encoding="utf-8",
+    )
+    text = "【招联金融】您的借款已到期，请通过招联金融App还款，可加急处理。"
+    at = ["--at", "2030-01-02T10:00:00+08:00", "--json"]
+    code, out = check(tmp_path / "gw.db", "--text", text, *at)
+    assert code == 0, out
+    code, out = check(tmp_path / "gw.db", "--text", text, "--pack", str(overlay), *at)
+    assert code == 1
+    d = json.loads(out)
+    assert d["reasons"][0]["rule_id"] == "cn.acme.no_rush_wording"
+    assert d["rule_pack"].startswith("cn-acme@")
+
+
+def test_bad_pack_or_policy_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("pack: x\n", encoding="utf-8")
+    code, out = check(tmp_path / "gw.db", "--text", OK, "--pack", str(bad))
+    assert code == 2 and "error" in out
+    code, out = check(tmp_path / "gw.db", "--text", OK, "--policy", str(bad))
+    assert code == 2 and "error" in out
+
+
+def test_profile_command_changes_decisions(tmp_path: Path) -> None:
+    db = tmp_path / "gw.db"
+    res = runner.invoke(
+        gateway_app,
+        ["profile", "cli-debtor", "--db", str(db), "--opt-out", "sms", "--hours", "12:00-13:00"],
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["opted_out_channels"] == ["sms"]
+    code, out = check(db, "--text", OK, "--at", "2030-01-02T10:00:00+08:00", "--json")
+    assert code == 1 and json.loads(out)["reasons"][0]["code"] == "opted_out"
+    res = runner.invoke(gateway_app, ["profile", "cli-debtor", "--db", str(db), "--opt-in", "sms"])
+    assert json.loads(res.output)["opted_out_channels"] == []
+    code, out = check(db, "--text", OK, "--at", "2030-01-02T10:00:00+08:00", "--json")
+    d = json.loads(out)
+    assert d["decision"] == "defer" and d["not_before"].startswith("2030-01-02T12:00:00")
+    res = runner.invoke(gateway_app, ["profile", "cli-debtor", "--db", str(db), "--hours", "9-5"])
+    assert res.exit_code == 2
