@@ -1,0 +1,475 @@
+"""Evidence bundles: one zip per case that a third party can check without the database.
+
+Owns the bundle layout and its verification:
+
+    manifest.json     format, tool and rule-pack versions, case, time zone, chain head,
+                      SHA-256 and size of every other file
+    items.jsonl       each item's evidence content exactly as hashed (see ingest.message_content)
+    ledger.jsonl      the whole ``evidence`` ledger stream (entries with payloads)
+    messages.csv      the case's messages and calls for people (UTF-8 with BOM for Excel)
+    report.pdf        summary, messages per day, hour-of-day heatmap (22:00–08:00 shaded),
+                      per-rule counts and the timeline
+    letters/*.md|pdf  the letters asked for
+    attachments/<sha256>
+
+`verify_bundle` re-hashes every file, re-verifies the chain against the recorded head, and
+checks every item's content against the ledger entry that vouches for it.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import html
+import io
+import json
+import tempfile
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from collectguard._version import __version__
+from collectguard.evidence.errors import EvidenceError
+from collectguard.evidence.history import Case, night_window
+from collectguard.evidence.ingest import (
+    CALL_CONTENT,
+    MESSAGE_CONTENT,
+    call_content,
+    item_sha256,
+    message_content,
+)
+from collectguard.evidence.letters import (
+    html_to_pdf,
+    letter_context,
+    render_letter,
+    write_pdf,
+)
+from collectguard.evidence.models import Attachment, CallRecord, Message
+from collectguard.evidence.store import EvidenceStore
+from collectguard.ledger import LedgerEntry, verify_chain
+from collectguard.rules import RulePack
+
+BUNDLE_FORMAT = "collectguard-evidence-bundle/1"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class BundleReport:
+    ok: bool = True
+    problems: list[str] = field(default_factory=list)
+    files: int = 0
+    items: int = 0
+    entries: int = 0
+    chain_head: str = ""
+    manifest_sha256: str = ""
+
+    def fail(self, problem: str) -> None:
+        self.ok = False
+        self.problems.append(problem)
+
+    def describe(self) -> str:
+        head = (
+            f"文件 {self.files} 个、条目 {self.items} 项、账本 {self.entries} 条 / {self.files} "
+            f"files, {self.items} items, {self.entries} ledger entries; chain head "
+            f"{self.chain_head[:16]}…, manifest sha256 {self.manifest_sha256[:16]}…"
+        )
+        if self.ok:
+            return f"证据包完整 / bundle intact: {head}"
+        return "\n".join(
+            [f"证据包被改动 / bundle tampered: {head}", *(f"  {p}" for p in self.problems)]
+        )
+
+
+# ---------------------------------------------------------------------------- charts (SVG)
+def _svg_per_day(per_day: dict[str, dict[str, int]]) -> str:
+    days = sorted(per_day)
+    if not days:
+        return ""
+    w, h, pad = 640, 180, 30
+    top = max(v["sms"] + v["call"] for v in per_day.values()) or 1
+    bw = min(max((w - 2 * pad) / len(days), 1.0), 40.0)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 40}">']
+    for i, d in enumerate(days):
+        sms, call = per_day[d]["sms"], per_day[d]["call"]
+        x = pad + i * bw
+        hs, hc = (h - pad) * sms / top, (h - pad) * call / top
+        parts.append(
+            f'<rect x="{x:.1f}" y="{h - hs:.1f}" width="{bw * 0.8:.1f}" height="{hs:.1f}" '
+            'fill="#3b6ea5"/>'
+        )
+        parts.append(
+            f'<rect x="{x:.1f}" y="{h - hs - hc:.1f}" width="{bw * 0.8:.1f}" height="{hc:.1f}" '
+            'fill="#e39b3b"/>'
+        )
+        if len(days) <= 31 or i % max(len(days) // 15, 1) == 0:
+            parts.append(
+                f'<text x="{x:.1f}" y="{h + 14}" font-size="7" transform="rotate(45 {x:.1f} '
+                f'{h + 14})">{d[5:]}</text>'
+            )
+    parts.append(
+        f'<text x="{pad}" y="12" font-size="9">max {top}/day · '
+        "短信 sms ■ 蓝 blue · 来电 calls ■ 橙 orange</text>"
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _svg_heatmap(counts: Counter[tuple[int, int]], night: tuple[int, int] | None) -> str:
+    cell, left, top = 22, 40, 24
+    w, h = left + 24 * cell + 10, top + 7 * cell + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}">']
+    if night is not None:
+        start, end = night
+        hours = [
+            hh
+            for hh in range(24)
+            if (start <= hh < end if start < end else hh >= start or hh < end)
+        ]
+        for hh in hours:
+            parts.append(
+                f'<rect x="{left + hh * cell}" y="{top - 6}" width="{cell}" '
+                f'height="{7 * cell + 6}" fill="#f6d5d5"/>'
+            )
+    peak = max(counts.values(), default=0) or 1
+    for wd in range(7):
+        parts.append(
+            f'<text x="2" y="{top + wd * cell + 15}" font-size="9">'
+            f"{'一二三四五六日'[wd]} {['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][wd]}</text>"
+        )
+        for hh in range(24):
+            n = counts.get((wd, hh), 0)
+            if n:
+                alpha = 0.15 + 0.85 * n / peak
+                parts.append(
+                    f'<rect x="{left + hh * cell + 2}" y="{top + wd * cell + 2}" '
+                    f'width="{cell - 4}" height="{cell - 4}" fill="#b22222" '
+                    f'fill-opacity="{alpha:.2f}"><title>{n}</title></rect>'
+                )
+    for hh in range(0, 24, 2):
+        parts.append(
+            f'<text x="{left + hh * cell + 4}" y="{top - 10}" font-size="8">{hh:02d}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def report_html(case: Case, pack: RulePack, zone: str, *, chain_head: str, created: str) -> str:
+    tz = ZoneInfo(zone)
+    heat: Counter[tuple[int, int]] = Counter()
+    for t in case.timeline:
+        if t.at is not None:
+            local = t.at.astimezone(tz)
+            heat[(local.weekday(), local.hour)] += 1
+    win = night_window(pack)
+    band = (win.start.hour, win.end.hour) if win is not None else None
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(t.at.astimezone(tz).strftime('%Y-%m-%d %H:%M') if t.at else '—')}</td>"
+        f"<td>{'短信' if t.kind == 'message' else '来电'}</td><td>{e(t.party or '—')}</td>"
+        f"<td>{e(t.recipient)}</td><td>{e(t.summary)}</td>"
+        f"<td>{e(', '.join(sorted({v.code for v in t.violations})) or '—')}</td></tr>"
+        for t in case.timeline
+    )
+    rules = "".join(
+        f"<tr><td>{e(rule)}</td><td>{n}</td></tr>" for rule, n in case.rule_counts.most_common()
+    )
+    findings = "".join(
+        f"<li>{e(f.title_zh)} / {e(f.title_en)} ×{f.count}: {e(f.detail)}</li>"
+        for f in case.findings
+    )
+    fonts = '"Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", sans-serif'
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><style>'
+        f"@page {{ size: A4; margin: 15mm; }} body {{ font-family: {fonts}; font-size: 9pt; }}"
+        "table { border-collapse: collapse; width: 100%; } td, th { border: 0.5pt solid #999;"
+        " padding: 2pt; vertical-align: top; overflow-wrap: anywhere; } h1 { font-size: 15pt; }"
+        "code { font-size: 7pt; overflow-wrap: anywhere; } tr { break-inside: avoid; }"
+        "table.timeline { table-layout: fixed; } table.timeline td:nth-child(5) { width: 45%; }"
+        "</style></head><body>"
+        f"<h1>证据报告 / Evidence report: {e(case.name)}</h1>"
+        f"<p>案件 / case <code>{e(case.key)}</code> · 短信 {case.messages} 条 / messages · "
+        f"来电 {case.calls} 次 / calls · 时区 / zone {e(zone)} · 规则包 / rule pack "
+        f"{e(pack.name)}@{e(pack.version)} · collectguard {e(__version__)} · {e(created)}</p>"
+        f"<p>证据链头 / chain head <code>{e(chain_head)}</code></p>"
+        f"<h2>每日联系次数 / contacts per day</h2>{_svg_per_day(case.per_day)}"
+        "<h2>星期 × 小时 / weekday × hour (22:00–08:00 阴影 / shaded)</h2>"
+        f"{_svg_heatmap(heat, band)}"
+        f"<h2>跨短信违规 / across messages</h2><ul>{findings or '<li>—</li>'}</ul>"
+        "<h2>各规则次数 / per-rule counts</h2><table><tr><th>rule</th><th>n</th></tr>"
+        f"{rules}</table>"
+        '<h2>时间线 / timeline</h2><table class="timeline"><tr><th>时间 time</th><th>类型 kind</th>'
+        "<th>号码 party</th><th>收信人 to</th><th>内容 content</th><th>违规 violations</th></tr>"
+        f"{rows}</table></body></html>"
+    )
+
+
+# ---------------------------------------------------------------------------- export
+def export_bundle(
+    store: EvidenceStore,
+    case: Case,
+    path: Path,
+    *,
+    pack: RulePack,
+    zone: str,
+    letters: tuple[tuple[str, str], ...] = (("lender_complaint", "zh"),),
+    letter_pdf: bool = True,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Write the case's bundle to `path` (atomically) and return its manifest."""
+    created = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).isoformat(timespec="seconds")
+    tz = ZoneInfo(zone)
+    msg_ids = sorted(t.item_id for t in case.timeline if t.kind == "message")
+    call_ids = sorted(t.item_id for t in case.timeline if t.kind == "call")
+    files: dict[str, bytes] = {}
+    items: list[dict[str, Any]] = []
+    csv_buf = io.StringIO()
+    writer = csv.writer(csv_buf)
+    writer.writerow(
+        [
+            "kind",
+            "id",
+            "time_local",
+            "party",
+            "recipient",
+            "direction",
+            "text",
+            "rules",
+            "sha256",
+            "ledger_seq",
+        ]
+    )
+    rules_of = {
+        (t.kind, t.item_id): sorted({v.rule_id for v in t.violations}) for t in case.timeline
+    }
+    attachments: list[tuple[int, str]] = []
+    with store.session() as s:
+        for i in range(0, len(msg_ids), 500):
+            q = (
+                select(
+                    Message.id,
+                    Message.item_sha256,
+                    Message.ledger_seq,
+                    *[getattr(Message, k) for k in MESSAGE_CONTENT],
+                )
+                .where(Message.id.in_(msg_ids[i : i + 500]))
+                .order_by(Message.id)
+            )
+            for row in s.execute(q):
+                m = row._mapping
+                content = message_content(m)
+                items.append(
+                    {
+                        "item": "message",
+                        "item_id": m["id"],
+                        "item_sha256": m["item_sha256"],
+                        "content": content,
+                    }
+                )
+                at = m["received_at"]
+                writer.writerow(
+                    [
+                        "message",
+                        m["id"],
+                        at.astimezone(tz).isoformat() if at else "",
+                        m["sender"] or "",
+                        m["recipient"],
+                        m["direction"],
+                        m["text"],
+                        " ".join(rules_of.get(("message", m["id"]), [])),
+                        m["item_sha256"],
+                        m["ledger_seq"],
+                    ]
+                )
+            aq = select(Attachment.id, Attachment.sha256).where(
+                Attachment.message_id.in_(msg_ids[i : i + 500])
+            )
+            attachments += [(int(a), str(b)) for a, b in s.execute(aq)]
+        aq = select(Attachment.id, Attachment.sha256).where(Attachment.case_key == case.key)
+        attachments += [(int(a), str(b)) for a, b in s.execute(aq)]
+        for i in range(0, len(call_ids), 500):
+            q = (
+                select(
+                    CallRecord.id,
+                    CallRecord.item_sha256,
+                    CallRecord.ledger_seq,
+                    *[getattr(CallRecord, k) for k in CALL_CONTENT],
+                )
+                .where(CallRecord.id.in_(call_ids[i : i + 500]))
+                .order_by(CallRecord.id)
+            )
+            for row in s.execute(q):
+                c = row._mapping
+                items.append(
+                    {
+                        "item": "call",
+                        "item_id": c["id"],
+                        "item_sha256": c["item_sha256"],
+                        "content": call_content(c),
+                    }
+                )
+                at = c["started_at"]
+                writer.writerow(
+                    [
+                        "call",
+                        c["id"],
+                        at.astimezone(tz).isoformat() if at else "",
+                        c["number"] or "",
+                        c["recipient"],
+                        c["call_type"],
+                        f"{c['duration_s']}s",
+                        "",
+                        c["item_sha256"],
+                        c["ledger_seq"],
+                    ]
+                )
+    for aid, digest in dict(attachments).items():  # one row may match both ways
+        p = store.attachment_path(digest)
+        try:
+            data = p.read_bytes()
+        except OSError:
+            raise EvidenceError(f"附件文件丢失 / attachment file missing: {p}") from None
+        files[f"attachments/{digest}"] = data
+        items.append({"item": "attachment", "item_id": aid, "item_sha256": digest})
+    files["messages.csv"] = csv_buf.getvalue().encode("utf-8-sig")
+    files["items.jsonl"] = "".join(
+        json.dumps(it, ensure_ascii=False, sort_keys=True) + "\n" for it in items
+    ).encode("utf-8")
+    entries = list(store.ledger.entries())
+    files["ledger.jsonl"] = "".join(
+        json.dumps(
+            {
+                "stream": e.stream,
+                "seq": e.seq,
+                "kind": e.kind,
+                "payload_sha256": e.payload_sha256,
+                "prev_hash": e.prev_hash,
+                "entry_hash": e.entry_hash,
+                "recorded_at": e.recorded_at,
+                "payload": e.payload,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+        + "\n"
+        for e in entries
+    ).encode("utf-8")
+    head = entries[-1].entry_hash if entries else "0" * 64
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.pdf"
+        html_to_pdf(report_html(case, pack, zone, chain_head=head, created=created), report)
+        files["report.pdf"] = report.read_bytes()
+        if letters:
+            ctx = letter_context(store, case, pack=pack, zone=zone, now=now)
+            for kind, lang in letters:
+                letter = render_letter(kind, lang, ctx)
+                files[f"letters/{kind}.{lang}.md"] = letter.markdown.encode("utf-8")
+                if letter_pdf:
+                    out = Path(tmp) / f"{kind}.{lang}.pdf"
+                    write_pdf(letter, out)
+                    files[f"letters/{kind}.{lang}.pdf"] = out.read_bytes()
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "tool_version": __version__,
+        "rule_pack": f"{pack.name}@{pack.version}",
+        "case": {"key": case.key, "name": case.name},
+        "timezone": zone,
+        "created_at": created,
+        "chain_head": head,
+        "ledger_entries": len(entries),
+        "items": len(items),
+        "files": [
+            {"path": name, "sha256": _sha(data), "size": len(data)}
+            for name, data in sorted(files.items())
+        ],
+    }
+    tmp_zip = path.with_name(path.name + ".part")
+    with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        for name, data in sorted(files.items()):
+            z.writestr(name, data)
+    tmp_zip.replace(path)
+    return manifest
+
+
+# ---------------------------------------------------------------------------- verify
+def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleReport:
+    """Check a bundle without any database: files, chain, and items against the chain.
+
+    `expected_head` is a chain head recorded elsewhere (a letter, a message to yourself): a
+    bundle rebuilt wholesale with a new chain only fails against it.
+    """
+    report = BundleReport()
+    try:
+        z = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise EvidenceError(f"不是有效的证据包 / not a readable bundle: {exc}") from None
+    with z:
+        names = set(z.namelist())
+        if "manifest.json" not in names:
+            raise EvidenceError("证据包缺少 manifest.json / bundle has no manifest.json")
+        raw_manifest = z.read("manifest.json")
+        report.manifest_sha256 = _sha(raw_manifest)
+        try:
+            manifest = json.loads(raw_manifest)
+        except ValueError as exc:
+            raise EvidenceError(f"manifest.json 不是 JSON / is not JSON: {exc}") from None
+        if manifest.get("format") != BUNDLE_FORMAT:
+            report.fail(f"unknown bundle format {manifest.get('format')!r}")
+        listed = {f["path"]: f for f in manifest.get("files", [])}
+        for name in sorted(names - {"manifest.json"} - set(listed)):
+            report.fail(f"{name}: 清单外的文件 / not in the manifest (inserted)")
+        for name, meta in sorted(listed.items()):
+            if name not in names:
+                report.fail(f"{name}: 文件缺失 / missing (deleted)")
+                continue
+            report.files += 1
+            if _sha(z.read(name)) != meta["sha256"]:
+                report.fail(f"{name}: 内容与清单哈希不符 / content differs from its hash (edited)")
+            if name.startswith("attachments/") and _sha(z.read(name)) != name.split("/", 1)[1]:
+                report.fail(f"{name}: 附件名不是其哈希 / attachment name is not its hash")
+        entries = []
+        if "ledger.jsonl" in names:
+            for n, line in enumerate(z.read("ledger.jsonl").decode("utf-8").splitlines(), 1):
+                try:
+                    d = json.loads(line)
+                    entries.append(LedgerEntry(**d))
+                except (ValueError, TypeError) as exc:
+                    report.fail(f"ledger.jsonl line {n}: unreadable ({exc})")
+        if expected_head is not None and expected_head != manifest.get("chain_head"):
+            report.fail(
+                "链头与记录的不同 / the chain head differs from the one recorded "
+                f"({str(manifest.get('chain_head'))[:16]}… ≠ {expected_head[:16]}…)"
+            )
+        chain = verify_chain(entries, expected_head=manifest.get("chain_head"))
+        report.entries = chain.checked
+        report.chain_head = chain.head
+        for p in chain.problems:
+            report.fail(f"ledger #{p.seq}: {p.problem} — {p.detail}")
+        vouched = {}
+        for e in entries:
+            pl = e.payload or {}
+            vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
+        if "items.jsonl" in names:
+            for n, line in enumerate(z.read("items.jsonl").decode("utf-8").splitlines(), 1):
+                it = json.loads(line)
+                report.items += 1
+                key = (it.get("item"), it.get("item_id"))
+                want = vouched.get(key)
+                if want is None:
+                    report.fail(f"items.jsonl line {n}: {key[0]} {key[1]} not in the ledger")
+                    continue
+                got = item_sha256(it["content"]) if "content" in it else it.get("item_sha256")
+                if got != want or it.get("item_sha256") != want:
+                    report.fail(
+                        f"items.jsonl line {n}: {key[0]} {key[1]} differs from ledger (edited)"
+                    )
+    return report

@@ -1,0 +1,630 @@
+"""The evidence locker's commands: a Typer sub-app the main CLI mounts.
+
+    evidence_app                 import, attach, runs, cases, case show, letter, export,
+                                 verify, verify-bundle
+
+Mount with ``app.add_typer(evidence_app, name="evidence")`` to get ``collectguard evidence
+import``, ``attach``, ``runs``, ``cases``, ``case show``, ``letter``, ``export``, ``verify`` and
+``verify-bundle``.
+Output is zh-CN first, English second; ``--json`` gives machine-readable output. Exit codes:
+0 done (verify: intact), 1 verify found tampering, 2 stopped (unreadable source, bad option,
+broken store) — an import stopped by a broken file keeps the batches it committed and says
+where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from collectguard.analyze.analyzer import Analyzer
+from collectguard.errors import CollectguardError
+from collectguard.evidence.bundle import export_bundle, verify_bundle
+from collectguard.evidence.history import Case, build_cases
+from collectguard.evidence.ingest import Importer, ImportFailed, ImportReport
+from collectguard.evidence.letters import (
+    LETTER_KINDS,
+    letter_context,
+    render_letter,
+    write_docx,
+    write_pdf,
+)
+from collectguard.evidence.models import ImportRun
+from collectguard.evidence.sources import FORMATS, parse_time
+from collectguard.evidence.store import DB_ENV, EvidenceStore, open_store
+from collectguard.evidence.verify import verify_store
+from collectguard.rules import RulePack, resolve_pack
+
+evidence_app = typer.Typer(
+    help=(
+        "证据箱：导入手机短信备份、按机构查看案件、校验证据链。\n\n"
+        "Evidence locker: import phone backups, see cases per lender, verify the evidence chain."
+        "\n\nExamples / 示例:\n\n"
+        "  collectguard evidence import sms-20250114.xml\n\n"
+        "  collectguard evidence import mum.xml --recipient 妈妈\n\n"
+        "  collectguard evidence cases\n\n"
+        "  collectguard evidence case show mashang_cfc\n\n"
+        "  collectguard evidence letter mashang_cfc --kind regulator_complaint -o 投诉.pdf\n\n"
+        "  collectguard evidence export mashang_cfc -o case.zip\n\n"
+        "  collectguard evidence verify\n\n"
+        "  collectguard evidence verify-bundle case.zip"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+case_app = typer.Typer(
+    help="查看一个案件（一家机构的全部短信与来电）/ Show one case (all of a lender's contacts).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+evidence_app.add_typer(case_app, name="case")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar=DB_ENV,
+        help="数据库地址或 SQLite 文件；默认在用户数据目录 / database URL or SQLite file "
+        "(default: evidence.sqlite3 in the user data folder; postgresql://… for a server)",
+    ),
+]
+PackOption = Annotated[
+    str,
+    typer.Option("--pack", help="规则包名或文件 / rule pack name or file (cn, us, overlay.yaml)"),
+]
+TzOption = Annotated[
+    str,
+    typer.Option(
+        "--timezone",
+        "--tz",
+        help="收信人所在时区（IANA），用于判断夜间和按天计数 / the recipient's IANA zone, for "
+        "night hours and per-day counts",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[bold red]错误 / error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _store(db: str | None) -> EvidenceStore:
+    try:
+        return open_store(db)
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _pack(name: str) -> RulePack:
+    try:
+        return resolve_pack(name)
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _report_dict(r: ImportReport) -> dict[str, Any]:
+    d = dataclasses.asdict(r)
+    d["rejections"] = [{"position": p, "reason": why} for p, why in r.rejections]
+    return d
+
+
+def _print_report(r: ImportReport) -> None:
+    out.print(f"[bold]{r.source_name}[/] ({r.format}) sha256 {r.source_sha256[:16]}…")
+    out.print(r.summary())
+    kinds = r.new_by_kind
+    out.print(
+        f"  短信 {kinds['message']}、来电 {kinds['call']}、附件 {kinds['attachment']} / "
+        f"messages {kinds['message']}, calls {kinds['call']}, attachments {kinds['attachment']}"
+    )
+    for pos, why in r.rejections[:20]:
+        out.print(f"  [yellow]拒收 / rejected[/] {pos}: {why}")
+    if len(r.rejections) > 20:
+        out.print(f"  … +{r.rejected - 20}")
+
+
+@evidence_app.command("import")
+def import_cmd(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="备份文件；- 表示从标准输入粘贴文字 / backup file, or - for pasted text"
+        ),
+    ],
+    format: Annotated[
+        str | None,
+        typer.Option(
+            "--format", "-f", help=f"格式，默认自动识别 / format, detected when omitted: {FORMATS}"
+        ),
+    ] = None,
+    recipient: Annotated[
+        str,
+        typer.Option(
+            "--recipient",
+            help="这些短信是谁收到的；亲友收到的填其称呼（如 妈妈）/ who received these "
+            "messages: self, or a relative's label when they received them",
+        ),
+    ] = "self",
+    tz: TzOption = "Asia/Shanghai",
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="CSV 列对应，如 --map text=内容 --map sender=号码 / CSV column mapping "
+            "(text, sender, received_at, direction)",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="文本编码，默认自动 / text encoding (utf-8, gb18030…)"),
+    ] = None,
+    sender: Annotated[
+        str | None, typer.Option("--sender", help="粘贴文字的发送号码 / sender of pasted text")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="粘贴文字的接收时间 / receive time of pasted text")
+    ] = None,
+    collection_only: Annotated[
+        bool,
+        typer.Option(
+            "--collection-only",
+            help="只保存催收短信，其余跳过 / keep only collection messages, skip the rest",
+        ),
+    ] = False,
+    pack: PackOption = "cn",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message."""
+    csv_mapping: dict[str, str] = {}
+    for item in mapping or []:
+        field, sep, column = item.partition("=")
+        if not sep or field not in ("text", "sender", "received_at", "direction"):
+            raise _fail(f"--map 需要 字段=列名 / --map needs FIELD=COLUMN, got {item!r}")
+        csv_mapping[field] = column
+    analyzer = Analyzer.default() if pack == "cn" else Analyzer.from_options([pack])
+    store = _store(db)
+    importer = Importer(
+        store, analyzer, recipient=recipient, timezone=tz, collection_only=collection_only
+    )
+    try:
+        if source == "-":
+            try:
+                when = parse_time(at, tz) if at else None
+            except ValueError as exc:
+                raise _fail(f"--at: {exc}") from None
+            report = importer.import_text(sys.stdin.read(), sender=sender, received_at=when)
+        else:
+            path = Path(source)
+            with Progress(
+                TextColumn("[bold]导入 / importing"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
+                disable=as_json or not err.is_terminal,
+            ) as bar:
+                task = bar.add_task("import", total=None)
+
+                def tick(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total or None)
+
+                report = importer.import_file(
+                    path,
+                    format=format,
+                    csv_mapping=csv_mapping or None,
+                    encoding=encoding,
+                    progress=tick,
+                )
+    except ImportFailed as exc:
+        if as_json:
+            print(json.dumps(_report_dict(exc.report), ensure_ascii=False))
+        else:
+            _print_report(exc.report)
+            out.print(
+                f"已保存出错前的 {exc.report.new} 条；修好文件后重新导入即可续上（重复的会跳过）/ "
+                f"kept {exc.report.new} items committed before the fault; re-run the import on "
+                "the repaired file to finish (duplicates are skipped)"
+            )
+        raise _fail(str(exc)) from None
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(_report_dict(report), ensure_ascii=False))
+    else:
+        _print_report(report)
+
+
+def _fmt_time(t: dt.datetime | None, tz: str) -> str:
+    if t is None:
+        return "—"
+    from zoneinfo import ZoneInfo
+
+    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "key": c.key,
+        "name": c.name,
+        "messages": c.messages,
+        "calls": c.calls,
+        "first": c.first.isoformat() if c.first else None,
+        "last": c.last.isoformat() if c.last else None,
+        "max_severity": c.max_severity,
+        "rule_counts": dict(c.rule_counts),
+        "code_counts": dict(c.code_counts),
+        "night_messages": c.night_messages,
+        "night_calls": c.night_calls,
+        "third_party_recipients": sorted(c.third_party_recipients),
+        "findings": [dataclasses.asdict(f) for f in c.findings],
+    }
+    if timeline:
+        d["per_day"] = c.per_day
+        d["timeline"] = [
+            {
+                "at": t.at.isoformat() if t.at else None,
+                "kind": t.kind,
+                "id": t.item_id,
+                "party": t.party,
+                "recipient": t.recipient,
+                "summary": t.summary,
+                "authenticity": t.authenticity,
+                "violations": [v.rule_id for v in t.violations],
+            }
+            for t in c.timeline
+        ]
+    return d
+
+
+def _cases(db: str | None, pack: str, tz: str, include_all: bool = False) -> list[Case]:
+    store = _store(db)
+    try:
+        return build_cases(store, _pack(pack), zone=tz, include_all=include_all)
+    finally:
+        store.close()
+
+
+@evidence_app.command("attach")
+def attach_cmd(
+    file: Annotated[Path, typer.Argument(help="截图、录音等文件 / screenshot, recording, photo")],
+    case_key: Annotated[
+        str | None, typer.Option("--case", help="所属案件，见 cases / the case it belongs to")
+    ] = None,
+    message_id: Annotated[
+        int | None, typer.Option("--message", help="所属短信编号 / the message it belongs to")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="说明 / what it shows")] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """把截图、录音等文件存证并记入证据链 / Keep a file as evidence, hashed and chained."""
+    if case_key is None and message_id is None:
+        raise _fail("需要 --case 或 --message / give --case or --message")
+    store = _store(db)
+    try:
+        report = Importer(store).import_attachment(
+            file, case_key=case_key, message_id=message_id, note=note
+        )
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(_report_dict(report), ensure_ascii=False))
+    else:
+        out.print(f"{report.summary()} · sha256 {report.source_sha256}")
+
+
+@evidence_app.command("runs")
+def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """导入记录：状态、计数、停在哪里 / Import runs: status, counts, where each stopped."""
+    store = _store(db)
+    try:
+        with store.session() as s:
+            runs = list(s.scalars(select(ImportRun).order_by(ImportRun.id)))
+    finally:
+        store.close()
+    rows = [
+        {
+            "id": r.id,
+            "started_at": r.started_at.isoformat(),
+            "source": r.source_name,
+            "format": r.format,
+            "recipient": r.recipient,
+            "source_sha256": r.source_sha256,
+            "status": r.status,
+            "new": r.new_count,
+            "duplicate": r.duplicate_count,
+            "rejected": r.rejected_count,
+            "skipped": r.skipped_count,
+            "resume_position": r.resume_position,
+            "error": r.error,
+        }
+        for r in runs
+    ]
+    if as_json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    table = Table(title="导入记录 / import runs")
+    for col in (
+        "#",
+        "来源 / source",
+        "状态 / status",
+        "新增/重复/拒收 new/dup/rej",
+        "已提交到 / committed up to",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            f"{r['source']} ({r['format']})",
+            str(r["status"]),
+            f"{r['new']}/{r['duplicate']}/{r['rejected']}",
+            str(r["resume_position"] or "—"),
+        )
+    out.print(table)
+    for r in rows:
+        if r["status"] != "complete":
+            out.print(
+                f"#{r['id']} {r['status']}: {r['error'] or '中断 / interrupted'} — "
+                "重新导入同一文件即可续上 / re-import the same file to finish"
+            )
+
+
+@evidence_app.command("cases")
+def cases_cmd(
+    pack: PackOption = "cn",
+    tz: TzOption = "Asia/Shanghai",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """按机构列出案件与违规次数 / List cases per lender with violation counts."""
+    found = _cases(db, pack, tz)
+    if as_json:
+        print(json.dumps([_case_dict(c, timeline=False) for c in found], ensure_ascii=False))
+        return
+    if not found:
+        out.print("还没有催收短信，请先导入 / no collection messages yet; import a backup first")
+        return
+    table = Table(title="案件 / cases")
+    for col in (
+        "案件 / case",
+        "机构 / lender",
+        "短信 / msgs",
+        "来电 / calls",
+        "首次 / first",
+        "最近 / last",
+        "违规 / violations",
+        "最重 / worst",
+    ):
+        table.add_column(col)
+    for c in found:
+        table.add_row(
+            c.key,
+            c.name,
+            str(c.messages),
+            str(c.calls),
+            _fmt_time(c.first, tz),
+            _fmt_time(c.last, tz),
+            ", ".join(f"{k}×{n}" for k, n in c.code_counts.most_common()) or "—",
+            c.max_severity or "—",
+        )
+    out.print(table)
+
+
+@case_app.command("show")
+def case_show(
+    key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
+    pack: PackOption = "cn",
+    tz: TzOption = "Asia/Shanghai",
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """一个案件的时间线、每日次数与跨短信违规 / A case's timeline, daily counts and history."""
+    match = [c for c in _cases(db, pack, tz) if c.key == key]
+    if not match:
+        raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
+    c = match[0]
+    if as_json:
+        print(json.dumps(_case_dict(c, timeline=True), ensure_ascii=False))
+        return
+    out.print(f"[bold]{c.name}[/] ({c.key})")
+    out.print(
+        f"短信 {c.messages} 条、来电 {c.calls} 次，{_fmt_time(c.first, tz)} — "
+        f"{_fmt_time(c.last, tz)} / {c.messages} messages, {c.calls} calls"
+    )
+    if c.findings:
+        out.print("[bold]跨短信违规 / across messages[/]")
+        for f in c.findings:
+            out.print(f"  {f.title_zh} / {f.title_en} [{f.rule_id}] ×{f.count}: {f.detail}")
+    if c.rule_counts:
+        out.print("[bold]各规则次数 / per-rule counts[/]")
+        for rule_id, n in c.rule_counts.most_common():
+            out.print(f"  {rule_id}: {n}")
+    table = Table(title="时间线 / timeline")
+    for col in (
+        "时间 / time",
+        "类型 / kind",
+        "号码 / party",
+        "收信人 / to",
+        "内容 / content",
+        "违规 / violations",
+    ):
+        table.add_column(col)
+    for t in c.timeline:
+        table.add_row(
+            _fmt_time(t.at, tz),
+            "短信" if t.kind == "message" else "来电",
+            t.party or "—",
+            t.recipient,
+            t.summary,
+            ", ".join(v.code for v in t.violations) or "—",
+        )
+    out.print(table)
+
+
+@evidence_app.command("letter")
+def letter_cmd(
+    key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
+    kind: Annotated[
+        str,
+        typer.Option("--kind", "-k", help=f"信函类型 / letter kind: {', '.join(LETTER_KINDS)}"),
+    ] = "lender_complaint",
+    lang: Annotated[str, typer.Option("--lang", help="语言 / language: zh, en")] = "zh",
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="输出文件；后缀 .md/.docx/.pdf 决定格式，省略则打印 Markdown / output file; "
+            ".md, .docx or .pdf picks the format; omitted: Markdown on stdout",
+        ),
+    ] = None,
+    pack: PackOption = "cn",
+    tz: TzOption = "Asia/Shanghai",
+    db: DbOption = None,
+) -> None:
+    """生成投诉信、报警摘要、征信异议等，引用违规规则并列出证据哈希 / Write a letter."""
+    store = _store(db)
+    try:
+        rule_pack = _pack(pack)
+        match = [c for c in build_cases(store, rule_pack, zone=tz) if c.key == key]
+        if not match:
+            raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
+        context = letter_context(store, match[0], pack=rule_pack, zone=tz)
+    finally:
+        store.close()
+    try:
+        letter = render_letter(kind, lang, context)
+        if output is None:
+            print(letter.markdown, end="")
+            return
+        suffix = output.suffix.lower()
+        if suffix == ".pdf":
+            write_pdf(letter, output)
+        elif suffix == ".docx":
+            write_docx(letter, output)
+        elif suffix in (".md", ".markdown", ".txt"):
+            output.write_text(letter.markdown, encoding="utf-8")
+        else:
+            raise _fail(f"不支持的后缀 {suffix!r} / use .md, .docx or .pdf")
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+    out.print(f"已写入 / written: {output}")
+
+
+@evidence_app.command("export")
+def export_cmd(
+    key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="证据包 zip 路径 / bundle zip to write")
+    ],
+    letter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--letter",
+            help="附带的信函 KIND[:LANG]，可重复；默认 lender_complaint:zh / letters to include",
+        ),
+    ] = None,
+    pack: PackOption = "cn",
+    tz: TzOption = "Asia/Shanghai",
+    db: DbOption = None,
+) -> None:
+    """导出案件证据包（清单、账本、短信表、PDF 报告、信函、附件）/ Export a case bundle."""
+    wanted: list[tuple[str, str]] = []
+    for item in letter or ["lender_complaint:zh"]:
+        kind, _, lang = item.partition(":")
+        wanted.append((kind, lang or "zh"))
+    store = _store(db)
+    try:
+        rule_pack = _pack(pack)
+        match = [c for c in build_cases(store, rule_pack, zone=tz) if c.key == key]
+        if not match:
+            raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
+        manifest = export_bundle(
+            store, match[0], output, pack=rule_pack, zone=tz, letters=tuple(wanted)
+        )
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        store.close()
+    out.print(
+        f"已导出 / exported {output}: {len(manifest['files'])} files, {manifest['items']} items, "
+        f"chain head {manifest['chain_head']}"
+    )
+
+
+@evidence_app.command("verify-bundle")
+def verify_bundle_cmd(
+    bundle: Annotated[Path, typer.Argument(help="证据包 zip / bundle zip")],
+    expected_head: Annotated[
+        str | None,
+        typer.Option("--head", help="之前记下的链头哈希 / a chain head recorded earlier"),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """不依赖数据库校验证据包 / Verify a bundle without the database (exit 1 if tampered)."""
+    try:
+        report = verify_bundle(bundle, expected_head=expected_head)
+    except CollectguardError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        print(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
+    else:
+        out.print(report.describe())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@evidence_app.command("verify")
+def verify_cmd(
+    expected_head: Annotated[
+        str | None,
+        typer.Option("--head", help="之前记下的链头哈希 / a chain head recorded earlier"),
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """校验证据链：找出被修改、删除、插入或调换顺序的条目 / Verify the evidence chain."""
+    store = _store(db)
+    try:
+        report = verify_store(store, expected_head=expected_head)
+    finally:
+        store.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "entries": report.chain.checked,
+                    "head": report.chain.head,
+                    "items": report.items_checked,
+                    "chain_problems": [dataclasses.asdict(p) for p in report.chain.problems],
+                    "item_problems": [dataclasses.asdict(p) for p in report.problems],
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        out.print(report.describe())
+        out.print(f"链头 / head: {report.chain.head}")
+    if not report.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,393 @@
+"""History-aware rules and cases: what only shows across many messages.
+
+Owns the grouping of stored messages and calls into **cases** (one per lender: the registry
+id, else the claimed brand, else the sender) and the rules no single message can break:
+
+- **daily cap** (`excessive_frequency`): contacts per lender per local day above the cap a
+  rule pack declares (a rule with ``detect: {builtin: frequency, params: {max_per_day: N}}``,
+  optional ``channel: sms|call|any``); the numbers come from the pack, never from code;
+- **night-time counts**: messages and calls inside the pack's ``night_time`` window;
+- **escalation**: a lender's violations getting more severe over time;
+- **third-party contacts**: collection messages that reached someone other than the debtor
+  (imported with a recipient other than ``self``) or disclosed the debt to them.
+
+Reads the store; writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from collectguard.evidence.ingest import normalise_party
+from collectguard.evidence.models import CallRecord, Message, Violation
+from collectguard.evidence.store import EvidenceStore
+from collectguard.rules import RulePack, load_builtin
+
+SEVERITY_RANK = {
+    "self_regulatory": 1,
+    "standard": 2,
+    "regulatory": 3,
+    "illegal": 4,
+    "crime": 5,
+}
+"""Order of a violation's severity, for escalation (unknown severities rank 0)."""
+
+THIRD_PARTY_CODES = frozenset({"third_party_disclosure", "contacts_relatives_or_employer"})
+Channel = Literal["sms", "call", "any"]
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    rule_id: str
+    code: str
+    max_per_day: int
+    channel: Channel
+    title_zh: str
+    title_en: str
+    citation: str
+
+
+@dataclass(frozen=True)
+class NightWindow:
+    rule_id: str
+    start: dt.time
+    end: dt.time
+
+    def contains(self, t: dt.time) -> bool:
+        if self.start <= self.end:
+            return self.start <= t < self.end
+        return t >= self.start or t < self.end
+
+
+def frequency_caps(pack: RulePack) -> list[FrequencyCap]:
+    """The daily caps a pack declares (enabled rules with the ``frequency`` builtin)."""
+    caps: list[FrequencyCap] = []
+    for rule in pack.rules:
+        if rule.detect.builtin != "frequency":
+            continue
+        params = rule.detect.params
+        raw = params.get("max_per_day", params.get("per_day"))
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+            continue
+        try:
+            cap = int(raw)
+        except ValueError:
+            continue
+        channel = str(params.get("channel", "any"))
+        caps.append(
+            FrequencyCap(
+                rule_id=rule.id,
+                code=rule.code,
+                max_per_day=cap,
+                channel=channel if channel in ("sms", "call") else "any",  # type: ignore[arg-type]
+                title_zh=rule.title.zh,
+                title_en=rule.title.en,
+                citation="；".join(rule.citation),
+            )
+        )
+    return caps
+
+
+def night_window(pack: RulePack) -> NightWindow | None:
+    """The forbidden hours of the pack's ``night_time`` rule (its params), if any."""
+    for rule in pack.rules:
+        if rule.detect.builtin != "night_time":
+            continue
+        p = rule.detect.params
+        start, end = p.get("forbidden_start"), p.get("forbidden_end")
+        if isinstance(start, str) and isinstance(end, str):
+            try:
+                return NightWindow(
+                    rule.id, dt.time.fromisoformat(start), dt.time.fromisoformat(end)
+                )
+            except ValueError:
+                return None
+    return None
+
+
+# ---------------------------------------------------------------------------- cases
+@dataclass(frozen=True)
+class ViolationRef:
+    rule_id: str
+    code: str
+    severity: str
+    title: str
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: dt.datetime | None
+    kind: Literal["message", "call"]
+    item_id: int
+    party: str | None
+    recipient: str
+    summary: str
+    violations: tuple[ViolationRef, ...] = ()
+    authenticity: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryFinding:
+    """A violation seen across messages: rule, how often, and on which days or messages."""
+
+    rule_id: str
+    code: str
+    title_zh: str
+    title_en: str
+    count: int
+    detail: str
+    citation: str = ""
+
+
+@dataclass
+class Case:
+    key: str
+    name: str
+    timeline: list[TimelineItem] = field(default_factory=list)
+    rule_counts: Counter[str] = field(default_factory=Counter)
+    code_counts: Counter[str] = field(default_factory=Counter)
+    findings: list[HistoryFinding] = field(default_factory=list)
+    per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    night_messages: int = 0
+    night_calls: int = 0
+    third_party_recipients: set[str] = field(default_factory=set)
+
+    @property
+    def messages(self) -> int:
+        return sum(1 for t in self.timeline if t.kind == "message")
+
+    @property
+    def calls(self) -> int:
+        return sum(1 for t in self.timeline if t.kind == "call")
+
+    @property
+    def first(self) -> dt.datetime | None:
+        times = [t.at for t in self.timeline if t.at is not None]
+        return min(times) if times else None
+
+    @property
+    def last(self) -> dt.datetime | None:
+        times = [t.at for t in self.timeline if t.at is not None]
+        return max(times) if times else None
+
+    @property
+    def max_severity(self) -> str | None:
+        sev = [v.severity for t in self.timeline for v in t.violations]
+        return max(sev, key=lambda s: SEVERITY_RANK.get(s, 0)) if sev else None
+
+
+def _key_for_party(party: str | None) -> str:
+    return f"sender:{party}" if party else "unknown"
+
+
+def build_cases(
+    store: EvidenceStore,
+    pack: RulePack | None = None,
+    *,
+    zone: str | None = None,
+    include_all: bool = False,
+) -> list[Case]:
+    """Group stored items into cases and evaluate the history-aware rules of `pack`.
+
+    A case holds the incoming messages judged collection (or carrying a violation) of one
+    lender, and the calls from numbers that only that lender used. Days are counted in
+    `zone` (default: the pack's zone, else UTC). `include_all` also groups non-collection
+    messages. Cases come sorted by most violations first.
+    """
+    pack = pack or load_builtin("cn")
+    tz = ZoneInfo(zone or pack.timezone or "UTC")
+    with store.session() as s:
+        vrows = s.execute(
+            select(Violation.message_id, Violation.rule_id, Violation.code, Violation.severity,
+                   Violation.title)
+        ).all()  # fmt: skip
+        by_msg: dict[int, list[ViolationRef]] = defaultdict(list)
+        for mid, rid, code, sev, title in vrows:
+            by_msg[mid].append(ViolationRef(rid, code, sev, title))
+        mrows = s.execute(
+            select(
+                Message.id, Message.sender, Message.recipient, Message.received_at,
+                Message.text, Message.lender_id, Message.lender_name, Message.is_collection,
+                Message.authenticity,
+            ).where(Message.direction == "in").order_by(Message.received_at, Message.id)
+        ).all()  # fmt: skip
+        crows = s.execute(
+            select(
+                CallRecord.id, CallRecord.number, CallRecord.recipient, CallRecord.started_at,
+                CallRecord.call_type, CallRecord.duration_s,
+            ).where(CallRecord.call_type.notin_(("outgoing",)))
+            .order_by(CallRecord.started_at, CallRecord.id)
+        ).all()  # fmt: skip
+
+    # A party (sender number) stands for a lender only when it carried no other lender's name.
+    lenders_of_party: dict[str, set[str]] = defaultdict(set)
+    names: dict[str, str] = {}
+    for row in mrows:
+        if row.lender_id:
+            lenders_of_party[normalise_party(row.sender) or ""].add(row.lender_id)
+            names.setdefault(row.lender_id, row.lender_name or row.lender_id)
+
+    def case_key(party: str | None, lender: str | None) -> str:
+        if lender:
+            return lender
+        np = normalise_party(party)
+        owners = lenders_of_party.get(np or "", set())
+        return next(iter(owners)) if len(owners) == 1 else _key_for_party(np)
+
+    cases: dict[str, Case] = {}
+
+    def case(key: str) -> Case:
+        if key not in cases:
+            name = names.get(key) or (key.split(":", 1)[1] if ":" in key else "未知 / unknown")
+            cases[key] = Case(key=key, name=name)
+        return cases[key]
+
+    for row in mrows:
+        violations = tuple(by_msg.get(row.id, ()))
+        if not (include_all or row.is_collection or violations):
+            continue
+        c = case(case_key(row.sender, row.lender_id))
+        text = " ".join(row.text.split())
+        c.timeline.append(
+            TimelineItem(
+                at=row.received_at,
+                kind="message",
+                item_id=row.id,
+                party=row.sender,
+                recipient=row.recipient,
+                summary=text[:80] + ("…" if len(text) > 80 else ""),
+                violations=violations,
+                authenticity=row.authenticity,
+            )
+        )
+    for crow in crows:
+        key = case_key(crow.number, None)
+        if key not in cases:
+            continue  # calls join a case only through a number its messages came from
+        cases[key].timeline.append(
+            TimelineItem(
+                at=crow.started_at,
+                kind="call",
+                item_id=crow.id,
+                party=crow.number,
+                recipient=crow.recipient,
+                summary=f"{crow.call_type} {crow.duration_s}s",
+            )
+        )
+    caps = frequency_caps(pack)
+    night = night_window(pack)
+    for c in cases.values():
+        c.timeline.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min, t.item_id))
+        _evaluate(c, caps, night, tz)
+    return sorted(cases.values(), key=lambda c: (-sum(c.rule_counts.values()), -c.messages, c.key))
+
+
+def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: ZoneInfo) -> None:
+    for item in c.timeline:
+        for v in item.violations:
+            c.rule_counts[v.rule_id] += 1
+            c.code_counts[v.code] += 1
+        if item.at is None:
+            continue
+        local = item.at.astimezone(tz)
+        day = c.per_day.setdefault(local.date().isoformat(), {"sms": 0, "call": 0})
+        day["sms" if item.kind == "message" else "call"] += 1
+        if night is not None and night.contains(local.time()):
+            if item.kind == "message":
+                c.night_messages += 1
+            else:
+                c.night_calls += 1
+
+    for cap in caps:
+        over = []
+        for date, n in sorted(c.per_day.items()):
+            count = n["sms"] + n["call"] if cap.channel == "any" else n[cap.channel]
+            if count > cap.max_per_day:
+                over.append(f"{date}: {count}")
+        if over:
+            c.rule_counts[cap.rule_id] += len(over)
+            c.code_counts[cap.code] += len(over)
+            c.findings.append(
+                HistoryFinding(
+                    rule_id=cap.rule_id,
+                    code=cap.code,
+                    title_zh=cap.title_zh,
+                    title_en=cap.title_en,
+                    count=len(over),
+                    detail=f"每天上限 {cap.max_per_day} 次（{cap.channel}）/ cap "
+                    f"{cap.max_per_day} per day ({cap.channel}); " + ", ".join(over),
+                    citation=cap.citation,
+                )
+            )
+
+    if night is not None and (c.night_messages or c.night_calls):
+        c.findings.append(
+            HistoryFinding(
+                rule_id=night.rule_id,
+                code="night_time",
+                title_zh="夜间联系次数",
+                title_en="Night-time contacts",
+                count=c.night_messages + c.night_calls,
+                detail=f"{night.start:%H:%M}–{night.end:%H:%M}：短信 {c.night_messages} 条、"
+                f"来电 {c.night_calls} 次 / messages {c.night_messages}, calls {c.night_calls}",
+            )
+        )
+
+    steps = escalation_steps(c.timeline)
+    if steps:
+        c.findings.append(
+            HistoryFinding(
+                rule_id="history.escalation",
+                code="other",
+                title_zh="催收手段逐步升级",
+                title_en="Escalating conduct",
+                count=len(steps),
+                detail="; ".join(steps),
+            )
+        )
+
+    sent_to = ", ".join(sorted({t.recipient for t in c.timeline if t.recipient != "self"}))
+    third = [
+        t
+        for t in c.timeline
+        if t.kind == "message"
+        and (t.recipient != "self" or any(v.code in THIRD_PARTY_CODES for v in t.violations))
+    ]
+    c.third_party_recipients = {t.recipient for t in c.timeline if t.recipient != "self"}
+    if third:
+        c.findings.append(
+            HistoryFinding(
+                rule_id="history.third_party",
+                code="third_party_disclosure",
+                title_zh="联系或波及第三人",
+                title_en="Contacts with third parties",
+                count=len(third),
+                detail=(f"发给他人：{sent_to} / sent to: {sent_to}; " if sent_to else "")
+                + f"涉及第三人的短信 {len(third)} 条 / {len(third)} message(s) with third parties",
+            )
+        )
+
+
+def escalation_steps(timeline: list[TimelineItem]) -> list[str]:
+    """Each time a message is more severe than every earlier one (after the first)."""
+    steps: list[str] = []
+    best = -1
+    for item in timeline:
+        if item.kind != "message":
+            continue
+        rank, worst = 0, None
+        for v in item.violations:
+            r = SEVERITY_RANK.get(v.severity, 0)
+            if r > rank:
+                rank, worst = r, v
+        if best >= 0 and rank > best and worst is not None:
+            when = item.at.date().isoformat() if item.at else "?"
+            steps.append(f"{when} #{item.item_id}: {worst.severity} ({worst.rule_id})")
+        best = max(best, rank)
+    return steps

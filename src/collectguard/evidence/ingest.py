@@ -1,0 +1,750 @@
+"""Imports: read a source, analyse each new message, store it, chain it in the ledger.
+
+Owns the import semantics (docs/evidence.md):
+
+- **Streaming**: records come from `collectguard.evidence.sources` one chunk at a time.
+- **Batch-transactional**: every `batch_size` records are stored in ONE transaction together
+  with their ledger entries and the import run's counters and resume point — a batch is
+  either entirely in the store and the chain, or not at all (a crash or ``kill -9`` loses at
+  most the batch in flight). A broken file keeps every batch before the fault (records read
+  before it included), marks the run ``failed`` with the position, and raises.
+- **Idempotent**: each item has a dedupe key (other party, recipient, direction, time to the
+  second, text); an item already stored is counted as a duplicate, so re-running an import
+  after a fault or crash finishes the job and adds nothing twice.
+
+Imports the analyzer, never the CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import mimetypes
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from collectguard.analyze.analyzer import Analyzer
+from collectguard.analyze.result import CheckResult
+from collectguard.errors import InputError
+from collectguard.evidence import sources
+from collectguard.evidence.errors import ImportFormatError
+from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
+from collectguard.evidence.sources import (
+    AttachmentData,
+    CallItem,
+    MessageRecord,
+    Record,
+    RejectedRecord,
+)
+from collectguard.evidence.store import EvidenceStore
+from collectguard.ledger import canonical_json, ledger_entries, make_entry, sha256_hex
+
+Progress = Callable[[int, int], None]
+Clock = Callable[[], dt.datetime]
+MAX_REJECTIONS_KEPT = 1000
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return None if t is None else t.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+_NUMBER_NOISE = re.compile(r"[\s\-()]")
+
+
+def normalise_party(value: str | None) -> str | None:
+    """A sender or number in the form used for de-duplication (``+86 106-9000`` → ``1069000``)."""
+    if value is None:
+        return None
+    v = _NUMBER_NOISE.sub("", value)
+    for prefix in ("+86", "0086"):
+        if v.startswith(prefix) and len(v) > len(prefix) + 4:
+            v = v[len(prefix) :]
+    return v or None
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _clean(value: str | None) -> str | None:
+    return None if value is None else _UNSTORABLE.sub("\ufffd", value)
+
+
+def storable(rec: Record) -> Record:
+    """A record whose strings every database can hold: NUL (PostgreSQL refuses it) and lone
+    surrogates (not encodable as UTF-8, e.g. from a JSON ``"\\ud800"``) become U+FFFD."""
+    if isinstance(rec, MessageRecord):
+        if _UNSTORABLE.search(rec.text) or (rec.sender and _UNSTORABLE.search(rec.sender)):
+            return dataclasses.replace(rec, text=_clean(rec.text) or "", sender=_clean(rec.sender))
+    elif isinstance(rec, CallItem) and rec.number and _UNSTORABLE.search(rec.number):
+        return dataclasses.replace(rec, number=_clean(rec.number))
+    return rec
+
+
+def message_dedupe_key(rec: MessageRecord, recipient: str) -> str:
+    at = rec.received_at.astimezone(dt.UTC).replace(microsecond=0) if rec.received_at else None
+    text = rec.text.replace("\r\n", "\n").strip()
+    return sha256_hex(
+        canonical_json(
+            {
+                "kind": "message",
+                "party": normalise_party(rec.sender),
+                "recipient": recipient,
+                "direction": rec.direction,
+                "at": _iso(at),
+                "text": text,
+            }
+        )
+    )
+
+
+def call_dedupe_key(rec: CallItem, recipient: str) -> str:
+    at = rec.started_at.astimezone(dt.UTC).replace(microsecond=0) if rec.started_at else None
+    return sha256_hex(
+        canonical_json(
+            {
+                "kind": "call",
+                "party": normalise_party(rec.number),
+                "recipient": recipient,
+                "type": rec.call_type,
+                "at": _iso(at),
+                "duration": rec.duration_s,
+            }
+        )
+    )
+
+
+MESSAGE_CONTENT = (
+    "sender",
+    "recipient",
+    "direction",
+    "received_at",
+    "received_at_text",
+    "timezone",
+    "text",
+    "source",
+    "source_ref",
+)
+CALL_CONTENT = (
+    "number",
+    "recipient",
+    "call_type",
+    "started_at",
+    "duration_s",
+    "source",
+    "source_ref",
+)
+
+
+def message_content(m: Mapping[Any, Any]) -> dict[str, Any]:
+    """What the ledger vouches for about a message (the verdict is derived, not evidence)."""
+    out: dict[str, Any] = {"kind": "message"}
+    for k in MESSAGE_CONTENT:
+        v = m[k]
+        out[k] = _iso(v) if isinstance(v, dt.datetime) else v
+    return out
+
+
+def call_content(c: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": "call"}
+    for k in CALL_CONTENT:
+        v = c[k]
+        out[k] = _iso(v) if isinstance(v, dt.datetime) else v
+    return out
+
+
+def item_sha256(content: dict[str, Any]) -> str:
+    return sha256_hex(canonical_json(content))
+
+
+def lender_of(result: CheckResult) -> tuple[str | None, str | None]:
+    """(lender key, display name): the registry id when known, else ``name:<brand>``."""
+    p = result.platform
+    if p is None:
+        return None, None
+    if p.id:
+        return p.id, p.registry_name or p.legal_name or p.claimed_name
+    return f"name:{p.brand or p.claimed_name}", p.claimed_name
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fp:
+        for block in iter(lambda: fp.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class ImportReport:
+    """Counts of one import run; `rejections` holds (position, reason) of rejected records."""
+
+    run_id: int
+    source_name: str
+    format: str
+    source_sha256: str
+    new: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    skipped: int = 0
+    new_by_kind: dict[str, int] = field(
+        default_factory=lambda: {"message": 0, "call": 0, "attachment": 0}
+    )
+    rejections: list[tuple[str, str]] = field(default_factory=list)
+    status: str = "running"
+    error: str | None = None
+    resume_position: str | None = None
+
+    def summary(self) -> str:
+        return (
+            f"新增 {self.new}，重复 {self.duplicate}，拒收 {self.rejected}"
+            + (f"，跳过 {self.skipped}" if self.skipped else "")
+            + f" / new {self.new}, duplicate {self.duplicate}, rejected {self.rejected}"
+            + (f", skipped {self.skipped}" if self.skipped else "")
+        )
+
+
+class ImportFailed(ImportFormatError):
+    """The source broke part-way; `report` says what was committed and where to resume."""
+
+    def __init__(self, cause: ImportFormatError, report: ImportReport) -> None:
+        super().__init__(str(cause), position=cause.position)
+        self.report = report
+
+
+@dataclass
+class _Pending:
+    rec: Record
+    key: str | None = None
+    verdict: CheckResult | None = None
+
+
+class Importer:
+    """Imports sources into one store. Build once; the analyzer and clock are injected."""
+
+    def __init__(
+        self,
+        store: EvidenceStore,
+        analyzer: Analyzer | None = None,
+        *,
+        recipient: str = "self",
+        timezone: str | None = "Asia/Shanghai",
+        collection_only: bool = False,
+        batch_size: int = 500,
+        clock: Clock = _utc_now,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        self.store = store
+        self.analyzer = analyzer or Analyzer.default()
+        self.recipient = recipient.strip() or "self"
+        self.timezone = timezone
+        self.collection_only = collection_only
+        self.batch_size = batch_size
+        self.clock = clock
+
+    # ------------------------------------------------------------------ entry points
+    def import_file(
+        self,
+        path: Path,
+        *,
+        format: str | None = None,
+        csv_mapping: dict[str, str] | None = None,
+        encoding: str | None = None,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Import one file; `format` is detected from its first bytes when None."""
+        if not path.is_file():
+            raise ImportFormatError(f"找不到文件 / no such file: {path}")
+        fmt = format or sources.detect_format(path)
+        if fmt not in sources.FORMATS:
+            raise ImportFormatError(
+                f"未知格式 {fmt!r} / unknown format; use one of {', '.join(sources.FORMATS)}"
+            )
+        digest = file_sha256(path)
+        total = path.stat().st_size
+        tick = progress or (lambda done, total: None)
+        report = self._start(str(path), fmt, digest)
+        if fmt == "ios":
+            return self._run(sources.read_ios_smsdb(path, tick), report, fmt)
+        with path.open("rb") as fp:
+            records: Iterable[Record]
+            if fmt == "android":
+                records = sources.read_android_xml(fp, tick, total)
+            elif fmt == "csv":
+                records = sources.read_csv(
+                    fp, csv_mapping, encoding=encoding, zone=self.timezone, tick=tick, total=total
+                )
+            elif fmt == "jsonl":
+                records = sources.read_jsonl(fp, zone=self.timezone, tick=tick, total=total)
+            else:
+                raw = fp.read()
+                enc = encoding or sources.detect_encoding(raw[: 64 * 1024])
+                records = sources.read_pasted(raw.decode(enc, errors="replace"))
+            out = self._run(records, report, fmt)
+        tick(total, total)
+        return out
+
+    def import_text(
+        self,
+        text: str,
+        *,
+        sender: str | None = None,
+        received_at: dt.datetime | None = None,
+        source_name: str = "<pasted>",
+    ) -> ImportReport:
+        """Import pasted text (messages separated by blank lines)."""
+        digest = sha256_hex(text.encode("utf-8", errors="surrogatepass"))
+        report = self._start(source_name, "text", digest)
+        return self._run(
+            sources.read_pasted(text, sender=sender, received_at=received_at), report, "text"
+        )
+
+    def import_attachment(
+        self,
+        path: Path,
+        *,
+        case_key: str | None = None,
+        message_id: int | None = None,
+        note: str | None = None,
+        media_type: str | None = None,
+    ) -> ImportReport:
+        """Keep one file (screenshot, call recording, letter photo) as evidence of a case or a
+        message: stored under its SHA-256 and chained. The same file for the same case or
+        message again is a duplicate."""
+        if not path.is_file():
+            raise ImportFormatError(f"找不到文件 / no such file: {path}")
+        if message_id is not None:
+            with self.store.session() as s:
+                if s.get(Message, message_id) is None:
+                    raise ImportFormatError(f"没有短信 {message_id} / no message {message_id}")
+        data = path.read_bytes()
+        digest = sha256_hex(data)
+        report = self._start(str(path), "attachment", digest)
+        key = sha256_hex(f"attachment:{case_key}:{message_id}:{digest}".encode())
+        now = self.clock()
+        with self.store.writer() as s, s.begin():
+            exists = s.scalar(select(Attachment.id).where(Attachment.dedupe_key == key))
+            if exists is None:
+                self.store.put_attachment(data)
+                row = {
+                    "dedupe_key": key,
+                    "sha256": digest,
+                    "message_id": message_id,
+                    "filename": path.name[:400],
+                    "media_type": (media_type or mimetypes.guess_type(path.name)[0] or None),
+                    "size": len(data),
+                    "case_key": case_key[:200] if case_key else None,
+                    "note": note,
+                    "import_run_id": report.run_id,
+                    "imported_at": now,
+                }
+                conn = s.connection()
+                (aid,) = self._insert(conn, Attachment, [row])
+                payload = {
+                    "imported_at": _iso(now),
+                    "source_sha256": digest,
+                    "import_run": report.run_id,
+                    "item": "attachment",
+                    "item_id": aid,
+                    "item_sha256": digest,
+                    "dedupe_key": key,
+                    "case_key": case_key,
+                    "message_item_id": message_id,
+                }
+                self._chain(conn, [(Attachment, aid, "attachment", payload)], now)
+                report.new, report.new_by_kind["attachment"] = 1, 1
+            else:
+                report.duplicate = 1
+            conn = s.connection()
+            conn.execute(
+                update(ImportRun)
+                .where(ImportRun.id == report.run_id)
+                .values(new_count=report.new, duplicate_count=report.duplicate)
+            )
+        self._finish(report, "complete", None)
+        return report
+
+    # ------------------------------------------------------------------ the run
+    def _start(self, name: str, fmt: str, digest: str) -> ImportReport:
+        with self.store.writer() as s, s.begin():
+            run = ImportRun(
+                source_name=name[:1000],
+                source_sha256=digest,
+                format=fmt,
+                recipient=self.recipient,
+                started_at=self.clock(),
+                status="running",
+                new_count=0,
+                duplicate_count=0,
+                rejected_count=0,
+                skipped_count=0,
+            )
+            s.add(run)
+            s.flush()
+            run_id = run.id
+        return ImportReport(run_id=run_id, source_name=name, format=fmt, source_sha256=digest)
+
+    def _run(self, records: Iterable[Record], report: ImportReport, fmt: str) -> ImportReport:
+        batch: list[Record] = []
+        iterator: Iterator[Record] = iter(records)
+        try:
+            for rec in iterator:
+                batch.append(rec)
+                if len(batch) >= self.batch_size:
+                    self._commit(batch, report, fmt)
+                    batch = []
+            self._commit(batch, report, fmt)
+        except ImportFormatError as exc:
+            self._commit(batch, report, fmt)
+            self._finish(report, "failed", str(exc))
+            raise ImportFailed(exc, report) from None
+        except BaseException as exc:
+            self._finish(report, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self._finish(report, "complete", None)
+        return report
+
+    def _finish(self, report: ImportReport, status: str, error: str | None) -> None:
+        report.status = status
+        report.error = error
+        with self.store.writer() as s, s.begin():
+            s.execute(
+                update(ImportRun)
+                .where(ImportRun.id == report.run_id)
+                .values(status=status, error=error, finished_at=self.clock())
+            )
+
+    def _key(self, rec: Record) -> str | None:
+        if isinstance(rec, MessageRecord):
+            return message_dedupe_key(rec, self.recipient)
+        if isinstance(rec, CallItem):
+            return call_dedupe_key(rec, self.recipient)
+        return None
+
+    @staticmethod
+    def _existing(s: Session, keys: list[str]) -> set[str]:
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            found.update(s.scalars(select(Message.dedupe_key).where(Message.dedupe_key.in_(part))))
+            found.update(
+                s.scalars(select(CallRecord.dedupe_key).where(CallRecord.dedupe_key.in_(part)))
+            )
+        return found
+
+    def _analyse(self, rec: MessageRecord) -> CheckResult:
+        return self.analyzer.check(
+            rec.text, sender=rec.sender, received_at=rec.received_at, timezone=self.timezone
+        )
+
+    def _commit(self, batch: list[Record], report: ImportReport, fmt: str) -> None:
+        if not batch:
+            return
+        pending = [_Pending(r, self._key(r)) for r in map(storable, batch)]
+        keys = [p.key for p in pending if p.key is not None]
+        with self.store.session() as s:
+            known = self._existing(s, keys)
+        # Analyse outside the write transaction so SQLite's write lock is held briefly.
+        todo = [p for p in pending if isinstance(p.rec, MessageRecord) and p.key not in known]
+        results: list[CheckResult | str] = []
+        for p in todo:
+            assert isinstance(p.rec, MessageRecord)
+            try:
+                results.append(self._analyse(p.rec))
+            except InputError as exc:
+                results.append(str(exc))
+        for p, result in zip(todo, results, strict=True):
+            if isinstance(result, str):
+                p.rec = RejectedRecord(p.rec.position, result)
+                p.key = None
+            else:
+                p.verdict = result
+        for attempt in range(3):
+            try:
+                counts, by_kind, rejections = self._write(pending, keys, batch, report, fmt)
+                break
+            except IntegrityError:
+                # another import stored one of these items first: look again and retry
+                if attempt == 2:
+                    raise
+        # Only after the commit: the report mirrors what is durably stored.
+        report.new += counts["new"]
+        report.duplicate += counts["duplicate"]
+        report.rejected += counts["rejected"]
+        report.skipped += counts["skipped"]
+        for k, v in by_kind.items():
+            report.new_by_kind[k] += v
+        room = MAX_REJECTIONS_KEPT - len(report.rejections)
+        report.rejections.extend(rejections[: max(room, 0)])
+
+    def _write(
+        self,
+        pending: list[_Pending],
+        keys: list[str],
+        batch: list[Record],
+        report: ImportReport,
+        fmt: str,
+    ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]]]:
+        """One transaction: the batch's new items, their ledger entries, the run's counters."""
+        counts = {"new": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
+        by_kind = {"message": 0, "call": 0, "attachment": 0}
+        rejections: list[tuple[str, str]] = []
+        now = self.clock()
+        with self.store.writer() as s, s.begin():
+            conn = s.connection()
+            known = self._existing(s, keys)  # again, under the write lock
+            seen: set[str] = set()
+            messages: list[tuple[dict[str, Any], MessageRecord, CheckResult]] = []
+            calls: list[dict[str, Any]] = []
+            for p in pending:
+                rec = p.rec
+                if isinstance(rec, RejectedRecord) or p.key is None:
+                    assert isinstance(rec, RejectedRecord)
+                    counts["rejected"] += 1
+                    rejections.append((rec.position, rec.reason))
+                    continue
+                if p.key in known or p.key in seen:
+                    counts["duplicate"] += 1
+                    continue
+                seen.add(p.key)
+                if isinstance(rec, CallItem):
+                    calls.append(self._call_row(rec, p.key, fmt, report, now))
+                    continue
+                assert isinstance(rec, MessageRecord) and p.verdict is not None
+                if self.collection_only and not (p.verdict.is_collection or p.verdict.violations):
+                    counts["skipped"] += 1
+                    continue
+                messages.append(
+                    (self._message_row(rec, p.key, p.verdict, fmt, report, now), rec, p.verdict)
+                )
+            base = {
+                "imported_at": _iso(now),
+                "source_sha256": report.source_sha256,
+                "import_run": report.run_id,
+            }
+            chain: list[tuple[Any, int, str, dict[str, Any]]] = []  # (table, id, kind, payload)
+            if messages:
+                ids = self._insert(conn, Message, [m for m, _, _ in messages])
+                violations: list[dict[str, Any]] = []
+                attachments: list[tuple[dict[str, Any], str]] = []
+                for mid, (row, rec, verdict) in zip(ids, messages, strict=True):
+                    chain.append(
+                        (
+                            Message,
+                            mid,
+                            "message",
+                            {
+                                **base,
+                                "item": "message",
+                                "item_id": mid,
+                                "item_sha256": row["item_sha256"],
+                                "dedupe_key": row["dedupe_key"],
+                            },
+                        )
+                    )
+                    violations += [
+                        {
+                            "message_id": mid,
+                            "rule_id": v.rule_id,
+                            "code": v.code,
+                            "severity": v.severity,
+                            "title": v.title[:400],
+                        }
+                        for v in verdict.violations
+                    ]
+                    for att in rec.attachments:
+                        arow = self._attachment_row(att, mid, row["dedupe_key"], report, now)
+                        if arow["dedupe_key"] not in seen:  # the same file twice in one MMS
+                            seen.add(arow["dedupe_key"])
+                            attachments.append((arow, row["dedupe_key"]))
+                if violations:
+                    conn.execute(insert(Violation), violations)
+                if attachments:
+                    att_ids = self._insert(conn, Attachment, [a for a, _ in attachments])
+                    for aid, (arow, _mkey) in zip(att_ids, attachments, strict=True):
+                        chain.append(
+                            (
+                                Attachment,
+                                aid,
+                                "attachment",
+                                {
+                                    **base,
+                                    "item": "attachment",
+                                    "item_id": aid,
+                                    "item_sha256": arow["sha256"],
+                                    "dedupe_key": arow["dedupe_key"],
+                                    "message_item_id": arow["message_id"],
+                                },
+                            )
+                        )
+                by_kind["message"] += len(messages)
+                by_kind["attachment"] += len(attachments)
+            if calls:
+                ids = self._insert(conn, CallRecord, calls)
+                for cid, row in zip(ids, calls, strict=True):
+                    chain.append(
+                        (
+                            CallRecord,
+                            cid,
+                            "call",
+                            {
+                                **base,
+                                "item": "call",
+                                "item_id": cid,
+                                "item_sha256": row["item_sha256"],
+                                "dedupe_key": row["dedupe_key"],
+                            },
+                        )
+                    )
+                by_kind["call"] += len(calls)
+            counts["new"] = len(messages) + len(calls)
+            self._chain(conn, chain, now)
+            report.resume_position = batch[-1].position
+            conn.execute(
+                update(ImportRun)
+                .where(ImportRun.id == report.run_id)
+                .values(
+                    new_count=ImportRun.new_count + counts["new"],
+                    duplicate_count=ImportRun.duplicate_count + counts["duplicate"],
+                    rejected_count=ImportRun.rejected_count + counts["rejected"],
+                    skipped_count=ImportRun.skipped_count + counts["skipped"],
+                    resume_position=report.resume_position[:200],
+                )
+            )
+        return counts, by_kind, rejections
+
+    # ------------------------------------------------------------------ rows
+    def _message_row(
+        self,
+        rec: MessageRecord,
+        key: str,
+        verdict: CheckResult,
+        fmt: str,
+        report: ImportReport,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        lender_id, lender_name = lender_of(verdict)
+        row: dict[str, Any] = {
+            "dedupe_key": key,
+            "sender": rec.sender[:200] if rec.sender else None,
+            "recipient": self.recipient,
+            "direction": rec.direction,
+            "received_at": rec.received_at,
+            "received_at_text": rec.received_at_text[:64] if rec.received_at_text else None,
+            "timezone": self.timezone,
+            "text": rec.text,
+            "source": fmt,
+            "source_ref": rec.position[:200],
+            "lender_id": lender_id[:200] if lender_id else None,
+            "lender_name": lender_name[:200] if lender_name else None,
+            "is_collection": verdict.is_collection,
+            "authenticity": verdict.authenticity,
+            "verdict": verdict.model_dump(mode="json"),
+            "import_run_id": report.run_id,
+            "imported_at": now,
+        }
+        # hash what a read-back returns: times to the microsecond, in UTC
+        if rec.received_at is not None:
+            row["received_at"] = rec.received_at.astimezone(dt.UTC)
+        row["item_sha256"] = item_sha256(message_content(row))
+        return row
+
+    def _call_row(
+        self, rec: CallItem, key: str, fmt: str, report: ImportReport, now: dt.datetime
+    ) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "dedupe_key": key,
+            "number": rec.number[:200] if rec.number else None,
+            "recipient": self.recipient,
+            "call_type": rec.call_type,
+            "started_at": rec.started_at.astimezone(dt.UTC) if rec.started_at else None,
+            "duration_s": rec.duration_s,
+            "source": fmt,
+            "source_ref": rec.position[:200],
+            "import_run_id": report.run_id,
+            "imported_at": now,
+        }
+        row["item_sha256"] = item_sha256(call_content(row))
+        return row
+
+    def _attachment_row(
+        self,
+        att: AttachmentData,
+        message_id: int,
+        message_key: str,
+        report: ImportReport,
+        now: dt.datetime,
+    ) -> dict[str, Any]:
+        digest = self.store.put_attachment(att.data)  # before the commit: harmless if rolled back
+        return {
+            "dedupe_key": sha256_hex(f"{message_key}:{digest}".encode()),
+            "sha256": digest,
+            "message_id": message_id,
+            "filename": att.filename[:400] if att.filename else None,
+            "media_type": att.media_type[:100] if att.media_type else None,
+            "size": len(att.data),
+            "import_run_id": report.run_id,
+            "imported_at": now,
+        }
+
+    @staticmethod
+    def _insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+        """Bulk insert, ids back in the order of `rows`."""
+        table = model.__table__
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return [int(i) for i in conn.execute(stmt, rows).scalars()]
+
+    def _chain(
+        self, conn: Connection, chain: list[tuple[Any, int, str, dict[str, Any]]], now: dt.datetime
+    ) -> None:
+        """Append the batch's entries to the ledger inside this transaction.
+
+        The first goes through `SqlLedger.append` (which takes the stream's lock and reads the
+        head); the rest are chained on it with `make_entry` and written in one statement.
+        """
+        if not chain:
+            return
+        _model, _id, kind, payload = chain[0]
+        prev = self.store.ledger.append(kind, payload, conn=conn, recorded_at=now)
+        seqs = [prev.seq]
+        rows = []
+        for _model, _id, kind, payload in chain[1:]:
+            prev = make_entry(self.store.ledger.stream, prev, kind, payload, now)
+            seqs.append(prev.seq)
+            rows.append(
+                {
+                    "stream": prev.stream,
+                    "seq": prev.seq,
+                    "kind": prev.kind,
+                    "payload_json": canonical_json(payload).decode("utf-8"),
+                    "payload_sha256": prev.payload_sha256,
+                    "prev_hash": prev.prev_hash,
+                    "entry_hash": prev.entry_hash,
+                    "recorded_at": prev.recorded_at,
+                }
+            )
+        if rows:
+            conn.execute(insert(ledger_entries), rows)
+        by_model: dict[Any, list[dict[str, Any]]] = {}
+        for (model, item_id, _kind, _payload), seq in zip(chain, seqs, strict=True):
+            by_model.setdefault(model, []).append({"b_id": item_id, "b_seq": seq})
+        for model, params in by_model.items():
+            table = model.__table__
+            conn.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(ledger_seq=bindparam("b_seq")),
+                params,
+            )

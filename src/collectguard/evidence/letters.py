@@ -1,0 +1,419 @@
+"""Letters from a case: complaints and requests that cite the rules broken and list the
+evidence with its hashes, leaving clear blanks (【待填写 / fill in: …】) for what only the
+person knows.
+
+Owns the Jinja2 templates in ``templates/`` (``KIND.LANG.md.j2``) and three outputs:
+Markdown (the templates' own output), DOCX (python-docx) and PDF (WeasyPrint with a CJK font
+from fontconfig, e.g. Debian's fonts-noto-cjk; without one, PDF output is refused instead of
+printing tofu). Text from messages is escaped before it reaches Markdown, HTML or DOCX.
+python-docx and WeasyPrint are imported only when those outputs are asked for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import importlib
+import re
+import shutil
+import subprocess
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy import or_, select
+
+from collectguard._version import __version__
+from collectguard.evidence.errors import EvidenceError
+from collectguard.evidence.history import SEVERITY_RANK, Case
+from collectguard.evidence.models import Attachment, CallRecord, Message
+from collectguard.evidence.store import EvidenceStore
+from collectguard.rules import Rule, RulePack
+
+
+@dataclass(frozen=True)
+class LetterKind:
+    kind: str
+    languages: tuple[str, ...]
+    title_zh: str
+    title_en: str
+
+
+LETTER_KINDS: dict[str, LetterKind] = {
+    k.kind: k
+    for k in (
+        LetterKind("lender_complaint", ("zh", "en"), "向放贷机构投诉", "Complaint to the lender"),
+        LetterKind(
+            "regulator_complaint",
+            ("zh", "en"),
+            "向金融监管部门投诉（12378）",
+            "Complaint to the financial regulator (12378)",
+        ),
+        LetterKind(
+            "police_report",
+            ("zh", "en"),
+            "报警材料摘要（诈骗或威胁）",
+            "Police report summary (fraud or threats)",
+        ),
+        LetterKind("spam_12321", ("zh", "en"), "12321 垃圾短信举报", "12321 spam report"),
+        LetterKind("pboc_objection", ("zh", "en"), "征信异议申请", "Credit-report objection"),
+        LetterKind("us_debt_validation", ("en",), "美国：债务核实请求", "Debt validation request"),
+        LetterKind(
+            "us_cease_communication", ("en",), "美国：停止联系函", "Cease-communication letter"
+        ),
+        LetterKind("cfpb_narrative", ("en",), "美国：CFPB 投诉陈述", "CFPB complaint narrative"),
+    )
+}
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC")
+MAX_ITEMS = 300
+"""Most evidence items listed in one letter (violating items first, then the rest by time)."""
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md_escape(value: object) -> str:
+    """Text from a message, safe inside one Markdown line (no markup, no line breaks)."""
+    text = " ".join(str(value).split())
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+_env: Environment | None = None
+
+
+def _environment() -> Environment:
+    global _env
+    if _env is None:
+        _env = Environment(
+            loader=PackageLoader("collectguard.evidence", "templates"),
+            undefined=StrictUndefined,
+            autoescape=False,  # Markdown, not HTML: message text goes through `md`
+            keep_trailing_newline=True,
+            trim_blocks=False,
+        )
+        _env.filters["md"] = md_escape
+    return _env
+
+
+@dataclass(frozen=True)
+class Letter:
+    kind: str
+    lang: str
+    title: str
+    markdown: str
+
+
+def letter_context(
+    store: EvidenceStore,
+    case: Case,
+    *,
+    pack: RulePack,
+    zone: str,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Everything a template may use, from one case."""
+    tz = ZoneInfo(zone)
+    msg_ids = [t.item_id for t in case.timeline if t.kind == "message"]
+    call_ids = [t.item_id for t in case.timeline if t.kind == "call"]
+    facts: dict[tuple[str, int], tuple[str, int | None, str]] = {}
+    with store.session() as s:
+        for i in range(0, len(msg_ids), 500):
+            rows = s.execute(
+                select(Message.id, Message.item_sha256, Message.ledger_seq, Message.text).where(
+                    Message.id.in_(msg_ids[i : i + 500])
+                )
+            )
+            for mid, sha, seq, text in rows:
+                facts[("message", mid)] = (sha, seq, text)
+        for i in range(0, len(call_ids), 500):
+            crows = s.execute(
+                select(
+                    CallRecord.id,
+                    CallRecord.item_sha256,
+                    CallRecord.ledger_seq,
+                    CallRecord.call_type,
+                    CallRecord.duration_s,
+                ).where(CallRecord.id.in_(call_ids[i : i + 500]))
+            )
+            for cid, sha, seq, ctype, dur in crows:
+                facts[("call", cid)] = (sha, seq, f"{ctype} {dur}s")
+    chosen = sorted(
+        case.timeline, key=lambda t: (not t.violations, t.at or dt.datetime.max.replace(tzinfo=tz))
+    )[:MAX_ITEMS]
+    chosen.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min.replace(tzinfo=tz)))
+    items = []
+    for t in chosen:
+        sha, seq, text = facts.get((t.kind, t.item_id), ("?", None, t.summary))
+        items.append(
+            {
+                "at": t.at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t.at else "—",
+                "kind": t.kind,
+                "kind_zh": "短信" if t.kind == "message" else "来电",
+                "party": t.party or "—",
+                "recipient": t.recipient,
+                "text": text if len(text) <= 300 else text[:300] + "…",
+                "rules": sorted({v.rule_id for v in t.violations}),
+                "sha256": sha,
+                "ledger_seq": seq if seq is not None else "?",
+            }
+        )
+    with store.session() as s:
+        linked = Attachment.case_key == case.key
+        if msg_ids:
+            linked = or_(linked, Attachment.message_id.in_(msg_ids[:MAX_ITEMS]))
+        atts = s.execute(
+            select(
+                Attachment.imported_at,
+                Attachment.filename,
+                Attachment.media_type,
+                Attachment.note,
+                Attachment.sha256,
+                Attachment.ledger_seq,
+            )
+            .where(linked)
+            .order_by(Attachment.id)
+        ).all()
+    for at, name, media, note, sha, seq in atts:
+        items.append(
+            {
+                "at": at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+                "kind": "attachment",
+                "kind_zh": "附件",
+                "party": name or "—",
+                "recipient": "self",
+                "text": note or media or "",
+                "rules": [],
+                "sha256": sha,
+                "ledger_seq": seq if seq is not None else "?",
+            }
+        )
+    by_rule: dict[str, dict[str, Any]] = {}
+    counts: dict[str, int] = defaultdict(int)
+    for t in case.timeline:
+        for v in t.violations:
+            counts[v.rule_id] += 1
+            if v.rule_id not in by_rule:
+                rule = pack.get(v.rule_id)
+                known = isinstance(rule, Rule)
+                by_rule[v.rule_id] = {
+                    "rule_id": v.rule_id,
+                    "code": v.code,
+                    "severity": v.severity,
+                    "title_zh": rule.title.zh if isinstance(rule, Rule) else v.title,
+                    "title_en": rule.title.en if isinstance(rule, Rule) else v.title,
+                    "citation": "；".join(rule.citation) if isinstance(rule, Rule) else "",
+                    "known": known,
+                }
+    violations = sorted(
+        ({**v, "count": counts[k]} for k, v in by_rule.items()),
+        key=lambda v: (-SEVERITY_RANK.get(v["severity"], 0), -v["count"], v["rule_id"]),
+    )
+    head = store.ledger.head()
+    lender_legal = None
+    with store.session() as s:
+        verdict = s.scalar(select(Message.verdict).where(Message.lender_id == case.key).limit(1))
+    if isinstance(verdict, dict) and isinstance(verdict.get("platform"), dict):
+        lender_legal = verdict["platform"].get("legal_name")
+    authenticities = {t.authenticity for t in case.timeline if t.authenticity}
+    generated = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
+    return {
+        "lender": case.name,
+        "lender_legal": lender_legal,
+        "case_key": case.key,
+        "first": case.first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.first else "—",
+        "last": case.last.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.last else "—",
+        "messages": case.messages,
+        "calls": case.calls,
+        "third_party": sorted(case.third_party_recipients),
+        "parties": sorted({t.party for t in case.timeline if t.party}),
+        "scam": "scam" in authenticities,
+        "violations": violations,
+        "findings": list(case.findings),
+        "items": items,
+        "chain_head": head.entry_hash if head else "0" * 64,
+        "tool_version": __version__,
+        "rule_pack": f"{pack.name}@{pack.version}",
+        "generated_at": generated.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def render_letter(kind: str, lang: str, context: dict[str, Any]) -> Letter:
+    """Markdown of one letter."""
+    spec = LETTER_KINDS.get(kind)
+    if spec is None:
+        raise EvidenceError(
+            f"没有这种信函 {kind!r} / no letter kind {kind!r}; use one of "
+            + ", ".join(LETTER_KINDS)
+        )
+    if lang not in spec.languages:
+        raise EvidenceError(
+            f"{kind} 只有 {'/'.join(spec.languages)} 版本 / {kind} exists in "
+            f"{'/'.join(spec.languages)} only"
+        )
+    text = _environment().get_template(f"{kind}.{lang}.md.j2").render(**context)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return Letter(kind, lang, spec.title_zh if lang == "zh" else spec.title_en, text)
+
+
+# ---------------------------------------------------------------------------- Markdown subset
+@dataclass(frozen=True)
+class Block:
+    kind: str  # h1, h2, ul, ol, p
+    text: str
+
+
+def blocks(markdown: str) -> list[Block]:
+    """The Markdown subset the templates write: ``#``/``##`` headings, ``-`` and ``1.`` list
+    items, paragraphs (consecutive lines joined)."""
+    out: list[Block] = []
+    para: list[str] = []
+
+    def flush() -> None:
+        if para:
+            out.append(Block("p", " ".join(para)))
+            para.clear()
+
+    for line in markdown.splitlines():
+        s = line.strip()
+        if not s:
+            flush()
+        elif s.startswith("## "):
+            flush()
+            out.append(Block("h2", s[3:]))
+        elif s.startswith("# "):
+            flush()
+            out.append(Block("h1", s[2:]))
+        elif s.startswith("- "):
+            flush()
+            out.append(Block("ul", s[2:]))
+        elif m := re.match(r"\d+\. ", s):
+            flush()
+            out.append(Block("ol", s[m.end() :]))
+        else:
+            para.append(s)
+    flush()
+    return out
+
+
+def inline_runs(text: str) -> list[tuple[str, bool]]:
+    """(text, is_code) runs with Markdown backslash escapes removed."""
+    runs = []
+    for i, part in enumerate(re.split(r"(?<!\\)`", text)):
+        plain = re.sub(r"\\(.)", r"\1", part)
+        if plain:
+            runs.append((plain, i % 2 == 1))
+    return runs
+
+
+def to_html(letter: Letter) -> str:
+    def inline(t: str) -> str:
+        return "".join(
+            f"<code>{html.escape(s)}</code>" if code else html.escape(s)
+            for s, code in inline_runs(t)
+        )
+
+    body: list[str] = []
+    open_list: str | None = None
+    for b in blocks(letter.markdown):
+        if b.kind in ("ul", "ol"):
+            if open_list != b.kind:
+                if open_list:
+                    body.append(f"</{open_list}>")
+                body.append(f"<{b.kind}>")
+                open_list = b.kind
+            body.append(f"<li>{inline(b.text)}</li>")
+            continue
+        if open_list:
+            body.append(f"</{open_list}>")
+            open_list = None
+        tag = {"h1": "h1", "h2": "h2"}.get(b.kind, "p")
+        body.append(f"<{tag}>{inline(b.text)}</{tag}>")
+    if open_list:
+        body.append(f"</{open_list}>")
+    fonts = ", ".join(f'"{f}"' for f in CJK_FONTS)
+    css = (
+        "@page { size: A4; margin: 20mm 18mm; }"
+        f"body {{ font-family: {fonts}, sans-serif; font-size: 10.5pt; line-height: 1.6; }}"
+        "h1 { font-size: 16pt; text-align: center; } h2 { font-size: 12.5pt; margin-top: 1.2em; }"
+        "code { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt;"
+        " overflow-wrap: anywhere; word-break: break-all; }"
+        "li { margin-bottom: 0.3em; overflow-wrap: anywhere; }"
+    )
+    lang = "zh-CN" if letter.lang == "zh" else "en"
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(letter.title)}</title><style>{css}</style></head>"
+        f"<body>{''.join(body)}</body></html>"
+    )
+
+
+def cjk_font_installed() -> bool | None:
+    """True/False from fontconfig (``fc-list :lang=zh``); None when fc-list is missing."""
+    fc = shutil.which("fc-list")
+    if fc is None:
+        return None
+    found = subprocess.run([fc, ":lang=zh", "family"], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
+
+
+def html_to_pdf(document: str, path: Path) -> None:
+    """Render HTML to PDF with WeasyPrint; refuses when no CJK font is installed."""
+    if cjk_font_installed() is False:
+        raise EvidenceError(
+            "没有安装中文字体，PDF 会显示方块；请安装 fonts-noto-cjk / no CJK font installed "
+            "(PDF would show tofu); install fonts-noto-cjk"
+        )
+    try:
+        with warnings.catch_warnings():
+            # WeasyPrint warns at import when the optional libharfbuzz-subset is missing
+            warnings.simplefilter("ignore", DeprecationWarning)
+            weasyprint: Any = importlib.import_module("weasyprint")
+    except (ImportError, OSError) as exc:
+        raise EvidenceError(
+            f"PDF 需要 WeasyPrint / PDF output needs WeasyPrint (pip install weasyprint): {exc}"
+        ) from None
+    weasyprint.HTML(string=document).write_pdf(str(path))
+
+
+def write_pdf(letter: Letter, path: Path) -> None:
+    html_to_pdf(to_html(letter), path)
+
+
+def write_docx(letter: Letter, path: Path) -> None:
+    """A Word document with the same blocks; East Asian text set in a CJK font."""
+    try:
+        docx: Any = importlib.import_module("docx")
+        shared: Any = importlib.import_module("docx.shared")
+        ns: Any = importlib.import_module("docx.oxml.ns")
+    except ImportError as exc:
+        raise EvidenceError(
+            f"DOCX 需要 python-docx / DOCX output needs python-docx: {exc}"
+        ) from None
+    document = docx.Document()
+    normal = document.styles["Normal"]
+    normal.font.name = "Calibri"
+    normal.font.size = shared.Pt(10.5)
+    normal.element.rPr.rFonts.set(ns.qn("w:eastAsia"), CJK_FONTS[0])
+    document.core_properties.title = letter.title
+    for b in blocks(letter.markdown):
+        if b.kind == "h1":
+            para = document.add_heading(level=0)
+        elif b.kind == "h2":
+            para = document.add_heading(level=1)
+        elif b.kind == "ul":
+            para = document.add_paragraph(style="List Bullet")
+        elif b.kind == "ol":
+            para = document.add_paragraph(style="List Number")
+        else:
+            para = document.add_paragraph()
+        for text, code in inline_runs(b.text):
+            run = para.add_run(text)
+            run.element.get_or_add_rPr().get_or_add_rFonts().set(ns.qn("w:eastAsia"), CJK_FONTS[0])
+            if code:
+                run.font.name = "Consolas"
+                run.font.size = shared.Pt(7.5)
+    document.save(str(path))

@@ -1,0 +1,1 @@
+"""Alembic revision scripts of the evidence store (one module per revision)."""

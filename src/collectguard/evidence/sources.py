@@ -1,0 +1,734 @@
+"""Readers of phone backups and message files: each turns one source into a stream of records.
+
+Owns the formats, not the storage: Android "SMS Backup & Restore" XML (messages, MMS and call
+logs), the iPhone ``sms.db``, CSV with a column mapping, JSON Lines and pasted text. Every
+reader is a generator that holds at most one chunk of the source in memory, yields
+`MessageRecord`, `CallItem` or `RejectedRecord` (a record it could not read, with the reason),
+and raises `ImportFormatError` naming the line and record when the file itself is broken.
+Imports nothing from the database layer (`collectguard.evidence.ingest` does the storing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+from xml.etree.ElementTree import ParseError
+from zoneinfo import ZoneInfo
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+
+from collectguard.evidence.errors import ImportFormatError
+
+Direction = Literal["in", "out"]
+FORMATS = ("android", "ios", "csv", "jsonl", "text")
+
+CHUNK = 1 << 20
+"""Bytes read from a source at a time; bounds memory for files of any size."""
+
+
+@dataclass(frozen=True)
+class AttachmentData:
+    data: bytes
+    media_type: str | None = None
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One message as read from a source.
+
+    `sender` is the other party (for an outgoing message, the addressee); `received_at` is
+    aware when known; `received_at_text` keeps the time as the source wrote it.
+    """
+
+    text: str
+    sender: str | None
+    received_at: dt.datetime | None
+    direction: Direction
+    position: str
+    received_at_text: str | None = None
+    attachments: tuple[AttachmentData, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class CallItem:
+    number: str | None
+    started_at: dt.datetime | None
+    duration_s: int
+    call_type: str
+    position: str
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    position: str
+    reason: str
+
+
+Record = MessageRecord | CallItem | RejectedRecord
+Tick = Callable[[int, int], None]
+"""Progress: (done, total) in the reader's unit (bytes or rows)."""
+
+
+def _no_tick(done: int, total: int) -> None:
+    return None
+
+
+# ---------------------------------------------------------------------------- helpers
+def _epoch_ms(value: str | None) -> dt.datetime | None:
+    if value is None or not value.strip().lstrip("-").isdigit():
+        return None
+    ms = int(value)
+    if ms <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+_LOOSE_TIME = re.compile(
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:[ T]+(\d{1,2})[:时](\d{1,2})(?:[:分](\d{1,2}))?)?"
+)
+
+
+def parse_time(value: Any, zone: str | None) -> dt.datetime | None:
+    """A receive time from a CSV cell, JSON value or option.
+
+    ISO-8601 with or without offset, ``2025/01/14 23:15``, ``2025年1月14日 23:15`` or epoch
+    milliseconds (13 digits) / seconds (10 digits). A time without offset is read in `zone`
+    (the recipient's IANA zone); without a zone it stays unknown (None). Raises ValueError on
+    text that is not a time.
+    """
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value / 1000 if value > 1e11 else value, dt.UTC)
+    s = str(value).strip()
+    if s.isdigit() and len(s) in (10, 13):
+        n = int(s)
+        return dt.datetime.fromtimestamp(n / 1000 if len(s) == 13 else n, dt.UTC)
+    try:
+        t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        m = _LOOSE_TIME.match(s)
+        if not m:
+            raise ValueError(f"not a time: {s[:40]!r}") from None
+        parts = [int(x) if x else 0 for x in m.groups()]
+        t = dt.datetime(*parts)  # type: ignore[arg-type]
+    if t.tzinfo is None:
+        if zone is None:
+            return None
+        t = t.replace(tzinfo=ZoneInfo(zone))
+    return t
+
+
+def _where(record_no: int, line: int | None) -> str:
+    if line is None:
+        return f"第{record_no}条 / record {record_no}"
+    return f"第{record_no}条（第{line}行）/ record {record_no} (line {line})"
+
+
+# ---------------------------------------------------------------------------- Android XML
+_PAIR = re.compile(
+    rb"&#(?:(5[5-6]\d{3})|x([dD][89abAB][0-9a-fA-F]{2}));&#(?:(5[6-7]\d{3})|x([dD][c-fC-F][0-9a-fA-F]{2}));"
+)
+_REF = re.compile(rb"&#(?:([0-9]{1,8})|x([0-9a-fA-F]{1,8}));")
+_RAW_CTRL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_REPLACEMENT = b"&#65533;"
+
+
+def _join_pair(m: re.Match[bytes]) -> bytes:
+    hi = int(m[1]) if m[1] else int(m[2], 16)
+    lo = int(m[3]) if m[3] else int(m[4], 16)
+    if not (0xD800 <= hi <= 0xDBFF and 0xDC00 <= lo <= 0xDFFF):
+        return m[0]
+    return f"&#{0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)};".encode()
+
+
+def _fix_ref(m: re.Match[bytes]) -> bytes:
+    v = int(m[1]) if m[1] else int(m[2], 16)
+    if v in (0x9, 0xA, 0xD) or 0x20 <= v <= 0xD7FF or 0xE000 <= v <= 0xFFFD:
+        return m[0]
+    if 0x10000 <= v <= 0x10FFFF:
+        return m[0]
+    return _REPLACEMENT
+
+
+def repair_xml_chunk(chunk: bytes) -> bytes:
+    """Make what SMS Backup & Restore writes acceptable to an XML 1.0 parser.
+
+    The app writes an emoji as two numeric references to UTF-16 surrogates
+    (``&#55357;&#56832;``) and keeps control characters, which XML 1.0 forbids; the pairs are
+    joined into one reference and every other unrepresentable character becomes U+FFFD.
+    Never touches a newline, so line numbers in error messages stay true.
+    """
+    chunk = _PAIR.sub(_join_pair, chunk)
+    chunk = _REF.sub(_fix_ref, chunk)
+    return _RAW_CTRL.sub("\ufffd".encode(), chunk)
+
+
+_REF_BYTES = frozenset(b"&#;0123456789abcdefABCDEFxX")
+
+
+def _safe_cut(data: bytes) -> int:
+    """Where to cut `data` so no character reference (or pair of them) is split: after the
+    last ``>``, else after the last byte that cannot belong to one."""
+    cut = data.rfind(b">")
+    if cut >= 0:
+        return cut + 1
+    for i in range(len(data) - 1, max(len(data) - 64, 0) - 1, -1):
+        if data[i] not in _REF_BYTES:
+            return i + 1
+    return len(data)
+
+
+def _repaired_chunks(fp: IO[bytes]) -> Iterator[tuple[bytes, int]]:
+    """Repaired chunks, never cut inside a character reference, with the bytes consumed."""
+    pending = b""
+    consumed = 0
+    while True:
+        block = fp.read(CHUNK)
+        consumed += len(block)
+        if not block:
+            if pending:
+                yield repair_xml_chunk(pending), consumed
+            return
+        pending += block
+        if b">" not in block and len(pending) < 16 * CHUNK:
+            continue
+        cut = _safe_cut(pending)
+        head, pending = pending[:cut], pending[cut:]
+        yield repair_xml_chunk(head), consumed
+
+
+_CALL_TYPES = {
+    "1": "incoming",
+    "2": "outgoing",
+    "3": "missed",
+    "4": "voicemail",
+    "5": "rejected",
+    "6": "blocked",
+    "7": "answered_elsewhere",
+}
+
+
+class _AndroidTarget:
+    """Parser target collecting records as the expat parser meets them."""
+
+    def __init__(self) -> None:
+        self.parser: DefusedXMLParser | None = None
+        self.out: list[Record] = []
+        self.count = 0
+        self.roots: list[str] = []
+        self._mms: dict[str, Any] | None = None
+        self._depth = 0
+
+    def _line(self) -> int | None:
+        p = self.parser
+        return int(p.parser.CurrentLineNumber) if p is not None else None
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        self._depth += 1
+        if self._depth == 1:
+            self.roots.append(tag)
+            return
+        if tag in ("sms", "call", "mms") and self._mms is None:
+            self.count += 1
+            where = _where(self.count, self._line())
+            if tag == "sms":
+                self.out.append(_android_sms(attrib, where))
+            elif tag == "call":
+                self.out.append(_android_call(attrib, where))
+            else:
+                self._mms = {"attrib": attrib, "where": where, "parts": [], "addrs": []}
+        elif self._mms is not None and tag == "part":
+            self._mms["parts"].append(attrib)
+        elif self._mms is not None and tag == "addr":
+            self._mms["addrs"].append(attrib)
+
+    def end(self, tag: str) -> None:
+        self._depth -= 1
+        if tag == "mms" and self._mms is not None:
+            self.out.append(_android_mms(self._mms))
+            self._mms = None
+
+    def data(self, data: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def _android_sms(a: Mapping[str, str], where: str) -> Record:
+    when = _epoch_ms(a.get("date"))
+    if when is None:
+        return RejectedRecord(
+            where, f"date 不是有效的毫秒时间 / date is not epoch ms: {a.get('date')!r}"
+        )
+    body = a.get("body")
+    if body is None or body == "null":
+        return RejectedRecord(where, "缺少正文 / sms has no body")
+    direction: Direction = "in" if a.get("type", "1") == "1" else "out"
+    return MessageRecord(
+        text=body,
+        sender=(a.get("address") or None),
+        received_at=when,
+        direction=direction,
+        position=where,
+        received_at_text=a.get("readable_date") or None,
+    )
+
+
+def _android_call(a: Mapping[str, str], where: str) -> Record:
+    when = _epoch_ms(a.get("date"))
+    if when is None:
+        return RejectedRecord(
+            where, f"date 不是有效的毫秒时间 / date is not epoch ms: {a.get('date')!r}"
+        )
+    try:
+        duration = int(a.get("duration") or 0)
+    except ValueError:
+        return RejectedRecord(
+            where, f"duration 不是整数 / duration is not an integer: {a.get('duration')!r}"
+        )
+    return CallItem(
+        number=a.get("number") or None,
+        started_at=when,
+        duration_s=max(duration, 0),
+        call_type=_CALL_TYPES.get(a.get("type", ""), "unknown"),
+        position=where,
+    )
+
+
+def _android_mms(m: dict[str, Any]) -> Record:
+    a: Mapping[str, str] = m["attrib"]
+    where: str = m["where"]
+    when = _epoch_ms(a.get("date"))
+    if when is not None and when.year < 2000:  # some phones write MMS dates in seconds
+        when = _epoch_ms(str(int(a.get("date", "0")) * 1000))
+    if when is None:
+        return RejectedRecord(
+            where, f"date 不是有效的时间 / mms date is not a time: {a.get('date')!r}"
+        )
+    texts: list[str] = []
+    files: list[AttachmentData] = []
+    for part in m["parts"]:
+        ct = part.get("ct", "")
+        if ct == "application/smil":
+            continue
+        if ct.startswith("text/plain") and part.get("text") not in (None, "null"):
+            texts.append(part["text"])
+        elif part.get("data"):
+            try:
+                data = base64.b64decode(part["data"], validate=False)
+            except (binascii.Error, ValueError):
+                return RejectedRecord(where, "附件不是有效的 base64 / attachment is not base64")
+            name = part.get("cl") or part.get("name")
+            files.append(AttachmentData(data, ct or None, None if name == "null" else name))
+    inbound = a.get("msg_box", "1") == "1"
+    sender = a.get("address") or None
+    if inbound:
+        for addr in m["addrs"]:
+            if addr.get("type") == "137" and addr.get("address"):
+                sender = addr["address"]
+    return MessageRecord(
+        text="\n".join(texts),
+        sender=sender,
+        received_at=when,
+        direction="in" if inbound else "out",
+        position=where,
+        received_at_text=a.get("readable_date") or None,
+        attachments=tuple(files),
+    )
+
+
+def read_android_xml(fp: IO[bytes], tick: Tick = _no_tick, total: int = 0) -> Iterator[Record]:
+    """Android "SMS Backup & Restore" XML: ``<smses>`` (sms, mms) or ``<calls>`` (call).
+
+    Streams with a DTD- and entity-refusing parser; a malformed or truncated file raises
+    `ImportFormatError` naming line, column and the last record read, after every record
+    before the fault has been yielded.
+    """
+    target = _AndroidTarget()
+    parser = DefusedXMLParser(target=target, forbid_dtd=True)
+    target.parser = parser
+
+    def fail(exc: Exception) -> ImportFormatError:
+        pos = getattr(exc, "position", None)
+        line, col = pos if isinstance(pos, tuple) else (target._line(), 0)
+        where = f"第{line}行第{col}列 / line {line}, column {col}"
+        return ImportFormatError(
+            f"XML 格式错误或文件不完整，{where}，已读 {target.count} 条记录："
+            f"{exc} / malformed or truncated XML at {where} after {target.count} records",
+            position=where,
+        )
+
+    try:
+        for chunk, consumed in _repaired_chunks(fp):
+            parser.feed(chunk)
+            yield from target.out
+            target.out.clear()
+            tick(consumed, total)
+        parser.close()
+    except (ParseError, DefusedXmlException) as exc:
+        yield from target.out
+        raise fail(exc) from None
+    yield from target.out
+    if target.roots and target.roots[0] not in ("smses", "calls"):
+        raise ImportFormatError(
+            f"不是 SMS Backup & Restore 文件：根元素是 <{target.roots[0]}> / "
+            f"not an SMS Backup & Restore file: root element is <{target.roots[0]}>"
+        )
+
+
+# ---------------------------------------------------------------------------- iPhone sms.db
+APPLE_EPOCH = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+_IOS_TABLES = ("message", "handle", "chat", "chat_message_join")
+
+
+def apple_time(value: int | float | None) -> dt.datetime | None:
+    """``message.date``: seconds since 2001-01-01 UTC, nanoseconds on iOS 11 and later."""
+    if not value:
+        return None
+    seconds = value / 1e9 if abs(value) > 1e11 else float(value)
+    return APPLE_EPOCH + dt.timedelta(seconds=seconds)
+
+
+def attributed_body_text(blob: bytes | None) -> str | None:
+    """The plain text inside ``message.attributedBody`` (an NSArchiver typedstream), which
+    newer iOS versions fill instead of ``message.text``. Best effort: None when not found."""
+    if not blob:
+        return None
+    i = blob.find(b"NSString")
+    if i < 0:
+        return None
+    j = blob.find(b"+", i + 8)
+    if j < 0 or j + 1 >= len(blob):
+        return None
+    n, k = blob[j + 1], j + 2
+    if n == 0x81:
+        n, k = int.from_bytes(blob[k : k + 2], "little"), k + 2
+    elif n == 0x82:
+        n, k = int.from_bytes(blob[k : k + 4], "little"), k + 4
+    raw = blob[k : k + n]
+    return raw.decode("utf-8", errors="replace") if raw else None
+
+
+def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
+    """iPhone ``sms.db`` (from an unencrypted backup), opened read-only and never modified."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error as exc:
+        raise ImportFormatError(f"无法打开 sms.db / cannot open sms.db: {exc}") from None
+    try:
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError as exc:
+            raise ImportFormatError(f"不是 SQLite 数据库 / not an SQLite database: {exc}") from None
+        missing = [t for t in _IOS_TABLES if t not in tables]
+        if missing:
+            raise ImportFormatError(
+                f"不是 iPhone 短信数据库，缺少表 {', '.join(missing)} / "
+                f"not an iPhone sms.db: missing table(s) {', '.join(missing)}"
+            )
+        cols = {r[1] for r in db.execute("PRAGMA table_info(message)")}
+        body = "m.attributedBody" if "attributedBody" in cols else "NULL"
+        total = int(db.execute("SELECT COUNT(*) FROM message").fetchone()[0])
+        rows = db.execute(
+            f"SELECT m.ROWID, m.text, {body}, m.date, m.is_from_me, h.id "
+            "FROM message m LEFT JOIN handle h ON h.ROWID = m.handle_id "
+            "ORDER BY m.ROWID"
+        )
+        done = 0
+        for rowid, text, blob, date, from_me, handle in rows:
+            done += 1
+            where = f"ROWID {rowid}"
+            if done % 1000 == 0:
+                tick(done, total)
+            if text is None:
+                text = attributed_body_text(blob)
+            if text is None:
+                yield RejectedRecord(where, "消息没有文字 / message has no text")
+                continue
+            try:
+                when = apple_time(date)
+            except (OverflowError, TypeError):
+                yield RejectedRecord(where, f"date 无效 / invalid date {date!r}")
+                continue
+            yield MessageRecord(
+                text=str(text).replace("\ufffc", "").strip() or str(text),
+                sender=str(handle) if handle else None,
+                received_at=when,
+                direction="out" if from_me else "in",
+                position=where,
+            )
+        tick(done, total)
+    except sqlite3.DatabaseError as exc:
+        raise ImportFormatError(f"sms.db 读取失败 / sms.db read failed: {exc}") from None
+    finally:
+        db.close()
+
+
+# ---------------------------------------------------------------------------- CSV
+CSV_FIELDS = ("text", "sender", "received_at", "direction")
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "text": ("text", "body", "content", "message", "sms", "内容", "短信内容", "正文", "短信"),
+    "sender": (
+        "sender",
+        "address",
+        "from",
+        "number",
+        "phone",
+        "号码",
+        "发送方",
+        "发件人",
+        "发送号码",
+    ),
+    "received_at": (
+        "received_at",
+        "date",
+        "time",
+        "datetime",
+        "timestamp",
+        "时间",
+        "日期",
+        "接收时间",
+    ),
+    "direction": ("direction", "type", "类型", "方向"),
+}
+_DIRECTIONS = {
+    "in": "in", "1": "in", "inbox": "in", "received": "in", "incoming": "in", "接收": "in",
+    "收到": "in", "out": "out", "2": "out", "sent": "out", "outgoing": "out", "发送": "out",
+    "已发送": "out",
+}  # fmt: skip
+
+
+def detect_encoding(sample: bytes) -> str:
+    """utf-8-sig, utf-8 or gb18030 for the first bytes of a text file; ImportFormatError when
+    none fits (naming where utf-8 decoding broke)."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in sample:
+        raise ImportFormatError(
+            "文件像是 UTF-16 或二进制，请另存为 UTF-8 / the file looks like UTF-16 or binary; "
+            "save it as UTF-8 or pass --encoding"
+        )
+    utf8_error: UnicodeDecodeError | None = None
+    for enc in ("utf-8", "gb18030"):
+        try:
+            codecs.getincrementaldecoder(enc)("strict").decode(sample, final=False)
+        except UnicodeDecodeError as exc:
+            utf8_error = utf8_error or exc
+            continue
+        return enc
+    assert utf8_error is not None
+    line = sample[: utf8_error.start].count(b"\n") + 1
+    raise ImportFormatError(
+        f"无法识别文件编码（不是 UTF-8 或 GB18030），第{line}行、第{utf8_error.start}字节处 / "
+        f"unknown encoding (neither UTF-8 nor GB18030) at line {line}, byte {utf8_error.start}; "
+        "pass --encoding",
+        position=f"line {line}",
+    )
+
+
+def _text_stream(fp: IO[bytes], encoding: str | None) -> tuple[io.TextIOWrapper, str]:
+    sample = fp.read(64 * 1024)
+    fp.seek(0)
+    enc = encoding or detect_encoding(sample)
+    try:
+        codecs.lookup(enc)
+    except LookupError:
+        raise ImportFormatError(f"未知编码 / unknown encoding {enc!r}") from None
+    return io.TextIOWrapper(fp, encoding=enc, errors="strict", newline=""), enc
+
+
+def read_csv(
+    fp: IO[bytes],
+    mapping: Mapping[str, str] | None = None,
+    *,
+    encoding: str | None = None,
+    zone: str | None = None,
+    tick: Tick = _no_tick,
+    total: int = 0,
+) -> Iterator[Record]:
+    """CSV with a header row. `mapping` maps our fields (text, sender, received_at, direction)
+    to column names; unmapped fields are found by common names (``内容``, ``号码``, ``时间`` …)."""
+    stream, enc = _text_stream(fp, encoding)
+    reader = csv.reader(stream)
+    line = 0
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        names = [h.strip().lstrip("\ufeff") for h in header]
+        lowered = [n.lower() for n in names]
+        cols: dict[str, int] = {}
+        for fld in CSV_FIELDS:
+            want = (mapping or {}).get(fld)
+            if want is not None:
+                if want not in names:
+                    raise ImportFormatError(
+                        f"CSV 没有列 {want!r}（已有：{', '.join(names)}）/ "
+                        f"CSV has no column {want!r} (columns: {', '.join(names)})"
+                    )
+                cols[fld] = names.index(want)
+                continue
+            for syn in _SYNONYMS[fld]:
+                if syn in lowered:
+                    cols[fld] = lowered.index(syn)
+                    break
+        if "text" not in cols:
+            raise ImportFormatError(
+                "CSV 找不到正文列，请用 --map text=列名 指定 / no message-text column found; "
+                "map it with --map text=COLUMN"
+            )
+        n = 0
+        for row in reader:
+            line = reader.line_num
+            n += 1
+            where = _where(n, line)
+            if not any(c.strip() for c in row):
+                n -= 1
+                continue
+            if n % 1000 == 0:
+                tick(fp.tell() if fp.seekable() else 0, total)
+
+            def cell(fld: str, row: list[str] = row) -> str | None:
+                i = cols.get(fld)
+                return row[i].strip() if i is not None and i < len(row) and row[i].strip() else None
+
+            text = cell("text")
+            if text is None:
+                yield RejectedRecord(where, "正文为空 / empty message text")
+                continue
+            try:
+                when = parse_time(cell("received_at"), zone)
+            except ValueError as exc:
+                yield RejectedRecord(where, f"时间无法识别 / unreadable time: {exc}")
+                continue
+            raw_dir = (cell("direction") or "in").lower()
+            direction = _DIRECTIONS.get(raw_dir)
+            if direction is None:
+                yield RejectedRecord(where, f"方向无法识别 / unknown direction {raw_dir!r}")
+                continue
+            yield MessageRecord(
+                text=row[cols["text"]],
+                sender=cell("sender"),
+                received_at=when,
+                direction="in" if direction == "in" else "out",
+                position=where,
+                received_at_text=cell("received_at"),
+            )
+    except UnicodeDecodeError as exc:
+        where = f"第{line + 1}行附近 / near line {line + 1}"
+        raise ImportFormatError(
+            f"文件编码不是 {enc}，{where}：{exc.reason} / the file is not {enc} {where}; "
+            "pass the right --encoding (utf-8, utf-8-sig, gb18030)",
+            position=where,
+        ) from None
+    except csv.Error as exc:
+        where = f"第{reader.line_num}行 / line {reader.line_num}"
+        raise ImportFormatError(f"CSV 格式错误 / malformed CSV at {where}: {exc}") from None
+    finally:
+        stream.detach()
+
+
+# ---------------------------------------------------------------------------- JSON Lines
+def read_jsonl(
+    fp: IO[bytes], *, zone: str | None = None, tick: Tick = _no_tick, total: int = 0
+) -> Iterator[Record]:
+    """One JSON object per line: ``text`` (required), ``sender``, ``received_at``,
+    ``direction``. A bad line is rejected with its number; the rest are read."""
+    done = 0
+    for n, raw in enumerate(fp, start=1):
+        done += len(raw)
+        where = f"第{n}行 / line {n}"
+        if n % 1000 == 0:
+            tick(done, total)
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8-sig" if n == 1 else "utf-8"))
+        except UnicodeDecodeError as exc:
+            yield RejectedRecord(where, f"不是 UTF-8 / not UTF-8: {exc.reason}")
+            continue
+        except ValueError as exc:
+            yield RejectedRecord(where, f"不是 JSON / not JSON: {exc}")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+            yield RejectedRecord(where, '需要 {"text": "..."} 对象 / needs an object with "text"')
+            continue
+        try:
+            when = parse_time(obj.get("received_at"), obj.get("timezone") or zone)
+        except (ValueError, OverflowError, OSError) as exc:
+            yield RejectedRecord(where, f"时间无法识别 / unreadable time: {exc}")
+            continue
+        direction = _DIRECTIONS.get(str(obj.get("direction") or "in").lower())
+        if direction is None:
+            yield RejectedRecord(
+                where, f"方向无法识别 / unknown direction {obj.get('direction')!r}"
+            )
+            continue
+        sender = obj.get("sender")
+        yield MessageRecord(
+            text=obj["text"],
+            sender=str(sender) if sender not in (None, "") else None,
+            received_at=when,
+            direction="in" if direction == "in" else "out",
+            position=where,
+            received_at_text=str(obj["received_at"]) if obj.get("received_at") else None,
+        )
+    tick(done, total)
+
+
+# ---------------------------------------------------------------------------- pasted text
+def read_pasted(
+    text: str, *, sender: str | None = None, received_at: dt.datetime | None = None
+) -> Iterator[Record]:
+    """Pasted text: messages separated by blank lines; one sender and time for all."""
+    blocks = [b.strip() for b in re.split(r"\n[ \t\u3000]*\n", text.replace("\r\n", "\n"))]
+    for n, block in enumerate((b for b in blocks if b), start=1):
+        yield MessageRecord(
+            text=block,
+            sender=sender,
+            received_at=received_at,
+            direction="in",
+            position=f"第{n}段 / block {n}",
+            received_at_text=received_at.isoformat() if received_at else None,
+        )
+
+
+# ---------------------------------------------------------------------------- detection
+def detect_format(path: Path) -> str:
+    """android, ios, csv or jsonl from the first bytes of a file (text: by .txt suffix)."""
+    with path.open("rb") as fp:
+        head = fp.read(4096)
+    if head.startswith(b"SQLite format 3\x00"):
+        return "ios"
+    stripped = head.lstrip(codecs.BOM_UTF8).lstrip()
+    if stripped.startswith(b"<"):
+        return "android"
+    if stripped.startswith(b"{"):
+        return "jsonl"
+    if path.suffix.lower() == ".txt":
+        return "text"
+    if path.suffix.lower() in (".csv", ".tsv") or b"," in head.split(b"\n", 1)[0]:
+        return "csv"
+    raise ImportFormatError(
+        f"无法识别 {path.name} 的格式，请用 --format 指定（{', '.join(FORMATS)}）/ "
+        f"cannot tell the format of {path.name}; pass --format ({', '.join(FORMATS)})"
+    )

@@ -1,0 +1,178 @@
+"""Opening the evidence store: database engine, migrations, attachment folder, ledger stream.
+
+`open_store(url=None)` gives an `EvidenceStore` on SQLite in the user's data folder
+(platformdirs) or on the database a URL names (``postgresql://…``), after running the Alembic
+migrations shipped in `collectguard.evidence.migrations`. Attachments are kept on disk under
+their SHA-256 (``ab/cd/abcd…``), written atomically, never overwritten. Owns no import logic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from collectguard.evidence.errors import StoreError
+from collectguard.ledger import SqlLedger
+
+LEDGER_STREAM = "evidence"
+DB_ENV = "COLLECTGUARD_DB"
+"""Environment variable naming the database URL when none is passed."""
+
+
+def default_data_dir() -> Path:
+    return platformdirs.user_data_path("collectguard", appauthor=False)
+
+
+def default_url() -> str:
+    env = os.environ.get(DB_ENV)
+    if env:
+        return env
+    return f"sqlite:///{default_data_dir() / 'evidence.sqlite3'}"
+
+
+def _normalise_url(url: str) -> str:
+    if "://" not in url:  # a plain path means a SQLite file
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(engine: Engine, on_disk: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over BEGIN from the sqlite3 module so writers can ask for BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        if on_disk:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class EvidenceStore:
+    """An open evidence store. Use `writer()` for transactions that write (serialised on
+    SQLite), `session()` for reading."""
+
+    def __init__(self, engine: Engine, attachments_dir: Path) -> None:
+        self.engine = engine
+        self.attachments_dir = attachments_dir
+        self.ledger = SqlLedger(engine, LEDGER_STREAM)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+        write_engine = (
+            engine.execution_options(sqlite_immediate=True)
+            if engine.dialect.name == "sqlite"
+            else engine
+        )
+        self._write = sessionmaker(write_engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def session(self) -> Session:
+        return self._read()
+
+    def writer(self) -> Session:
+        return self._write()
+
+    # ------------------------------------------------------------------ attachments
+    def attachment_path(self, sha256: str) -> Path:
+        return self.attachments_dir / sha256[:2] / sha256[2:4] / sha256
+
+    def put_attachment(self, data: bytes) -> str:
+        """Store bytes under their SHA-256 (idempotent, atomic); returns the hash."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.attachment_path(digest)
+        if target.exists():
+            return digest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return digest
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> EvidenceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic, no ini file)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -> EvidenceStore:
+    """Open (creating and migrating as needed) the evidence store at `url`.
+
+    None: ``$COLLECTGUARD_DB`` or SQLite ``evidence.sqlite3`` in the user data folder. A plain
+    path is a SQLite file; ``postgresql://`` uses psycopg 3. Attachments go to
+    `attachments_dir`, by default ``attachments/`` next to a SQLite file or in the user data
+    folder.
+    """
+    raw = _normalise_url(url or default_url())
+    try:
+        parsed = make_url(raw)
+    except ArgumentError as exc:
+        raise StoreError(f"数据库地址无效 / invalid database URL {raw!r}: {exc}") from None
+    on_disk = False
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
+        on_disk = bool(db) and db != ":memory:"
+        if on_disk:
+            assert db is not None
+            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if attachments_dir is None:
+            base = Path(db).expanduser().parent if on_disk and db else default_data_dir()
+            attachments_dir = base / "attachments"
+    elif attachments_dir is None:
+        attachments_dir = default_data_dir() / "attachments"
+    try:
+        engine = create_engine(parsed)
+    except (ArgumentError, ImportError) as exc:
+        raise StoreError(f"无法连接数据库 / cannot use database {raw!r}: {exc}") from None
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite_pragmas(engine, on_disk)
+    try:
+        migrate(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"无法打开或升级证据库 / cannot open or migrate the evidence store: {exc}"
+        ) from None
+    return EvidenceStore(engine, attachments_dir)

@@ -1,0 +1,155 @@
+"""Verification of the evidence store: the ledger chain and every item against it.
+
+Owns `verify_store`: walks the ``evidence`` stream of `collectguard.ledger` (which names an
+edited, deleted, inserted or reordered entry) and then each stored message, call and
+attachment: an item whose content no longer hashes to what its ledger entry recorded was
+edited; an entry whose item is gone was deleted; an item no entry vouches for was inserted.
+Attachments are re-hashed from disk. Reads only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import select
+
+from collectguard.evidence.ingest import (
+    CALL_CONTENT,
+    MESSAGE_CONTENT,
+    call_content,
+    item_sha256,
+    message_content,
+)
+from collectguard.evidence.models import Attachment, CallRecord, Message
+from collectguard.evidence.store import EvidenceStore
+from collectguard.ledger import ChainReport, LedgerEntry, verify_chain
+
+ItemKind = Literal["message", "call", "attachment"]
+ItemProblemKind = Literal["edited", "deleted", "inserted"]
+
+
+@dataclass(frozen=True)
+class ItemProblem:
+    item: ItemKind
+    item_id: int
+    seq: int | None
+    problem: ItemProblemKind
+    detail: str
+
+    def describe(self) -> str:
+        where = f"ledger #{self.seq}" if self.seq is not None else "no ledger entry"
+        zh = {"edited": "被修改", "deleted": "被删除", "inserted": "被插入"}[self.problem]
+        return f"{self.item} {self.item_id} ({where}): {zh} / {self.problem} — {self.detail}"
+
+
+@dataclass
+class VerifyReport:
+    chain: ChainReport
+    items_checked: int = 0
+    problems: list[ItemProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.chain.ok and not self.problems
+
+    def describe(self) -> str:
+        lines = [self.chain.describe()]
+        if self.problems:
+            lines.append(
+                f"证据条目有 {len(self.problems)} 处问题 / {len(self.problems)} item problem(s) "
+                f"in {self.items_checked} items"
+            )
+            lines += [f"  {p.describe()}" for p in self.problems]
+        else:
+            lines.append(
+                f"证据条目与账本一致 / all {self.items_checked} items match their ledger entries"
+            )
+        return "\n".join(lines)
+
+
+def _file_sha256(path: Path) -> str | None:
+    try:
+        h = hashlib.sha256()
+        with path.open("rb") as fp:
+            for block in iter(lambda: fp.read(1 << 20), b""):
+                h.update(block)
+        return h.hexdigest()
+    except OSError:
+        return None
+
+
+def verify_store(store: EvidenceStore, *, expected_head: str | None = None) -> VerifyReport:
+    """Check the chain, then each item against the entry that vouches for it."""
+    vouched: dict[tuple[str, int], tuple[int, str]] = {}
+
+    def remember(entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
+        for e in entries:
+            p = e.payload or {}
+            kind, item_id, digest = p.get("item"), p.get("item_id"), p.get("item_sha256")
+            if isinstance(kind, str) and isinstance(item_id, int) and isinstance(digest, str):
+                vouched.setdefault((kind, item_id), (e.seq, digest))
+            yield e
+
+    chain = verify_chain(remember(store.ledger.entries()), expected_head=expected_head)
+    report = VerifyReport(chain=chain)
+    seen: set[tuple[str, int]] = set()
+
+    def check(kind: ItemKind, item_id: int, stored: str, actual: str | None) -> None:
+        report.items_checked += 1
+        seen.add((kind, item_id))
+        entry = vouched.get((kind, item_id))
+        if entry is None:
+            report.problems.append(
+                ItemProblem(kind, item_id, None, "inserted", "不在账本中 / not in the ledger")
+            )
+            return
+        seq, digest = entry
+        if actual is None:
+            report.problems.append(
+                ItemProblem(kind, item_id, seq, "deleted", "附件文件丢失 / attachment file missing")
+            )
+        elif actual != digest:
+            report.problems.append(
+                ItemProblem(
+                    kind,
+                    item_id,
+                    seq,
+                    "edited",
+                    f"内容哈希 {actual[:12]}… 与账本记录 {digest[:12]}… 不符 / content hash "
+                    "differs from the ledger",
+                )
+            )
+        elif stored != digest:
+            report.problems.append(
+                ItemProblem(kind, item_id, seq, "edited", "记录的哈希被改 / stored hash changed")
+            )
+
+    with store.session() as s:
+        mcols = [getattr(Message, k) for k in MESSAGE_CONTENT]
+        q = select(Message.id, Message.item_sha256, *mcols).order_by(Message.id)
+        for row in s.execute(q.execution_options(yield_per=2000)):
+            m = row._mapping
+            check("message", m["id"], m["item_sha256"], item_sha256(message_content(m)))
+        ccols = [getattr(CallRecord, k) for k in CALL_CONTENT]
+        q = select(CallRecord.id, CallRecord.item_sha256, *ccols).order_by(CallRecord.id)
+        for row in s.execute(q.execution_options(yield_per=2000)):
+            c = row._mapping
+            check("call", c["id"], c["item_sha256"], item_sha256(call_content(c)))
+        for a in s.scalars(select(Attachment).order_by(Attachment.id)):
+            check("attachment", a.id, a.sha256, _file_sha256(store.attachment_path(a.sha256)))
+    for (kind, item_id), (seq, _digest) in sorted(vouched.items(), key=lambda kv: kv[1][0]):
+        if (kind, item_id) not in seen and kind in ("message", "call", "attachment"):
+            report.problems.append(
+                ItemProblem(
+                    kind,  # type: ignore[arg-type]
+                    item_id,
+                    seq,
+                    "deleted",
+                    "账本记录的条目已不在库中 / the item its ledger entry vouches for is gone",
+                )
+            )
+    return report

@@ -1,0 +1,232 @@
+"""Evidence bundles: export a case, verify without the database, and catch every tampering."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from collectguard import __version__
+from collectguard.evidence import open_store
+from collectguard.evidence.bundle import export_bundle, verify_bundle
+from collectguard.evidence.cli import evidence_app
+from collectguard.evidence.history import build_cases
+from collectguard.evidence.ingest import Importer
+from collectguard.evidence.store import EvidenceStore
+from collectguard.rules import load_builtin
+
+CN = dt.timezone(dt.timedelta(hours=8))
+THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+PLAIN = "【招联金融】您已逾期3天，请还款"
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+def ms(d: int, h: int) -> int:
+    return int(dt.datetime(2025, 1, d, h, tzinfo=CN).timestamp() * 1000)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EvidenceStore:
+    s = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")  # attachments beside the file
+    f = tmp_path / "b.xml"
+    f.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<smses>\n"
+        f'<sms address="10690000" date="{ms(14, 23)}" type="1" body="{THREAT}" />\n'
+        f'<sms address="10690000" date="{ms(15, 9)}" type="1" body="{PLAIN}" />\n'
+        f'<mms date="{ms(16, 12)}" msg_box="1" address="10690000"><parts>'
+        '<part ct="text/plain" text="【招联金融】您已逾期，见附件律师函，再不还款就上门" />'
+        f'<part ct="image/png" cl="a.png" data="{base64.b64encode(PNG).decode()}" />'
+        "</parts></mms>\n</smses>\n",
+        encoding="utf-8",
+    )
+    Importer(s).import_file(f)
+    return s
+
+
+def export(store: EvidenceStore, path: Path) -> dict[str, object]:
+    pack = load_builtin("cn")
+    case = build_cases(store, pack)[0]
+    return export_bundle(
+        store,
+        case,
+        path,
+        pack=pack,
+        zone="Asia/Shanghai",
+        letters=(("lender_complaint", "zh"), ("cfpb_narrative", "en")),
+        letter_pdf=False,
+    )
+
+
+def test_export_and_verify(store: EvidenceStore, tmp_path: Path) -> None:
+    path = tmp_path / "case.zip"
+    manifest = export(store, path)
+    head = store.ledger.head()
+    assert head is not None
+    assert manifest["chain_head"] == head.entry_hash
+    assert manifest["tool_version"] == __version__
+    assert str(manifest["rule_pack"]).startswith("cn@")
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        digest = hashlib.sha256(PNG).hexdigest()
+        assert {
+            "manifest.json",
+            "items.jsonl",
+            "ledger.jsonl",
+            "messages.csv",
+            "report.pdf",
+            "letters/lender_complaint.zh.md",
+            "letters/cfpb_narrative.en.md",
+            f"attachments/{digest}",
+        } == names
+        assert z.read(f"attachments/{digest}") == PNG
+        rows = list(csv.DictReader(io.StringIO(z.read("messages.csv").decode("utf-8-sig"))))
+        assert [r["kind"] for r in rows] == ["message"] * 3
+        assert rows[0]["text"] == THREAT and "cn.hours" in rows[0]["rules"]
+        assert rows[0]["time_local"].startswith("2025-01-14T23:00")
+        for meta in json.loads(z.read("manifest.json"))["files"]:
+            assert hashlib.sha256(z.read(meta["path"])).hexdigest() == meta["sha256"]
+        report_pdf = z.read("report.pdf")
+    report = verify_bundle(path, expected_head=head.entry_hash)
+    assert report.ok, report.problems
+    assert not verify_bundle(path, expected_head="f" * 64).ok
+    assert (report.items, report.entries) == (4, 4)  # 3 messages + 1 attachment
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.fail("pdftotext not found: `.ci/run` installs poppler-utils")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(report_pdf)
+    text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "证据报告 / Evidence report" in text and "22:00–08:00" in text
+    assert head.entry_hash[:32] in text.replace("\n", "")
+
+
+def rewrite(path: Path, change: Callable[[dict[str, bytes]], None], *, fix_manifest: bool) -> None:
+    with zipfile.ZipFile(path) as z:
+        files = {n: z.read(n) for n in z.namelist()}
+    change(files)
+    if fix_manifest:  # an attacker who also updates the manifest's hashes
+        manifest = json.loads(files["manifest.json"])
+        manifest["files"] = [
+            {"path": n, "sha256": hashlib.sha256(d).hexdigest(), "size": len(d)}
+            for n, d in sorted(files.items())
+            if n != "manifest.json"
+        ]
+        files["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(path, "w") as z:
+        for n, d in files.items():
+            z.writestr(n, d)
+
+
+def _edit_text(files: dict[str, bytes]) -> None:
+    lines = files["items.jsonl"].decode().splitlines()
+    item = json.loads(lines[0])
+    item["content"]["text"] = "我已经还清了"
+    lines[0] = json.dumps(item, ensure_ascii=False)
+    files["items.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+
+def _drop_last_entry(files: dict[str, bytes]) -> None:
+    lines = files["ledger.jsonl"].decode().splitlines()
+    files["ledger.jsonl"] = ("\n".join(lines[:-1]) + "\n").encode()
+
+
+def _edit_entry(files: dict[str, bytes]) -> None:
+    lines = files["ledger.jsonl"].decode().splitlines()
+    entry = json.loads(lines[1])
+    entry["payload"]["source_sha256"] = "0" * 64
+    lines[1] = json.dumps(entry)
+    files["ledger.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize(
+    ("change", "fix_manifest", "expected"),
+    [
+        (lambda f: f.update({"messages.csv": f["messages.csv"] + b"x"}), False, "messages.csv: "),
+        (lambda f: f.pop("report.pdf"), False, "report.pdf: 文件缺失 / missing (deleted)"),
+        (lambda f: f.update({"extra.txt": b"hi"}), False, "extra.txt: 清单外的文件"),
+        (_edit_text, True, "items.jsonl line 1: message 1 differs from ledger (edited)"),
+        (_edit_entry, True, "ledger #2: edited"),
+        (_drop_last_entry, True, "deleted"),
+    ],
+)
+def test_verify_bundle_names_the_tampering(
+    store: EvidenceStore,
+    tmp_path: Path,
+    change: Callable[[dict[str, bytes]], None],
+    fix_manifest: bool,
+    expected: str,
+) -> None:
+    path = tmp_path / "case.zip"
+    export(store, path)
+    rewrite(path, change, fix_manifest=fix_manifest)
+    report = verify_bundle(path)
+    assert not report.ok
+    assert any(expected in p for p in report.problems), report.problems
+
+
+def test_cli_export_and_verify_bundle(store: EvidenceStore, tmp_path: Path) -> None:
+    db = store.engine.url.database
+    assert db is not None
+    store.close()
+    app = typer.Typer()
+    app.add_typer(evidence_app, name="evidence")
+    runner = CliRunner()
+    out = tmp_path / "case.zip"
+    r = runner.invoke(
+        app,
+        [
+            "evidence",
+            "export",
+            "zhaolian_cfc",
+            "-o",
+            str(out),
+            "--db",
+            db,
+            "--letter",
+            "police_report:en",
+        ],
+    )
+    assert r.exit_code == 0, r.stderr
+    with zipfile.ZipFile(out) as z:
+        assert "letters/police_report.en.pdf" in z.namelist()
+    r = runner.invoke(app, ["evidence", "verify-bundle", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["ok"] is True
+    rewrite(out, lambda f: f.update({"messages.csv": b"forged"}), fix_manifest=False)
+    r = runner.invoke(app, ["evidence", "verify-bundle", str(out)])
+    assert r.exit_code == 1 and "messages.csv" in r.stdout
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    r = runner.invoke(app, ["evidence", "verify-bundle", str(tmp_path / "junk.zip")])
+    assert r.exit_code == 2 and "not a readable bundle" in r.stderr
+
+
+def test_case_attachments_go_into_bundle_and_letters(store: EvidenceStore, tmp_path: Path) -> None:
+    from collectguard.evidence.letters import letter_context, render_letter
+
+    audio = tmp_path / "call.m4a"
+    audio.write_bytes(b"fake audio of a threatening call")
+    Importer(store).import_attachment(audio, case_key="zhaolian_cfc", note="威胁电话录音")
+    digest = hashlib.sha256(audio.read_bytes()).hexdigest()
+    path = tmp_path / "case.zip"
+    manifest = export(store, path)
+    assert manifest["items"] == 5
+    with zipfile.ZipFile(path) as z:
+        assert z.read(f"attachments/{digest}") == audio.read_bytes()
+    assert verify_bundle(path).ok
+    pack = load_builtin("cn")
+    case = build_cases(store, pack)[0]
+    md = render_letter(
+        "lender_complaint", "zh", letter_context(store, case, pack=pack, zone="Asia/Shanghai")
+    ).markdown
+    assert digest in md and "威胁电话录音" in md and "附件" in md

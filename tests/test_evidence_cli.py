@@ -1,0 +1,181 @@
+"""The evidence sub-app: import → cases → case show → verify, exit codes and errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import update
+from typer.testing import CliRunner
+
+from collectguard.evidence import open_store
+from collectguard.evidence.cli import evidence_app
+from collectguard.evidence.models import Message
+
+CN = dt.timezone(dt.timedelta(hours=8))
+app = typer.Typer()
+app.add_typer(evidence_app, name="evidence")
+runner = CliRunner()
+
+THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+PLAIN = "【招联金融】您的借款已逾期3天，请今日还款。"
+
+
+def ms(d: int, h: int, mi: int = 0) -> int:
+    return int(dt.datetime(2025, 1, d, h, mi, tzinfo=CN).timestamp() * 1000)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    return str(tmp_path / "evidence.sqlite3")
+
+
+@pytest.fixture
+def backup(tmp_path: Path) -> Path:
+    f = tmp_path / "sms-backup.xml"
+    f.write_text(
+        "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses count=\"3\">\n"
+        f'<sms address="10690000" date="{ms(14, 23, 15)}" type="1" body="{THREAT}" />\n'
+        f'<sms address="10690000" date="{ms(15, 9)}" type="1" body="{PLAIN}" />\n'
+        f'<sms address="13800000000" date="{ms(15, 9)}" type="1" body="晚上吃饭吗" />\n'
+        "</smses>\n",
+        encoding="utf-8",
+    )
+    return f
+
+
+def invoke(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    r = runner.invoke(app, ["evidence", *args], input=stdin)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_import_cases_show_verify(db: str, backup: Path) -> None:
+    code, out, _ = invoke("import", str(backup), "--db", db, "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert (report["new"], report["duplicate"], report["rejected"]) == (3, 0, 0)
+    assert report["status"] == "complete" and len(report["source_sha256"]) == 64
+
+    code, out, _ = invoke("import", str(backup), "--db", db)
+    assert code == 0 and "重复 3" in out and "duplicate 3" in out
+
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    assert code == 0
+    cases = json.loads(out)
+    assert len(cases) == 1  # the dinner invitation is no case
+    case = cases[0]
+    assert case["messages"] == 2 and case["night_messages"] == 1
+    assert case["rule_counts"]["cn.hours"] == 1
+    assert case["max_severity"] in ("illegal", "crime")
+
+    code, out, _ = invoke("case", "show", case["key"], "--db", db, "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert [t["kind"] for t in shown["timeline"]] == ["message", "message"]
+    assert shown["timeline"][0]["at"].startswith("2025-01-14T15:15")
+    assert "cn.hours" in shown["timeline"][0]["violations"]
+    assert shown["per_day"] == {
+        "2025-01-14": {"sms": 1, "call": 0},
+        "2025-01-15": {"sms": 1, "call": 0},
+    }
+
+    code, out, _ = invoke("case", "show", case["key"], "--db", db)
+    assert code == 0 and "时间线 / timeline" in out and "2025-01-14 23:15" in out
+
+    code, out, _ = invoke("verify", "--db", db)
+    assert code == 0 and "intact" in out
+
+    store = open_store(db)
+    with store.engine.begin() as c:
+        c.execute(update(Message).where(Message.id == 2).values(text="已还清"))
+    store.close()
+    code, out, _ = invoke("verify", "--db", db, "--json")
+    assert code == 1
+    result = json.loads(out)
+    assert not result["ok"]
+    assert [(p["item_id"], p["seq"], p["problem"]) for p in result["item_problems"]] == [
+        (2, 2, "edited")
+    ]
+
+
+def test_import_of_broken_file_exits_2_and_keeps_what_was_read(db: str, tmp_path: Path) -> None:
+    f = tmp_path / "cut.xml"
+    f.write_text(
+        "<?xml version='1.0'?>\n<smses>\n"
+        f'<sms address="10690000" date="{ms(14, 10)}" type="1" body="{THREAT}" />\n'
+        f'<sms address="10690000" date="{ms(14, 11)}" type="1" bo',
+        encoding="utf-8",
+    )
+    code, out, err = invoke("import", str(f), "--db", db)
+    assert code == 2
+    assert "line 4" in err and "错误 / error" in err
+    assert "新增 1" in out and "re-run" in out
+    code, out, _ = invoke("runs", "--db", db, "--json")
+    (run,) = json.loads(out)
+    assert code == 0 and run["status"] == "failed" and "line 4" in run["error"]
+    assert run["new"] == 1 and "record 1" in run["resume_position"]
+    code, out, _ = invoke("runs", "--db", db)
+    assert code == 0 and "re-import" in out
+
+
+def test_pasted_text_from_stdin(db: str) -> None:
+    code, out, _ = invoke(
+        "import",
+        "-",
+        "--db",
+        db,
+        "--sender",
+        "10690000",
+        "--at",
+        "2025-01-14 23:00",
+        "--json",
+        stdin=f"{THREAT}\n\n【招联金融】您的借款已逾期3天，请尽快还款\n",
+    )
+    assert code == 0 and json.loads(out)["new"] == 2
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    assert json.loads(out)[0]["night_messages"] == 2  # 23:00 read in Asia/Shanghai
+
+
+def test_relatives_messages_are_third_party_contacts(db: str, backup: Path) -> None:
+    assert invoke("import", str(backup), "--db", db, "--recipient", "妈妈")[0] == 0
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    assert code == 0
+    case = json.loads(out)[0]
+    assert case["third_party_recipients"] == ["妈妈"]
+    assert any(f["rule_id"] == "history.third_party" for f in case["findings"])
+
+
+def test_bad_options_exit_2(db: str, backup: Path, tmp_path: Path) -> None:
+    code, _, err = invoke("import", str(backup), "--db", db, "--map", "nonsense")
+    assert code == 2 and "FIELD=COLUMN" in err
+    code, _, err = invoke("import", str(tmp_path / "missing.xml"), "--db", db)
+    assert code == 2 and "no such file" in err
+    code, _, err = invoke("case", "show", "nobody", "--db", db)
+    assert code == 2 and "no case" in err
+    code, _, err = invoke("cases", "--db", "mysql+nodriver://x/y")
+    assert code == 2 and "error" in err
+
+
+def test_csv_wrong_encoding_message(db: str, tmp_path: Path) -> None:
+    f = tmp_path / "export.csv"
+    f.write_bytes(("内容,号码\n" + f"{THREAT},10690000\n").encode("gb18030"))
+    code, _, err = invoke("import", str(f), "--db", db, "--encoding", "utf-8")
+    assert code == 2 and "utf-8" in err and "--encoding" in err
+    code, out, _ = invoke("import", str(f), "--db", db, "--json")  # detected: gb18030
+    assert code == 0 and json.loads(out)["new"] == 1
+
+
+def test_attach_command(db: str, backup: Path, tmp_path: Path) -> None:
+    assert invoke("import", str(backup), "--db", db)[0] == 0
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"png")
+    code, out, _ = invoke("attach", str(shot), "--case", "zhaolian_cfc", "--db", db, "--json")
+    assert code == 0 and json.loads(out)["new"] == 1
+    code, _, err = invoke("attach", str(shot), "--db", db)
+    assert code == 2 and "--case" in err
+    code, _, err = invoke("attach", str(shot), "--message", "999", "--db", db)
+    assert code == 2 and "no message 999" in err
+    assert invoke("verify", "--db", db)[0] == 0

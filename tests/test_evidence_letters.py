@@ -1,0 +1,201 @@
+"""Letters: every kind cites the rules broken, lists the evidence hashes, leaves blanks; hostile
+text stays text; the PDF shows Chinese (not tofu); DOCX opens; the CLI writes each format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from collectguard.evidence import EvidenceError, open_store
+from collectguard.evidence.cli import evidence_app
+from collectguard.evidence.history import build_cases
+from collectguard.evidence.ingest import Importer
+from collectguard.evidence.letters import (
+    LETTER_KINDS,
+    html_to_pdf,
+    letter_context,
+    render_letter,
+    to_html,
+    write_docx,
+    write_pdf,
+)
+from collectguard.evidence.models import Message
+from collectguard.evidence.store import EvidenceStore
+from collectguard.rules import load_builtin
+
+CN = dt.timezone(dt.timedelta(hours=8))
+THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+HOSTILE = '【招联金融】您已逾期<script>alert("x")</script> `rm -rf` **bold** # 标题'
+NOW = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
+
+
+def poppler(tool: str) -> str:
+    found = shutil.which(tool)
+    if found is None:
+        pytest.fail(
+            f"{tool} not found: `.ci/run` installs poppler-utils and fonts-noto-cjk "
+            "(Debian: apt-get install poppler-utils fonts-noto-cjk)"
+        )
+    return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EvidenceStore:
+    s = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}", attachments_dir=tmp_path / "att")
+    imp = Importer(s)
+    imp.import_text(
+        THREAT, sender="10690000", received_at=dt.datetime(2025, 1, 14, 23, 5, tzinfo=CN)
+    )
+    imp.import_text(HOSTILE, sender="10690000", received_at=dt.datetime(2025, 1, 15, 9, tzinfo=CN))
+    Importer(s, recipient="妈妈").import_text(
+        "【招联金融】您儿子张三在我司的借款已逾期30天，请转告他尽快还款。",
+        sender="10690000",
+        received_at=dt.datetime(2025, 1, 16, 10, tzinfo=CN),
+    )
+    return s
+
+
+def context(store: EvidenceStore) -> dict[str, object]:
+    pack = load_builtin("cn")
+    case = build_cases(store, pack)[0]
+    return letter_context(store, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+
+
+def test_every_letter_cites_rules_lists_hashes_and_leaves_blanks(store: EvidenceStore) -> None:
+    ctx = context(store)
+    with store.session() as s:
+        hashes = list(s.scalars(select(Message.item_sha256)))
+    assert len(hashes) == 3
+    head = store.ledger.head()
+    assert head is not None
+    for kind, spec in LETTER_KINDS.items():
+        for lang in spec.languages:
+            md = render_letter(kind, lang, ctx).markdown
+            assert all(h in md for h in hashes), (kind, lang)
+            assert head.entry_hash in md
+            assert "cn.hours" in md and "cn.third_party" in md, (kind, lang)
+            assert ("【待填写 / fill in:" if lang == "zh" else "[FILL IN:") in md, (kind, lang)
+            assert "妈妈" in md, (kind, lang)  # the relative the collector reached
+            assert "{{" not in md and "{%" not in md
+    pboc = render_letter("pboc_objection", "zh", ctx).markdown
+    assert "第二十五条" in pboc and "20 日" in pboc
+    assert "Article 25" in render_letter("pboc_objection", "en", ctx).markdown
+    assert "1692g" in render_letter("us_debt_validation", "en", ctx).markdown
+    assert "1692c(c)" in render_letter("us_cease_communication", "en", ctx).markdown
+    assert "12378" in render_letter("regulator_complaint", "zh", ctx).markdown
+
+
+def test_unknown_kind_or_language(store: EvidenceStore) -> None:
+    ctx = context(store)
+    with pytest.raises(EvidenceError, match="no letter kind"):
+        render_letter("love_letter", "zh", ctx)
+    with pytest.raises(EvidenceError, match="en only"):
+        render_letter("cfpb_narrative", "zh", ctx)
+
+
+def test_hostile_text_stays_text(store: EvidenceStore) -> None:
+    letter = render_letter("lender_complaint", "zh", context(store))
+    assert "\\<script\\>" in letter.markdown and "<script>" not in letter.markdown
+    assert "\\`rm -rf\\`" in letter.markdown and "\\*\\*bold\\*\\*" in letter.markdown
+    page = to_html(letter)
+    assert "<script>" not in page and "&lt;script&gt;alert(&quot;x&quot;)" in page
+    assert "**bold**" in page and "<code>rm -rf</code>" not in page
+
+
+def test_pdf_shows_chinese(store: EvidenceStore, tmp_path: Path) -> None:
+    pdftotext, pdffonts = poppler("pdftotext"), poppler("pdffonts")
+    letter = render_letter("lender_complaint", "zh", context(store))
+    pdf = tmp_path / "letter.pdf"
+    write_pdf(letter, pdf)
+    text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True).stdout
+    for phrase in ("投诉函：违规催收", "一、事实", "招联金融", '<script>alert("x")</script>'):
+        assert phrase in text, phrase
+    fonts = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True).stdout
+    assert "CJK" in fonts
+
+
+def _pgm_pixels(path: Path) -> bytes:
+    data = path.read_bytes()
+    # P5 <w> <h> <max>\n<raw bytes>
+    fields = data.split(maxsplit=4)
+    assert fields[0] == b"P5"
+    return fields[4]
+
+
+def test_pdf_glyphs_are_not_tofu(tmp_path: Path) -> None:
+    pdftoppm = poppler("pdftoppm")
+    pages = []
+    for i, char in enumerate("催收"):
+        pdf = tmp_path / f"{i}.pdf"
+        html_to_pdf(
+            "<html><body style='font-family: \"Noto Sans CJK SC\"; font-size: 120pt'>"
+            f"<p>{char}</p></body></html>",
+            pdf,
+        )
+        subprocess.run(
+            [
+                pdftoppm,
+                "-gray",
+                "-r",
+                "30",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                str(pdf),
+                str(tmp_path / f"p{i}"),
+            ],
+            check=True,
+        )
+        (png,) = tmp_path.glob(f"p{i}*.pgm")
+        pages.append(_pgm_pixels(png))
+    for pixels in pages:
+        assert sum(1 for b in pixels if b < 128) > 50  # something was drawn
+    # Missing glyphs all draw the same box; two different characters must differ.
+    assert pages[0] != pages[1]
+
+
+def test_docx(store: EvidenceStore, tmp_path: Path) -> None:
+    import docx
+    from docx.oxml.ns import qn
+
+    letter = render_letter("regulator_complaint", "zh", context(store))
+    path = tmp_path / "letter.docx"
+    write_docx(letter, path)
+    doc = docx.Document(str(path))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "金融消费投诉：违规催收" in text and '<script>alert("x")</script>' in text
+    with store.session() as s:
+        first = s.scalars(select(Message.item_sha256)).first()
+    assert first is not None and first in text
+    rfonts = doc.styles["Normal"].element.rPr.rFonts
+    assert rfonts.get(qn("w:eastAsia")) == "Noto Sans CJK SC"
+
+
+def test_cli_letter_formats(store: EvidenceStore, tmp_path: Path) -> None:
+    db = store.engine.url.database
+    assert db is not None
+    store.close()
+    app = typer.Typer()
+    app.add_typer(evidence_app, name="evidence")
+    runner = CliRunner()
+    key = "zhaolian_cfc"
+    r = runner.invoke(app, ["evidence", "letter", key, "--db", db, "--kind", "spam_12321"])
+    assert r.exit_code == 0 and r.stdout.startswith("# 垃圾短信举报")
+    for suffix in (".md", ".docx", ".pdf"):
+        out = tmp_path / f"letter{suffix}"
+        r = runner.invoke(app, ["evidence", "letter", key, "--db", db, "-o", str(out)])
+        assert r.exit_code == 0, r.stderr
+        assert out.stat().st_size > 0
+    assert (tmp_path / "letter.pdf").read_bytes().startswith(b"%PDF")
+    r = runner.invoke(app, ["evidence", "letter", key, "--db", db, "-o", str(tmp_path / "x.odt")])
+    assert r.exit_code == 2 and ".pdf" in r.stderr
+    r = runner.invoke(app, ["evidence", "letter", "nobody", "--db", db])
+    assert r.exit_code == 2 and "no case" in r.stderr

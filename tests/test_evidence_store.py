@@ -1,0 +1,918 @@
+"""Evidence store on SQLite AND a real PostgreSQL: imports, de-duplication, faults, the
+ledger, tampering found by `verify`, cases and history-aware rules.
+
+The PostgreSQL server is a throwaway one started here with initdb/pg_ctl on a random port.
+Missing binaries are a FAILURE (`.ci/run` installs postgresql), never a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import itertools
+import json
+import os
+import pwd
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, func, inspect, select, text, update
+
+from collectguard.evidence import ImportFormatError, open_store
+from collectguard.evidence.history import build_cases, frequency_caps
+from collectguard.evidence.ingest import Importer, ImportFailed
+from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
+from collectguard.evidence.store import EvidenceStore
+from collectguard.evidence.verify import verify_store
+from collectguard.ledger import ledger_entries
+from collectguard.rules import load_builtin, load_pack_file
+
+CN = dt.timezone(dt.timedelta(hours=8))
+PG_DIRS = (
+    "/usr/local/bin",
+    "/usr/lib/postgresql/17/bin",
+    "/usr/lib/postgresql/16/bin",
+    "/usr/lib/postgresql/15/bin",
+)
+
+
+# ---------------------------------------------------------------------------- PostgreSQL
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in PG_DIRS:
+        if Path(d, name).is_file():
+            return str(Path(d, name))
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server; yields a base URL without database name."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail(
+            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
+            f"{', '.join(PG_DIRS)}; `.ci/run` installs postgresql — run it, or install the "
+            "postgresql package (Debian: apt-get install postgresql)"
+        )
+    base = Path(tempfile.mkdtemp(prefix="cg-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    data.mkdir()
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
+        user = "postgres"
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            user = "nobody"
+        ent = pwd.getpwnam(user)
+        for p in (base, data, sock):
+            os.chown(p, ent.pw_uid, ent.pw_gid)
+        run_as = ["runuser", "-u", user, "--"]
+    port = _free_port()
+    log = base / "server.log"
+    subprocess.run(
+        [
+            *run_as,
+            initdb,
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "cg",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    started = subprocess.run(
+        [*run_as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        detail = log.read_text(errors="replace") if log.exists() else started.stderr
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n{detail}")
+    try:
+        yield f"postgresql+psycopg://cg@127.0.0.1:{port}"
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+_db_numbers = itertools.count(1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EvidenceStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'evidence.sqlite3'}"
+    else:
+        import psycopg
+
+        base: str = request.getfixturevalue("pg_server")
+        name = f"cg_test_{os.getpid()}_{next(_db_numbers)}"
+        plain = base.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(f"{plain}/postgres", autocommit=True) as c:
+            c.execute(f'CREATE DATABASE "{name}"')
+        url = f"{base}/{name}"
+    s = open_store(url, attachments_dir=tmp_path / "attachments")
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------- fixtures
+def ms(y: int, mo: int, d: int, h: int, mi: int = 0) -> int:
+    return int(dt.datetime(y, mo, d, h, mi, tzinfo=CN).timestamp() * 1000)
+
+
+def sms(address: str, when: int, body: str, kind: int = 1, raw: bool = False) -> str:
+    """One <sms/> line; `raw` puts the body in as written (character references kept)."""
+    from xml.sax.saxutils import quoteattr
+
+    value = f'"{body}"' if raw else quoteattr(body)
+    return (
+        f'  <sms protocol="0" address={quoteattr(address)} date="{when}" type="{kind}" '
+        f'body={value} read="1" />\n'
+    )
+
+
+def backup(*rows: str) -> str:
+    return (
+        "<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n"
+        f'<smses count="{len(rows)}">\n' + "".join(rows) + "</smses>\n"
+    )
+
+
+THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+PLAIN = "【招联金融】您的借款已逾期3天，请及时还款。"
+
+
+def count(store: EvidenceStore, model: type[Message | CallRecord | Attachment]) -> int:
+    with store.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def ledger_rows(store: EvidenceStore) -> int:
+    with store.engine.connect() as c:
+        return int(c.scalar(select(func.count()).select_from(ledger_entries)) or 0)
+
+
+# ---------------------------------------------------------------------------- store
+def test_open_store_migrates_and_reopens(store: EvidenceStore) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "evidence_messages",
+        "evidence_calls",
+        "evidence_attachments",
+        "evidence_import_runs",
+        "evidence_violations",
+        "ledger_entries",
+        "evidence_alembic_version",
+    } <= tables
+    with store.engine.connect() as c:
+        assert c.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0002"
+    again = open_store(store.engine.url.render_as_string(hide_password=False))
+    again.close()  # running the migrations twice is a no-op, not an error
+
+
+def test_android_import_analyses_stores_and_chains(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "sms.xml"
+    f.write_text(
+        backup(
+            sms("10690000", ms(2025, 1, 14, 23, 15), THREAT),
+            sms("+86 138-0000-0000", ms(2025, 1, 14, 23, 20), "别再发了", kind=2),
+            sms("10690000", ms(2025, 1, 15, 10), "【招联金融】今晚期限&#55357;&#56832;", raw=True),
+        ),
+        encoding="utf-8",
+    )
+    report = Importer(store).import_file(f)
+    assert (report.new, report.duplicate, report.rejected) == (3, 0, 0)
+    assert report.status == "complete"
+    with store.session() as s:
+        msgs = s.scalars(select(Message).order_by(Message.id)).all()
+        assert [m.direction for m in msgs] == ["in", "out", "in"]
+        assert msgs[2].text.endswith("\U0001f600")  # surrogate pair joined, not lost
+        threat = msgs[0]
+        assert threat.received_at == dt.datetime(2025, 1, 14, 15, 15, tzinfo=dt.UTC)
+        assert threat.is_collection
+        assert threat.lender_id is not None
+        codes = {v["code"] for v in threat.verdict["violations"]}
+        assert {"threat", "night_time"} <= codes  # 23:15 Beijing time is night-time
+        rules = set(s.scalars(select(Violation.rule_id).where(Violation.message_id == threat.id)))
+        assert "cn.hours" in rules
+        run = s.get(ImportRun, report.run_id)
+        assert run is not None and run.status == "complete" and run.new_count == 3
+        assert run.source_sha256 == report.source_sha256 and len(run.source_sha256) == 64
+    entries = list(store.ledger.entries())
+    assert [e.kind for e in entries] == ["message"] * 3
+    assert entries[0].payload is not None
+    assert entries[0].payload["source_sha256"] == report.source_sha256
+    assert entries[0].payload["item_sha256"] == threat.item_sha256
+    assert verify_store(store).ok
+
+
+def test_reimport_is_idempotent(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "sms.xml"
+    f.write_text(
+        backup(
+            sms("10690000", ms(2025, 1, 14, 9), PLAIN), sms("10690000", ms(2025, 1, 14, 9), PLAIN)
+        )
+    )
+    first = Importer(store).import_file(f)
+    assert (first.new, first.duplicate) == (1, 1)  # a duplicate inside one file too
+    second = Importer(store).import_file(f)
+    assert (second.new, second.duplicate, second.rejected) == (0, 2, 0)
+    assert count(store, Message) == 1
+    assert ledger_rows(store) == 1
+    # the same message from another source (JSONL, other spelling of the number) is the same
+    j = tmp_path / "m.jsonl"
+    line = {"text": PLAIN, "sender": "+86 1069 0000", "received_at": "2025-01-14T09:00:00+08:00"}
+    j.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
+    third = Importer(store).import_file(j)
+    assert (third.new, third.duplicate) == (0, 1)
+
+
+def test_calls_are_stored_and_chained(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "calls.xml"
+    f.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<calls count=\"3\">\n"
+        f'<call number="4008888888" duration="0" date="{ms(2025, 1, 14, 23)}" type="3" />\n'
+        f'<call number="4008888888" duration="65" date="{ms(2025, 1, 15, 9)}" type="1" />\n'
+        f'<call number="4008888888" duration="x" date="{ms(2025, 1, 15, 9)}" type="1" />\n'
+        "</calls>\n"
+    )
+    report = Importer(store).import_file(f)
+    assert (report.new, report.rejected) == (2, 1)
+    assert "duration" in report.rejections[0][1] and "line 5" in report.rejections[0][0]
+    with store.session() as s:
+        calls = s.scalars(select(CallRecord).order_by(CallRecord.id)).all()
+    assert [(c.call_type, c.duration_s) for c in calls] == [("missed", 0), ("incoming", 65)]
+    assert [e.kind for e in store.ledger.entries()] == ["call", "call"]
+
+
+def test_truncated_xml_keeps_committed_batches_and_resumes(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    rows = [
+        sms("10690000", ms(2025, 1, 10 + i, 10), f"【招联金融】第{i}次提醒您还款") for i in range(7)
+    ]
+    whole = backup(*rows)
+    cut = whole[: whole.index(rows[5]) + 40]  # stops in the middle of record 6
+    f = tmp_path / "broken.xml"
+    f.write_text(cut, encoding="utf-8")
+    with pytest.raises(ImportFailed) as info:
+        Importer(store, batch_size=2).import_file(f)
+    msg = str(info.value)
+    assert "line 8" in msg and "5 records" in msg  # names the position and what was read
+    assert info.value.report.new == 5  # records before the fault are kept
+    assert info.value.report.status == "failed"
+    assert count(store, Message) == 5
+    with store.session() as s:
+        run = s.get(ImportRun, info.value.report.run_id)
+        assert run is not None and run.status == "failed" and "line 8" in (run.error or "")
+        assert run.resume_position is not None and "record 5" in run.resume_position
+    assert verify_store(store).ok
+    f.write_text(whole, encoding="utf-8")
+    done = Importer(store, batch_size=2).import_file(f)
+    assert (done.new, done.duplicate) == (2, 5)
+    assert count(store, Message) == 7 and verify_store(store).ok
+
+
+def test_entity_expansion_and_dtd_are_refused(store: EvidenceStore, tmp_path: Path) -> None:
+    bomb = (
+        '<?xml version="1.0"?>\n<!DOCTYPE smses [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>\n'
+        '<smses><sms address="1" date="1736867700000" type="1" body="&b;" /></smses>\n'
+    )
+    f = tmp_path / "bomb.xml"
+    f.write_text(bomb)
+    with pytest.raises(ImportFormatError, match="line 2"):
+        Importer(store).import_file(f)
+    assert count(store, Message) == 0
+
+
+def test_hostile_html_and_odd_unicode_are_kept_verbatim(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)> 【招联金融】逾期 &amp;'
+    odd = "【招联\u200b金融】\u202e逾期\u202c 请还款 \U0001f4b0 e\u0301 \ufeff"
+    f = tmp_path / "odd.xml"
+    f.write_text(
+        backup(
+            sms("10690000", ms(2025, 2, 1, 10), hostile),
+            sms("10690000", ms(2025, 2, 1, 11), odd),
+            # control characters the phone kept: XML 1.0 forbids them, the import survives
+            sms("10690000", ms(2025, 2, 1, 12), "A&#1;B&#xFFFF;", raw=True),
+        ),
+        encoding="utf-8",
+    )
+    report = Importer(store).import_file(f)
+    assert report.new == 3, report.rejections
+    with store.session() as s:
+        texts = list(s.scalars(select(Message.text).order_by(Message.id)))
+    assert texts[0] == hostile  # stored as data, never interpreted or escaped twice
+    assert texts[1] == odd
+    assert texts[2] == "A\ufffdB\ufffd"
+    assert verify_store(store).ok
+
+
+def test_mms_attachment_is_content_addressed(store: EvidenceStore, tmp_path: Path) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+    b64 = base64.b64encode(png).decode()
+    when = ms(2025, 3, 1, 12)
+    f = tmp_path / "mms.xml"
+    f.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<smses count=\"1\">\n"
+        f'<mms date="{when}" msg_box="1" address="10690000" m_type="132">\n'
+        '<parts><part seq="-1" ct="application/smil" text="&lt;smil/&gt;" />\n'
+        '<part seq="0" ct="text/plain" text="【招联金融】见附件催收函" />\n'
+        f'<part seq="1" ct="image/png" cl="letter.png" data="{b64}" />\n'
+        f'<part seq="2" ct="image/png" cl="again.png" data="{b64}" /></parts>\n'
+        '<addrs><addr address="10690000" type="137" /></addrs>\n'
+        "</mms>\n</smses>\n"
+    )
+    report = Importer(store).import_file(f)
+    assert report.new_by_kind == {"message": 1, "call": 0, "attachment": 1}
+    import hashlib
+
+    digest = hashlib.sha256(png).hexdigest()
+    path = store.attachment_path(digest)
+    assert path.read_bytes() == png and path.parent.parent.name == digest[:2]
+    with store.session() as s:
+        att = s.scalars(select(Attachment)).one()
+        assert (att.sha256, att.filename, att.media_type) == (digest, "letter.png", "image/png")
+    assert verify_store(store).ok
+    path.write_bytes(png + b"tampered")
+    rep = verify_store(store)
+    assert not rep.ok
+    assert [(p.item, p.problem) for p in rep.problems] == [("attachment", "edited")]
+    path.unlink()
+    assert [p.problem for p in verify_store(store).problems] == ["deleted"]
+
+
+# ---------------------------------------------------------------------------- tampering
+@pytest.fixture
+def filled(store: EvidenceStore, tmp_path: Path) -> EvidenceStore:
+    f = tmp_path / "five.xml"
+    f.write_text(
+        backup(*[sms("10690000", ms(2025, 1, 1 + i, 10), f"【招联金融】第{i}条") for i in range(5)])
+    )
+    Importer(store).import_file(f)
+    assert verify_store(store).ok
+    return store
+
+
+def _problems(store: EvidenceStore) -> tuple[list[tuple[int, str]], list[tuple[str, str]]]:
+    r = verify_store(store)
+    assert not r.ok
+    return (
+        [(p.seq, p.problem) for p in r.chain.problems],
+        [(p.item, p.problem) for p in r.problems],
+    )
+
+
+def test_verify_finds_an_edited_message(filled: EvidenceStore) -> None:
+    with filled.engine.begin() as c:
+        c.execute(update(Message).where(Message.id == 3).values(text="改过的内容"))
+    chain, _items = _problems(filled)
+    assert chain == []
+    rep = verify_store(filled)
+    assert [(p.item_id, p.seq, p.problem) for p in rep.problems] == [(3, 3, "edited")]
+
+
+def test_verify_finds_an_edited_ledger_entry(filled: EvidenceStore) -> None:
+    t = ledger_entries
+    with filled.engine.begin() as c:
+        c.execute(update(t).where(t.c.seq == 2).values(payload_json='{"item": "message"}'))
+    chain, _items = _problems(filled)
+    assert (2, "edited") in chain
+
+
+def test_verify_finds_a_deleted_ledger_entry_and_message(filled: EvidenceStore) -> None:
+    t = ledger_entries
+    with filled.engine.begin() as c:
+        c.execute(delete(t).where(t.c.seq == 3))
+    chain, items = _problems(filled)
+    assert (3, "deleted") in chain
+    assert ("message", "inserted") in items  # message 3 is no longer vouched for
+    with filled.engine.begin() as c:
+        c.execute(delete(Message).where(Message.id == 4))
+    rep = verify_store(filled)
+    assert ("message", 4, "deleted") in [(p.item, p.item_id, p.problem) for p in rep.problems]
+
+
+def test_verify_finds_an_inserted_message(filled: EvidenceStore) -> None:
+    with filled.session() as s, s.begin():
+        src = s.get(Message, 1)
+        assert src is not None
+        s.add(
+            Message(
+                dedupe_key="f" * 64,
+                item_sha256="0" * 64,
+                sender="10690000",
+                recipient="self",
+                direction="in",
+                received_at=src.received_at,
+                text="伪造的短信",
+                source="android",
+                source_ref="x",
+                is_collection=True,
+                authenticity="genuine",
+                verdict={},
+                import_run_id=src.import_run_id,
+                imported_at=src.imported_at,
+            )
+        )
+    _chain, items = _problems(filled)
+    assert items == [("message", "inserted")]
+
+
+def test_verify_finds_reordered_entries(filled: EvidenceStore) -> None:
+    t = ledger_entries
+    with filled.engine.begin() as c:
+        rows = {r.seq: r for r in c.execute(select(t).where(t.c.seq.in_((2, 3))))}
+        # swap the contents of rows 2 and 3 (their ids keep the stored order)
+        c.execute(update(t).where(t.c.id == rows[2].id).values(seq=-2))
+        for seq, other in ((3, 2), (2, 3)):
+            r = rows[other]
+            c.execute(
+                update(t)
+                .where(t.c.id == rows[seq].id)
+                .values(
+                    seq=r.seq,
+                    kind=r.kind,
+                    payload_json=r.payload_json,
+                    payload_sha256=r.payload_sha256,
+                    prev_hash=r.prev_hash,
+                    entry_hash=r.entry_hash,
+                    recorded_at=r.recorded_at,
+                )
+            )
+    chain, _items = _problems(filled)
+    assert any(p == "reordered" for _seq, p in chain), chain
+
+
+def test_verify_catches_removal_at_the_end_with_a_saved_head(filled: EvidenceStore) -> None:
+    head = verify_store(filled).chain.head
+    t = ledger_entries
+    with filled.engine.begin() as c:
+        c.execute(delete(t).where(t.c.seq == 5))
+        c.execute(delete(Message).where(Message.id == 5))
+    assert verify_store(filled).ok  # without the head, a clean cut at the end looks intact
+    rep = verify_store(filled, expected_head=head)
+    assert not rep.ok and rep.chain.problems[0].problem == "deleted"
+
+
+# ---------------------------------------------------------------------------- history
+FREQ_OVERLAY = textwrap.dedent(
+    """\
+    pack: cn-test
+    version: "1"
+    extends: cn
+    jurisdiction: CN
+    languages: [zh]
+    timezone: Asia/Shanghai
+    title: {zh: 测试, en: test}
+    rules:
+      - id: cn.freq.daily_test
+        code: excessive_frequency
+        title: {zh: 每日联系过多, en: Too many contacts per day}
+        binding: national_standard_recommended
+        severity: standard
+        check: rate_limit
+        citation: ["GB/T 45251-2025"]
+        in_force: 2025-02-28
+        confidence: medium
+        explain: {zh: 测试用上限, en: test cap}
+        detect: {builtin: frequency, params: {max_per_day: %d, channel: any}}
+    """
+)
+
+
+def test_cases_history_rules(store: EvidenceStore, tmp_path: Path) -> None:
+    day = [
+        sms("10690000", ms(2025, 1, 14, 9), PLAIN),
+        sms("10690000", ms(2025, 1, 14, 12), "【招联金融】请尽快还款，否则影响征信。"),
+        sms("10690000", ms(2025, 1, 14, 23, 30), THREAT),  # later, night, and more severe
+        sms("10690000", ms(2025, 1, 15, 10), PLAIN + "今天"),
+        sms("95511", ms(2025, 1, 15, 11), "【平安银行】您的验证码是123456。"),  # not collection
+    ]
+    f = tmp_path / "me.xml"
+    f.write_text(backup(*day))
+    Importer(store).import_file(f)
+    calls = tmp_path / "calls.xml"
+    calls.write_text(
+        "<?xml version='1.0'?>\n<calls>\n"
+        f'<call number="10690000" duration="0" date="{ms(2025, 1, 14, 22, 30)}" type="3" />\n'
+        f'<call number="95599" duration="10" date="{ms(2025, 1, 14, 10)}" type="1" />\n'
+        "</calls>\n"
+    )
+    Importer(store).import_file(calls)
+    mum = tmp_path / "mum.xml"
+    mum.write_text(
+        backup(
+            sms(
+                "10690000",
+                ms(2025, 1, 16, 10),
+                "【招联金融】您儿子张三在我司的借款已逾期30天，请转告他尽快还款。",
+            )
+        )
+    )
+    Importer(store, recipient="妈妈").import_file(mum)
+
+    cap2 = tmp_path / "cap2.yaml"
+    cap2.write_text(FREQ_OVERLAY % 2, encoding="utf-8")
+    pack = load_pack_file(cap2)
+    assert [(c.rule_id, c.max_per_day) for c in frequency_caps(pack)] == [("cn.freq.daily_test", 2)]
+    assert frequency_caps(load_builtin("cn")) == [] or all(
+        c.max_per_day > 0 for c in frequency_caps(load_builtin("cn"))
+    )
+    cases = build_cases(store, pack)
+    assert len(cases) == 1  # the bank OTP is no case; the call joined through the number
+    c = cases[0]
+    assert c.messages == 5 and c.calls == 1
+    assert c.per_day["2025-01-14"] == {"sms": 3, "call": 1}
+    freq = [f for f in c.findings if f.code == "excessive_frequency"]
+    assert len(freq) == 1 and freq[0].count == 1 and "2025-01-14: 4" in freq[0].detail
+    assert c.rule_counts["cn.freq.daily_test"] == 1
+    assert (c.night_messages, c.night_calls) == (1, 1)
+    assert any(f.rule_id == "history.escalation" for f in c.findings)
+    third = [f for f in c.findings if f.rule_id == "history.third_party"]
+    assert third and "妈妈" in third[0].detail
+    assert c.third_party_recipients == {"妈妈"}
+    assert c.rule_counts["cn.hours"] >= 1
+
+    # the numbers come from the pack: a higher cap, no finding
+    cap9 = tmp_path / "cap9.yaml"
+    cap9.write_text(FREQ_OVERLAY % 9, encoding="utf-8")
+    relaxed = build_cases(store, load_pack_file(cap9))[0]
+    assert not [f for f in relaxed.findings if f.code == "excessive_frequency"]
+    # days are local: in UTC the 23:30 message falls on the 14th too but 09:00 CN is the 14th
+    utc = build_cases(store, pack, zone="UTC")[0]
+    assert sum(d["sms"] for d in utc.per_day.values()) == 5
+
+
+# ---------------------------------------------------------------------------- other sources
+def test_ios_smsdb_import(store: EvidenceStore, tmp_path: Path) -> None:
+    db = tmp_path / "sms.db"
+    con = sqlite3.connect(db)
+    con.executescript(
+        """
+        CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
+        CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, chat_identifier TEXT);
+        CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT,
+            attributedBody BLOB, handle_id INTEGER, date INTEGER, is_from_me INTEGER);
+        CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER);
+        INSERT INTO handle VALUES (1, '+8610690000', 'SMS');
+        """
+    )
+    apple = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    t1 = dt.datetime(2025, 1, 14, 23, 15, tzinfo=CN)
+    secs = int((t1 - apple).total_seconds())
+    body = "【招联金融】您已逾期，再不还款就上门".encode()
+    blob = b"\x04\x0bstreamtyped\x81\xe8\x03\x84\x01@\x84\x84\x84\x12NSAttributedString\x00"
+    blob += b"\x84\x84\x08NSObject\x00\x85\x92\x84\x84\x84\x08NSString\x01\x94\x84\x01+"
+    blob += bytes([len(body)]) + body + b"\x86\x84\x02iI\x01"
+    con.executemany(
+        "INSERT INTO message VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (1, "g1", THREAT, None, 1, secs, 0),  # seconds (old iOS)
+            (2, "g2", "好的", None, 1, (secs + 60) * 1_000_000_000, 1),  # nanoseconds
+            (3, "g3", None, blob, 1, (secs + 120) * 1_000_000_000, 0),  # attributedBody only
+            (4, "g4", None, None, 1, secs + 180, 0),  # nothing readable
+        ],
+    )
+    con.commit()
+    con.close()
+    before = db.read_bytes()
+    report = Importer(store).import_file(db)
+    assert report.format == "ios"
+    assert (report.new, report.rejected) == (3, 1)
+    assert db.read_bytes() == before  # the backup is never modified
+    with store.session() as s:
+        msgs = s.scalars(select(Message).order_by(Message.id)).all()
+    assert msgs[0].received_at == t1
+    assert msgs[1].received_at == t1 + dt.timedelta(seconds=60) and msgs[1].direction == "out"
+    assert msgs[2].text == body.decode()
+    assert msgs[0].sender == "+8610690000"
+
+
+def test_ios_import_refuses_other_sqlite(store: EvidenceStore, tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE message (ROWID INTEGER PRIMARY KEY, text TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(ImportFormatError, match="handle"):
+        Importer(store).import_file(db)
+
+
+def test_csv_gb18030_with_mapping(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "export.csv"
+    rows = (
+        f"号码,时间,短信内容,类型\n10690000,2025-01-14 23:15,{THREAT},接收\n"
+        "10690000,不是时间,x,接收\n"
+    )
+    f.write_bytes(rows.encode("gb18030"))
+    report = Importer(store).import_file(f)
+    assert (report.new, report.rejected) == (1, 1)
+    assert "line 3" in report.rejections[0][0]
+    with store.session() as s:
+        m = s.scalars(select(Message)).one()
+        assert any(v.code == "night_time" for v in m.violations)
+    assert m.text == THREAT and m.received_at == dt.datetime(2025, 1, 14, 15, 15, tzinfo=dt.UTC)
+
+    g = tmp_path / "mapped.csv"
+    g.write_text("a,b,c\n" + f"95588,{PLAIN},2025-01-15T10:00:00+08:00\n", encoding="utf-8-sig")
+    mapped = Importer(store).import_file(
+        g, csv_mapping={"sender": "a", "text": "b", "received_at": "c"}
+    )
+    assert mapped.new == 1
+
+
+def test_csv_wrong_encoding_is_a_clear_error(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "gbk.csv"
+    lines = ["text,sender"] + [f"第{i}条 ok,1069" for i in range(3)] + [f"{THREAT},1069"]
+    f.write_bytes("\n".join(lines).encode("gb18030"))
+    with pytest.raises(ImportFailed) as info:
+        Importer(store).import_file(f, encoding="utf-8")
+    assert "utf-8" in str(info.value) and "--encoding" in str(info.value)
+    assert "line" in str(info.value)
+    raw = tmp_path / "binary.csv"
+    raw.write_bytes(b"text,sender\n\xff\xfe\xfa\xfb,1\n")
+    with pytest.raises(ImportFormatError, match=r"UTF-16 or binary|unknown encoding"):
+        Importer(store).import_file(raw, format="csv")
+
+
+def test_jsonl_and_pasted_text(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "m.jsonl"
+    f.write_bytes(
+        b'{"text": "%s", "sender": "10690000", "received_at": "2025-01-14T23:15:00+08:00"}\n'
+        % THREAT.encode()
+        + b"not json\n\n"
+        + b'{"sender": "1"}\n'
+        + b'{"text": "\xff\xfe"}\n'
+        + b'{"text": "ok", "received_at": "yesterday"}\n'
+    )
+    report = Importer(store).import_file(f)
+    assert report.new == 1
+    assert [p for p, _ in report.rejections] == [
+        "第2行 / line 2",
+        "第4行 / line 4",
+        "第5行 / line 5",
+        "第6行 / line 6",
+    ]
+    pasted = Importer(store).import_text(
+        f"{PLAIN}\n\n  \n{THREAT}\n",
+        sender="10690000",
+        received_at=dt.datetime(2025, 1, 20, 23, 0, tzinfo=CN),
+    )
+    assert pasted.new == 2 and pasted.format == "text"
+    again = Importer(store).import_text(
+        f"{PLAIN}\n\n{THREAT}",
+        sender="10690000",
+        received_at=dt.datetime(2025, 1, 20, 23, 0, tzinfo=CN),
+    )
+    assert (again.new, again.duplicate) == (0, 2)
+
+
+def test_collection_only_skips_other_messages(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "mixed.xml"
+    f.write_text(
+        backup(
+            sms("10690000", ms(2025, 1, 14, 9), PLAIN),
+            sms("13800000000", ms(2025, 1, 14, 9), "晚上一起吃饭吗？"),
+        )
+    )
+    report = Importer(store, collection_only=True).import_file(f)
+    assert (report.new, report.skipped) == (1, 1)
+    assert count(store, Message) == 1
+
+
+# ---------------------------------------------------------------------------- kill -9
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from collectguard.evidence import open_store
+from collectguard.evidence.ingest import Importer
+store = open_store(sys.argv[1], attachments_dir=Path(sys.argv[3]))
+Importer(store, batch_size=25).import_file(Path(sys.argv[2]))
+"""
+
+
+def test_kill_9_mid_import_leaves_a_verifiable_store(tmp_path: Path) -> None:
+    n = 1500
+    f = tmp_path / "big.xml"
+    f.write_text(
+        backup(
+            *[
+                sms("10690000", ms(2025, 1, 1, 0) + i * 60_000, f"【招联金融】第{i}次提醒")
+                for i in range(n)
+            ]
+        )
+    )
+    url = f"sqlite:///{tmp_path / 'e.sqlite3'}"
+    open_store(url, attachments_dir=tmp_path / "att").close()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, url, str(f), str(tmp_path / "att")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    store = open_store(url, attachments_dir=tmp_path / "att")
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if count(store, Message) >= 100 or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()  # SIGKILL: no cleanup, no rollback handler
+        proc.wait()
+        assert proc.returncode == -9, proc.stderr.read() if proc.stderr else ""
+        stored = count(store, Message)
+        assert 0 < stored < n
+        assert stored % 25 == 0  # whole batches only
+        assert ledger_rows(store) == stored
+        assert verify_store(store).ok
+        done = Importer(store, batch_size=200).import_file(f)
+        assert done.new == n - stored and done.duplicate == stored
+        assert count(store, Message) == n and verify_store(store).ok
+    finally:
+        if proc.stderr:
+            proc.stderr.close()
+        store.close()
+
+
+def test_unstorable_characters_and_oversized_texts(store: EvidenceStore, tmp_path: Path) -> None:
+    f = tmp_path / "odd.jsonl"
+    lines = [
+        {"text": "【招联金融】逾期\u0000请还款\ud800", "sender": "1069\ud83d"},
+        {"text": "x" * 1_000_001},
+        {"text": "正常短信", "received_at": "2025-01-14T23:15:00+08:00"},
+    ]
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    report = Importer(store).import_file(f)
+    assert (report.new, report.rejected) == (2, 1)
+    assert report.rejections[0][0] == "第2行 / line 2"
+    assert "1,000,000" in report.rejections[0][1]
+    with store.session() as s:
+        first = s.scalars(select(Message).order_by(Message.id)).first()
+    assert first is not None
+    assert first.text == "【招联金融】逾期\ufffd请还款\ufffd" and first.sender == "1069\ufffd"
+    assert verify_store(store).ok
+    assert Importer(store).import_file(f).duplicate == 2  # the cleaned form de-duplicates
+
+
+def test_concurrent_imports_of_one_backup_store_each_item_once(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = 120
+    f = tmp_path / "same.xml"
+    f.write_text(
+        backup(
+            *[sms("10690000", ms(2025, 3, 1, 0) + i * 60_000, f"【招联金融】{i}") for i in range(n)]
+        )
+    )
+    with ThreadPoolExecutor(2) as pool:
+        reports = list(pool.map(lambda _: Importer(store, batch_size=10).import_file(f), range(2)))
+    assert sum(r.new for r in reports) == n
+    assert all(r.new + r.duplicate == n for r in reports)
+    assert count(store, Message) == n and ledger_rows(store) == n
+    assert verify_store(store).ok
+
+
+def test_migrations_match_the_models(store: EvidenceStore) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from collectguard.evidence.models import Base
+
+    with store.engine.connect() as c:
+        diff = compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+        )
+
+    def table_of(op: Any) -> str:
+        op = op[0] if isinstance(op, list) else op  # modify_* ops come as lists
+        if len(op) > 2 and isinstance(op[2], str):  # (add_column, schema, table, column)
+            return str(op[2])
+        table = getattr(op[1], "table", None)  # an index or constraint
+        return str(getattr(table, "name", None) or getattr(op[1], "name", ""))
+
+    ours = [
+        d
+        for d in diff
+        if table_of(d).startswith("evidence_") and table_of(d) != "evidence_alembic_version"
+    ]
+    assert ours == [], ours  # a model change without a migration fails here
+
+
+def test_default_store_lives_in_the_user_data_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collectguard.evidence.store as store_mod
+
+    monkeypatch.delenv("COLLECTGUARD_DB", raising=False)
+    monkeypatch.setattr(store_mod, "default_data_dir", lambda: tmp_path / "data")
+    s = open_store()
+    try:
+        assert s.engine.url.database == str(tmp_path / "data" / "evidence.sqlite3")
+        assert s.attachments_dir == tmp_path / "data" / "attachments"
+    finally:
+        s.close()
+    monkeypatch.setenv("COLLECTGUARD_DB", str(tmp_path / "other.db"))
+    s = open_store()
+    try:
+        assert s.engine.url.database == str(tmp_path / "other.db")
+    finally:
+        s.close()
+
+
+def test_attach_a_screenshot_to_a_case(store: EvidenceStore, tmp_path: Path) -> None:
+    shot = tmp_path / "wechat.png"
+    shot.write_bytes(b"\x89PNG\r\n\x1a\nscreenshot")
+    imp = Importer(store)
+    report = imp.import_attachment(shot, case_key="zhaolian_cfc", note="微信里的威胁")
+    assert (report.new, report.new_by_kind["attachment"]) == (1, 1)
+    assert imp.import_attachment(shot, case_key="zhaolian_cfc").duplicate == 1
+    with store.session() as s:
+        att = s.scalars(select(Attachment)).one()
+    assert (att.case_key, att.note, att.media_type) == ("zhaolian_cfc", "微信里的威胁", "image/png")
+    assert store.attachment_path(att.sha256).read_bytes() == shot.read_bytes()
+    assert [e.kind for e in store.ledger.entries()] == ["attachment"]
+    assert verify_store(store).ok
+    with pytest.raises(ImportFormatError, match="no message 99"):
+        imp.import_attachment(shot, message_id=99)
+    store.attachment_path(att.sha256).write_bytes(b"edited")
+    assert [p.problem for p in verify_store(store).problems] == ["edited"]
+
+
+def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    import collectguard.evidence.store as store_mod
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    engine = store_mod.create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(store_mod.__file__).parent / "migrations"))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        cols = {c["name"] for c in inspect(conn).get_columns("evidence_attachments")}
+        assert "case_key" not in cols
+        conn.execute(
+            text(
+                "INSERT INTO evidence_import_runs (id, source_name, source_sha256, format, "
+                "recipient, started_at, status, new_count, duplicate_count, rejected_count, "
+                "skipped_count) VALUES (1, 'x', 'ab', 'text', 'self', '2025-01-01 00:00:00', "
+                "'complete', 0, 0, 0, 0)"
+            )
+        )
+    engine.dispose()
+    s = open_store(url, attachments_dir=tmp_path / "att")
+    try:
+        with s.engine.connect() as conn:
+            assert conn.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0002"
+            cols = {c["name"] for c in inspect(conn).get_columns("evidence_attachments")}
+        assert {"case_key", "note"} <= cols
+        with s.session() as session:
+            run = session.get(ImportRun, 1)
+            assert run is not None and run.source_name == "x"
+    finally:
+        s.close()
