@@ -1,0 +1,251 @@
+"""The communication-event schema of an audit log, and its fast per-row validator.
+
+`AuditEvent` documents the schema (pydantic; `AuditEvent.model_json_schema()` is published in
+docs/audit.md). `validate_row` is the hot path used by the readers: it checks one raw row
+(strings, as read from CSV / JSONL / Parquet) and returns the normalized values or raises
+`RowError` with a reason a person can act on. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from collectguard.gateway.models import phone_key
+from collectguard.gateway.timewin import zone
+
+Channel = Literal["sms", "call", "ai_voice", "email", "app_push", "visit"]
+Role = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
+Direction = Literal["outbound", "inbound"]
+Outcome = Literal["delivered", "failed", "answered", "conversation", "objected"]
+
+CHANNELS: frozenset[str] = frozenset(Channel.__args__)  # type: ignore[attr-defined]
+ROLES: frozenset[str] = frozenset(Role.__args__)  # type: ignore[attr-defined]
+DIRECTIONS: frozenset[str] = frozenset(Direction.__args__)  # type: ignore[attr-defined]
+OUTCOMES: frozenset[str] = frozenset(Outcome.__args__)  # type: ignore[attr-defined]
+JURISDICTIONS: frozenset[str] = frozenset({"cn", "us"})
+THIRD_PARTIES: tuple[str, ...] = ("emergency_contact", "third_party")
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "occurred_at",
+    "debtor_id",
+    "debt_id",
+    "recipient_role",
+    "recipient_phone",
+    "recipient_timezone",
+    "channel",
+    "direction",
+    "outcome",
+    "agent_id",
+    "team",
+    "agency",
+    "jurisdiction",
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("text", "state")
+COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{3,31}$")
+_STATE = re.compile(r"^[A-Z]{2}$")
+MAX_TEXT = 20_000
+_EPOCH = dt.date(1970, 1, 1)
+_EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+
+
+class AuditEvent(BaseModel):
+    """One communication event of a collection log (a message sent, a call placed or
+    received, a voice-bot call, a visit). Field names are the column names of CSV / Parquet
+    and the keys of JSONL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(pattern=_ID.pattern, description="unique in the log")
+    occurred_at: dt.datetime = Field(
+        description="ISO-8601 instant WITH a UTC offset, e.g. 2026-01-05T10:00:00+08:00"
+    )
+    debtor_id: str = Field(pattern=_ID.pattern)
+    debt_id: str = Field(pattern=_ID.pattern)
+    recipient_role: Role = Field(description="who was contacted (or who contacted us)")
+    recipient_phone: str = Field(description="number or address; counters key on its digits")
+    recipient_timezone: str = Field(description="IANA zone of the recipient, e.g. Asia/Shanghai")
+    channel: Channel
+    direction: Direction = Field(description="outbound = by the collector; inbound = to it")
+    outcome: Outcome = Field(
+        description="delivered (message delivered / call rang unanswered), failed (not sent / "
+        "not connected), answered, conversation, objected (the recipient asked to stop)"
+    )
+    agent_id: str = Field(pattern=_ID.pattern)
+    team: str = Field(min_length=1, max_length=128)
+    agency: str = Field(min_length=1, max_length=128)
+    jurisdiction: Literal["cn", "us"]
+    text: str | None = Field(default=None, max_length=MAX_TEXT, description="message/transcript")
+    state: str | None = Field(default=None, pattern=_STATE.pattern, description="US state")
+
+
+class RowError(ValueError):
+    """A row that cannot be audited; the message names the field and what is wrong."""
+
+
+_ZONES: dict[str, ZoneInfo | None] = {}
+_PHONES: dict[str, str] = {}
+
+
+def _phone_key(phone: str) -> str:
+    try:
+        return _PHONES[phone]
+    except KeyError:
+        if len(_PHONES) > 1_000_000:
+            _PHONES.clear()
+        key = _PHONES[phone] = phone_key(phone)
+        return key
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return _ZONES[name]
+    except KeyError:
+        z = zone(name)
+        _ZONES[name] = z
+        return z
+
+
+def _text(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    if v is None:
+        raise RowError(f"{key}: missing")
+    if not isinstance(v, str):
+        v = str(v)
+    v = v.strip()
+    if not v:
+        raise RowError(f"{key}: empty")
+    return v
+
+
+def _ident(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    if v.__class__ is str and _ID.fullmatch(v):  # fast path: a clean id
+        return v
+    v = _text(row, key)
+    if not _ID.fullmatch(v):
+        raise RowError(f"{key}: {v[:40]!r} is not an id (letters, digits, _.:- ; ≤128)")
+    return v
+
+
+def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
+    v = row.get(key)
+    if v in allowed:  # fast path: already canonical
+        return v  # type: ignore[no-any-return]
+    v = _text(row, key).lower()
+    if v not in allowed:
+        raise RowError(f"{key}: {v[:40]!r} is not one of {', '.join(sorted(allowed))}")
+    return v
+
+
+Normalized = tuple[Any, ...]
+"""(event_id, occurred_at, ts_us, local_day, local_minute, local_weekday, debtor_id, debt_id,
+role, phone_key, timezone, channel, direction, outcome, agent_id, team, agency, jurisdiction,
+text, state) — the order of `NORMALIZED_FIELDS`."""
+
+NORMALIZED_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "occurred_at",
+    "ts",
+    "local_day",
+    "local_minute",
+    "local_weekday",
+    "debtor_id",
+    "debt_id",
+    "role",
+    "phone_key",
+    "tz",
+    "channel",
+    "direction",
+    "outcome",
+    "agent_id",
+    "team",
+    "agency",
+    "jurisdiction",
+    "text",
+    "state",
+)
+
+
+def validate_row(row: dict[str, Any]) -> Normalized:
+    """Check one raw row and return its normalized values (see `NORMALIZED_FIELDS`).
+
+    `ts` is the instant in microseconds since the epoch (UTC); `local_day` (days since
+    1970-01-01), `local_minute` (0–1439) and `local_weekday` (ISO, 1 = Monday) are the
+    recipient's wall clock — the clock the time-window and daily-cap rules speak of.
+    """
+    event_id = _ident(row, "event_id")
+    value = row.get("occurred_at")
+    if isinstance(value, dt.datetime):
+        at, raw_at = value, value.isoformat()
+    else:
+        raw_at = _text(row, "occurred_at")
+        try:
+            at = dt.datetime.fromisoformat(raw_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError(f"occurred_at: {raw_at[:40]!r} is not an ISO-8601 date-time") from None
+    if at.tzinfo is None:
+        raise RowError(
+            f"occurred_at: {raw_at[:40]!r} has no UTC offset (write e.g. +08:00); "
+            "a naive time is never guessed"
+        )
+    tz_name = _text(row, "recipient_timezone")
+    tz = _zone(tz_name)
+    if tz is None:
+        raise RowError(f"recipient_timezone: unknown IANA zone {tz_name[:64]!r}")
+    local = at.astimezone(tz)
+    phone = _text(row, "recipient_phone")
+    if not _PHONE.match(phone):
+        raise RowError("recipient_phone: must be digits, optionally with +, spaces, dashes")
+    team = _text(row, "team")
+    agency = _text(row, "agency")
+    if len(team) > 128 or len(agency) > 128:
+        raise RowError("team/agency: longer than 128 characters")
+    text = row.get("text")
+    if text is not None and not isinstance(text, str):
+        text = str(text)
+    if text is not None:
+        if "\ufffd" in text:
+            raise RowError("text: contains U+FFFD (the file was decoded with losses)")
+        if len(text) > MAX_TEXT:
+            raise RowError(f"text: {len(text):,} characters; the limit is {MAX_TEXT:,}")
+        if not text.strip():
+            text = None
+    state = row.get("state")
+    if state is not None and not isinstance(state, str):
+        state = str(state)
+    if state is not None:
+        state = state.strip().upper() or None
+        if state is not None and not _STATE.match(state):
+            raise RowError(f"state: {state[:10]!r} is not a two-letter US state code")
+    return (
+        event_id,
+        raw_at,
+        (at - _EPOCH_UTC) // _US,
+        (local.date() - _EPOCH).days,
+        local.hour * 60 + local.minute,
+        local.isoweekday(),
+        _ident(row, "debtor_id"),
+        _ident(row, "debt_id"),
+        _choice(row, "recipient_role", ROLES),
+        _phone_key(phone),
+        tz_name,
+        _choice(row, "channel", CHANNELS),
+        _choice(row, "direction", DIRECTIONS),
+        _choice(row, "outcome", OUTCOMES),
+        _ident(row, "agent_id"),
+        team,
+        agency,
+        _choice(row, "jurisdiction", JURISDICTIONS),
+        text,
+        state,
+    )
