@@ -1,0 +1,154 @@
+"""The consumer checker: paste a message, get a verdict card; and the JSON API beside it.
+
+Owns: ``GET /`` (the form), ``POST /check`` (the verdict page), ``POST /api/v1/check``
+(the contract of a check as JSON). Uses the shared analyzer; stores nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from collectguard import Analyzer, CheckResult, InputError
+from collectguard.web.deps import Csrf, DbSession, context, current_user, render
+from collectguard.web.verdict import highlight, reasons
+
+__all__ = ["CheckRequest", "api_router", "page_router"]
+
+page_router = APIRouter(include_in_schema=False)
+api_router = APIRouter(prefix="/api/v1", tags=["check"])
+
+_MAX_TEXT = 20_000
+
+
+class CheckRequest(BaseModel):
+    """One message to check (the input line of the check contract, with web-sized limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=_MAX_TEXT, description="The message as received.")
+    sender: str | None = Field(default=None, max_length=64, description="Sender number or name.")
+    received_at: dt.datetime | dt.date | None = Field(
+        default=None, description="Receive time, ISO-8601; naive times are read as Beijing time."
+    )
+    timezone: str | None = Field(default=None, max_length=64, description="Recipient's IANA zone.")
+    jurisdiction: str | None = Field(default=None, pattern="^(cn|us)$")
+
+
+def _analyze(req: CheckRequest) -> CheckResult:
+    return Analyzer.default().check(
+        req.text,
+        sender=req.sender,
+        received_at=req.received_at,
+        timezone=req.timezone,
+        jurisdiction=req.jurisdiction,
+    )
+
+
+@api_router.post(
+    "/check",
+    response_model=CheckResult,
+    summary="检查一条催收短信 / Check one collection message",
+    description=(
+        "返回机构、真伪、违规（含原文位置与条款）和下一步渠道，字段见 docs/contract.md。\n\n"
+        "Returns the claimed organisation, authenticity, violations (spans into the original "
+        "text, with the clause) and next steps with official channels — the contract of a "
+        "check (docs/contract.md)."
+    ),
+    responses={422: {"description": "输入无效 / invalid input (see `detail`)"}},
+)
+def api_check(
+    req: Annotated[
+        CheckRequest,
+        Body(
+            openapi_examples={
+                "threat": {
+                    "summary": "夜间威胁 / a threat at night",
+                    "value": {
+                        "text": "【招联金融】您已逾期，再不还款将上门并通知你的家人和单位",
+                        "sender": "10690000",
+                        "received_at": "2026-01-14T23:15:00+08:00",
+                    },
+                }
+            }
+        ),
+    ],
+) -> CheckResult:
+    try:
+        return _analyze(req)
+    except InputError as err:
+        raise HTTPException(status_code=422, detail=str(err)) from None
+
+
+@page_router.get("/", response_class=HTMLResponse)
+def check_form(request: Request, db: DbSession) -> HTMLResponse:
+    return render(request, "check.html.j2", {"form": {}}, user=current_user(request, db))
+
+
+@page_router.get("/check", include_in_schema=False)
+def check_get() -> RedirectResponse:
+    """The verdict is the answer to a POST; a GET (reload, language switch) goes to the form."""
+    return RedirectResponse("/", status_code=303)
+
+
+@page_router.post("/check", response_class=HTMLResponse, dependencies=[Csrf])
+def check_submit(
+    request: Request,
+    db: DbSession,
+    text: Annotated[str, Form()] = "",
+    sender: Annotated[str, Form()] = "",
+    received_at: Annotated[str, Form()] = "",
+) -> HTMLResponse:
+    user = current_user(request, db)
+    form = {"text": text, "sender": sender, "received_at": received_at}
+    limit = context(request).settings.max_message_chars
+    error: str | None = None
+    if not text.strip():
+        error = "check.error.empty"
+    elif len(text) > limit:
+        error = "check.error.too_long"
+    else:
+        try:
+            req = CheckRequest(
+                text=text,
+                sender=sender.strip()[:64] or None,
+                received_at=received_at.strip() or None,
+            )
+        except ValueError:
+            error = "check.error.bad_time"
+    if error is not None:
+        return render(
+            request,
+            "check.html.j2",
+            {"form": form, "error": error, "limit": limit},
+            status_code=422,
+            user=user,
+        )
+    try:
+        result = _analyze(req)
+    except InputError:
+        return render(
+            request,
+            "check.html.j2",
+            {"form": form, "error": "check.error.bad_input"},
+            status_code=422,
+            user=user,
+        )
+    return render(
+        request,
+        "verdict.html.j2",
+        verdict_values(result, text),
+        user=user,
+    )
+
+
+def verdict_values(result: CheckResult, text: str) -> dict[str, object]:
+    return {
+        "result": result,
+        "segments": highlight(text, result.violations),
+        "reasons": reasons(result),
+    }

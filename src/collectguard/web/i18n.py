@@ -1,0 +1,401 @@
+"""The message catalog of the web pages: zh-CN first, English second.
+
+Owns: `CATALOG` (key -> (zh-CN, English)), the language choice (``?lang=`` over the
+``cg_lang`` cookie over zh-CN) and the `Translator` that templates call as ``t('key')``.
+A missing key raises, so a typo fails the page test rather than showing a raw key.
+"""
+
+from __future__ import annotations
+
+__all__ = ["CATALOG", "DEFAULT_LANG", "LANGS", "LANG_COOKIE", "Translator", "pick_lang"]
+
+DEFAULT_LANG = "zh-CN"
+LANGS: tuple[str, ...] = ("zh-CN", "en")
+LANG_COOKIE = "cg_lang"
+
+
+def pick_lang(query: str | None, cookie: str | None) -> str:
+    for candidate in (query, cookie):
+        if candidate in LANGS:
+            return candidate
+    return DEFAULT_LANG
+
+
+class Translator:
+    """``t('key', n=3)`` in templates: the text in the page's language, formatted."""
+
+    def __init__(self, lang: str) -> None:
+        self.index = 1 if lang == "en" else 0
+
+    def __call__(self, key: str, **values: object) -> str:
+        text = CATALOG[key][self.index]
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in CATALOG
+
+
+CATALOG: dict[str, tuple[str, str]] = {
+    "app.name": ("催收短信体检", "Collection message check"),
+    "nav.skip": ("跳到正文", "Skip to content"),
+    "nav.label": ("主导航", "Main navigation"),
+    "nav.check": ("查短信", "Check a message"),
+    "nav.backup": ("导入短信备份", "Import a backup"),
+    "nav.portal": ("我的账单", "My bills"),
+    "nav.prefs": ("联系偏好", "Contact preferences"),
+    "nav.complaints": ("投诉与反馈", "Complaints"),
+    "nav.staff": ("合规工作台", "Compliance desk"),
+    "nav.login": ("登录", "Sign in"),
+    "nav.logout": ("退出", "Sign out"),
+    "footer.disclaimer": (
+        "本工具依据公开的规则给出参考意见，不构成法律意见。只拨打官方渠道的电话，不要拨打短信里的号码。",
+        "This tool gives guidance from public rules; it is not legal advice. Only call official "
+        "numbers, never a number from the message.",
+    ),
+    "form.optional": ("（选填）", "(optional)"),
+    "form.save": ("保存", "Save"),
+    "yes": ("是", "Yes"),
+    "no": ("否", "No"),
+    # -- checker
+    "check.title": (
+        "这条催收短信可信吗？合法吗？",
+        "Is this collection message real? Is it lawful?",
+    ),
+    "check.lead": (
+        "粘贴收到的短信，我们会告诉您：是哪家机构发的、是不是诈骗、有没有违规，以及下一步该找谁。"
+        "内容只用于本次检查，不会保存。",
+        "Paste the message you received: we tell you which organisation it claims to be from, "
+        "whether it is a scam, which rules it breaks, and whom to contact next. Nothing is stored.",
+    ),
+    "check.text": ("短信内容", "Message text"),
+    "check.text_placeholder": (
+        "例如：【某某金融】您的借款已逾期……",
+        "e.g. [XX Finance] Your loan is overdue…",
+    ),
+    "check.sender": ("发送号码或名称", "Sender number or name"),
+    "check.received_at": ("收到时间", "Received at"),
+    "check.submit": ("开始检查", "Check"),
+    "check.how_title": ("怎么判断", "How we judge"),
+    "check.how_1": (
+        "核对短信自称的机构与其官方号码、域名，短信里的号码和链接从不作为证明。",
+        "We compare the claimed organisation with its official numbers and domains; numbers and "
+        "links inside a message are never proof.",
+    ),
+    "check.how_2": (
+        "逐条对照法律、国家标准和行业自律规则，标出违规原文并注明条款。",
+        "We check laws, national standards and self-regulatory rules, highlight the offending "
+        "words and cite the clause.",
+    ),
+    "check.how_3": (
+        "给出官方投诉和求助渠道：机构客服、12378、110、12321 等。",
+        "We name official channels: the lender's service line, 12378, 110, 12321 and more.",
+    ),
+    "check.error.empty": ("请粘贴短信内容。", "Please paste the message text."),
+    "check.error.too_long": (
+        "内容太长了，请一次粘贴一条短信（最多 20,000 字）。",
+        "Too long: paste one message at a time (at most 20,000 characters).",
+    ),
+    "check.error.bad_time": (
+        "收到时间格式不对，请用页面上的日期时间选择器。",
+        "The receive time is not valid; please use the date-time picker.",
+    ),
+    "check.error.bad_input": (
+        "无法检查这条内容，请检查后重试。",
+        "This input could not be checked; please review it and try again.",
+    ),
+    # -- verdict
+    "verdict.title": ("检查结果", "Verdict"),
+    "verdict.from_lender_message": (
+        "这是本机构发给您的一条催收信息，下面是它的合规检查。",
+        "This is a collection message we sent you, with its compliance check.",
+    ),
+    "verdict.platform": ("自称机构", "Claims to be from"),
+    "verdict.no_platform": ("短信没有署名任何机构", "The message names no organisation"),
+    "verdict.is_collection": ("是否催收信息", "Collection message"),
+    "verdict.scam_score": ("诈骗可能性", "Scam likelihood"),
+    "verdict.reasons": ("判断依据", "Why"),
+    "verdict.original": ("原文（违规词句已标出）", "Original text (offending words highlighted)"),
+    "verdict.violations": ("违规之处", "Violations"),
+    "verdict.no_violations": ("未发现违规。", "No violations found."),
+    "verdict.evidence": ("原文", "Words"),
+    "verdict.citation": ("依据条款", "Clause"),
+    "verdict.next": ("下一步怎么做", "What to do next"),
+    "verdict.again": ("再查一条", "Check another"),
+    "auth.genuine": ("与自称机构一致", "Consistent with the claimed sender"),
+    "auth.genuine.explain": (
+        "短信特征与该机构的官方渠道一致。真实的催收也可能违规，请看下面的违规项。",
+        "It matches the organisation's official channels. A real collector can still break "
+        "rules: see the violations below.",
+    ),
+    "auth.suspicious": ("可疑", "Suspicious"),
+    "auth.suspicious.explain": (
+        "有互相矛盾的信号。请通过机构官方App或官网核实，不要点链接、不要拨打短信里的号码。",
+        "Signals conflict. Verify through the organisation's official app or website; do not "
+        "open links or call numbers from the message.",
+    ),
+    "auth.scam": ("疑似诈骗", "Likely a scam"),
+    "auth.scam.explain": (
+        "这条短信很可能是冒充机构的诈骗。不要转账、不要点链接、不要提供验证码。",
+        "This message is most likely a fraudster posing as an organisation. Do not pay, open "
+        "links or share codes.",
+    ),
+    "auth.unknown": ("无法判断真伪", "Cannot tell"),
+    "auth.unknown.explain": (
+        "信息太少，无法判断真伪。请通过官方渠道核实。",
+        "Too little to judge. Verify through official channels.",
+    ),
+    "finding.scam_cue": ("诈骗迹象", "Scam sign"),
+    "finding.genuine_cue": ("可信迹象", "Genuine sign"),
+    "severity.crime": ("可能涉嫌犯罪", "Possibly a crime"),
+    "severity.illegal": ("违法", "Unlawful"),
+    "severity.regulatory": ("违反监管规定", "Breaks regulation"),
+    "severity.standard": ("违反国家标准", "Breaks the national standard"),
+    "severity.self_regulatory": ("违反行业自律规则", "Breaks self-regulatory rules"),
+    "advice.call": ("拨打", "Call"),
+    "advice.medium": (
+        "此号码可信度中等，请先在官方网站或官方App核实",
+        "Medium confidence: confirm this number on the official website or app first",
+    ),
+    # -- backup upload
+    "backup.title": ("导入手机短信备份", "Import a phone message backup"),
+    "backup.lead": (
+        "上传手机导出的短信备份，按机构整理成案件，显示每天的联系次数和违规情况；"
+        "也可以直接下载违规最多的机构的证据包（含原文、时间线、哈希校验和投诉信草稿）。"
+        "文件只在本次处理中使用，处理完即删除。",
+        "Upload a message backup from your phone: we group it into cases per lender with daily "
+        "contact counts and violations, or download the evidence bundle (originals, timeline, "
+        "hashes, a draft complaint letter) of the lender with the most violations. The file "
+        "is deleted as soon as it is processed.",
+    ),
+    "backup.file": ("备份文件", "Backup file"),
+    "backup.formats": (
+        "支持：安卓“SMS Backup & Restore”XML、CSV、JSON Lines、纯文本、"
+        "iPhone 的 sms.db；最大 20 MB。",
+        'Accepted: Android "SMS Backup & Restore" XML, CSV, JSON Lines, plain text, iPhone '
+        "sms.db; at most 20 MB.",
+    ),
+    "backup.analyse": ("按机构分析", "Analyse by lender"),
+    "backup.bundle": ("下载证据包（ZIP）", "Download evidence bundle (ZIP)"),
+    "backup.error.type": (
+        "无法识别这个文件，请上传列出的格式之一。",
+        "This file type is not accepted; upload one of the listed formats.",
+    ),
+    "backup.error.empty": ("文件是空的。", "The file is empty."),
+    "backup.error.broken": (
+        "文件已损坏或格式不对，无法读取。",
+        "The file is damaged or not in the expected format.",
+    ),
+    "backup.error.no_cases": (
+        "备份中没有找到催收信息，无法生成证据包。",
+        "No collection messages were found, so there is no bundle to make.",
+    ),
+    "cases.title": ("按机构整理的案件", "Cases per lender"),
+    "cases.summary": (
+        "读取 {new} 条记录（{rejected} 条无法读取），涉及 {cases} 家机构。",
+        "Read {new} records ({rejected} unreadable) about {cases} lenders.",
+    ),
+    "cases.items": ("记录", "Records"),
+    "cases.counts": ("短信 {messages} 条，来电 {calls} 次", "{messages} messages, {calls} calls"),
+    "cases.period": ("时间范围", "Period"),
+    "cases.night": ("夜间（22:00–08:00）联系", "Contacts at night (22:00–08:00)"),
+    "cases.worst": ("最严重的违规", "Worst violation"),
+    "cases.timeline": ("每天联系次数", "Contacts per day"),
+    "cases.timeline_caption": (
+        "蓝色为短信，橙色为来电。",
+        "Blue: messages; orange: calls.",
+    ),
+    "cases.day": ("日期", "Day"),
+    "cases.contacts": ("联系次数", "Contacts"),
+    "cases.findings": ("跨多条信息的违规", "Violations across messages"),
+    "cases.violations": ("违规信息", "Messages with violations"),
+    "cases.none": ("备份中没有找到催收信息。", "No collection messages were found."),
+    "cases.again": ("再导入一个文件", "Import another file"),
+    # -- sign-in
+    "login.title": ("借款人 / 员工登录", "Borrower / staff sign-in"),
+    "login.lead": (
+        "登录后可查看账单、还款进度、申请还款方案、设置联系偏好和投诉。",
+        "Sign in to see your bills and progress, request a repayment plan, set contact "
+        "preferences and complain.",
+    ),
+    "login.username": ("用户名", "User name"),
+    "login.password": ("密码", "Password"),
+    "login.submit": ("登录", "Sign in"),
+    "login.error.invalid": ("用户名或密码不正确。", "Wrong user name or password."),
+    "login.error.rate_limited": (
+        "尝试次数过多，请 15 分钟后再试。",
+        "Too many attempts; please try again in 15 minutes.",
+    ),
+    # -- portal
+    "portal.title": ("我的账单", "My bills"),
+    "portal.hello": ("您好", "Hello"),
+    "portal.bills": ("账单与还款进度", "Bills and repayment progress"),
+    "portal.no_bills": ("暂无账单。", "No bills."),
+    "portal.plan_requests": ("我的还款方案申请", "My plan requests"),
+    "portal.no_requests": ("还没有申请。", "No requests yet."),
+    "portal.messages": ("我们发给您的催收信息", "Collection messages we sent you"),
+    "portal.messages_hint": (
+        "每一条都可以查看合规检查结果；如有不当，请在“投诉与反馈”告诉我们。",
+        "Open any of them to see its compliance check; tell us under Complaints if one was "
+        "improper.",
+    ),
+    "portal.no_messages": ("暂无。", "None."),
+    "bill.outstanding": ("待还金额", "Outstanding"),
+    "bill.due": ("到期日", "Due date"),
+    "bill.overdue_days": ("已逾期天数", "days overdue"),
+    "bill.progress": ("还款进度", "Repayment progress"),
+    "bill.details": ("账单明细", "Bill details"),
+    "bill.plans": ("查看还款方案", "See repayment plans"),
+    "bill.principal": ("本金", "Principal"),
+    "bill.interest": ("利息", "Interest"),
+    "bill.fees": ("费用及罚息", "Fees and penalties"),
+    "bill.paid": ("已还", "Paid"),
+    "bill.loan_start": ("借款日", "Loan start"),
+    "bill.payments": ("还款记录", "Payments"),
+    "bill.paid_on": ("日期", "Date"),
+    "bill.amount": ("金额", "Amount"),
+    "bill.no_payments": ("暂无还款记录。", "No payments yet."),
+    "plans.title": ("还款方案", "Repayment plans"),
+    "plans.income_lead": (
+        "填写每月收入和必要支出（元），方案会按您的承受能力计算；不填也可以。",
+        "Enter your monthly income and essential expenses (CNY) for plans that fit your "
+        "means; you may leave them empty.",
+    ),
+    "plans.income": ("月收入（元）", "Monthly income (CNY)"),
+    "plans.expenses": ("月必要支出（元）", "Monthly expenses (CNY)"),
+    "plans.recalculate": ("重新计算", "Recalculate"),
+    "plans.paid_off": ("这笔账单已经还清。", "This bill is paid off."),
+    "plans.term": ("{n} 期", "{n} months"),
+    "plans.month": ("月", "month"),
+    "plans.total": ("合计应还", "Total to pay"),
+    "plans.waiver": ("减免", "Waived"),
+    "plans.excess": ("超出法定上限、不再收取", "Above the lawful cap, not collected"),
+    "plans.first_due": ("首期还款日", "First instalment"),
+    "plans.request": ("申请此方案", "Request this plan"),
+    "plans.confirm": ("确认申请这个还款方案吗？", "Request this repayment plan?"),
+    "plans.requested": (
+        "已提交还款方案申请，工作人员审核后会通知您。",
+        "Your plan request was sent; staff will review it and let you know.",
+    ),
+    "plan_label.best_recovery": ("综合最优", "Best overall"),
+    "plan_label.most_likely_to_complete": ("最易完成", "Easiest to complete"),
+    "plan_label.alternative": ("备选", "Alternative"),
+    "plan_status.pending": ("审核中", "Under review"),
+    "plan_status.approved": ("已批准", "Approved"),
+    "plan_status.declined": ("未批准", "Declined"),
+    "prefs.title": ("联系偏好", "Contact preferences"),
+    "prefs.lead": (
+        "告诉我们可以用什么方式、在什么时间联系您。我们的发送系统会在每次联系前核对这些设置。",
+        "Tell us how and when we may contact you. Our sending system checks these settings "
+        "before every contact.",
+    ),
+    "prefs.channels": ("可以联系我的方式", "Channels you agree to"),
+    "prefs.channel.sms": ("短信", "SMS"),
+    "prefs.channel.phone": ("电话", "Phone calls"),
+    "prefs.channel.email": ("电子邮件", "Email"),
+    "prefs.channel.app_push": ("App 通知", "App notifications"),
+    "prefs.hours": ("可以联系我的时间", "Hours you may be contacted"),
+    "prefs.from": ("从", "From"),
+    "prefs.to": ("到", "To"),
+    "prefs.hours_hint": (
+        "无论如何设置，我们都不会在 22:00 至次日 08:00 之间催收。",
+        "Whatever you choose, we never contact you about debts between 22:00 and 08:00.",
+    ),
+    "prefs.opt_out_legend": ("停止催收联系", "Stop collection contact"),
+    "prefs.opt_out": (
+        "停止一切催收联系（法律要求的书面通知除外）",
+        "Stop all collection contact (except notices required by law)",
+    ),
+    "prefs.opt_out_hint": (
+        "停止联系不会免除债务；您仍可在本门户查看账单和申请方案。",
+        "Stopping contact does not cancel the debt; you can still see bills and request "
+        "plans here.",
+    ),
+    "prefs.saved": ("已保存联系偏好。", "Contact preferences saved."),
+    "complaints.title": ("投诉与反馈", "Complaints and feedback"),
+    "complaints.category": ("类别", "Category"),
+    "complaints.subject": ("标题", "Subject"),
+    "complaints.body": ("详细情况", "Details"),
+    "complaints.submit": ("提交投诉", "Send complaint"),
+    "complaints.mine": ("我的投诉", "My complaints"),
+    "complaints.none": ("还没有投诉。", "No complaints yet."),
+    "complaints.status": ("状态", "Status"),
+    "complaints.sent_at": ("提交时间", "Sent at"),
+    "complaints.reply": ("处理说明", "Our reply"),
+    "complaints.back": ("返回投诉列表", "Back to complaints"),
+    "complaints.sent": (
+        "投诉已提交，合规部门会在 15 日内答复。",
+        "Complaint sent; the compliance team replies within 15 days.",
+    ),
+    "category.collection_conduct": ("催收行为", "Collection conduct"),
+    "category.billing": ("账单与费用", "Bills and fees"),
+    "category.plan": ("还款方案", "Repayment plan"),
+    "category.privacy": ("个人信息", "Personal data"),
+    "category.other": ("其他", "Other"),
+    "status.open": ("待处理", "Open"),
+    "status.in_progress": ("处理中", "In progress"),
+    "status.resolved": ("已解决", "Resolved"),
+    # -- staff
+    "staff.title": ("合规工作台", "Compliance desk"),
+    "staff.inbox": ("投诉收件箱", "Complaints inbox"),
+    "staff.filter": ("按状态筛选", "Filter by status"),
+    "staff.all": ("全部", "All"),
+    "staff.note": ("处理说明（借款人可见）", "Reply (visible to the borrower)"),
+    "staff.empty": ("没有投诉。", "No complaints."),
+    "staff.updated": ("已更新投诉状态。", "Complaint updated."),
+    "staff.pending_plans": ("待审核的还款方案申请", "Plan requests to review"),
+    "staff.approve": ("批准", "Approve"),
+    "staff.decline": ("不批准", "Decline"),
+    "staff.plan_decided": (
+        "已处理还款方案申请，借款人会在门户中看到结果。",
+        "Plan request decided; the borrower sees the result in the portal.",
+    ),
+    "staff.no_plans": ("没有待审核的申请。", "Nothing to review."),
+    "staff.gateway": ("发送前合规网关", "Pre-send compliance gateway"),
+    "staff.gateway_hint": (
+        "启动时用 --gateway-db 指定网关数据库，这里就会显示最近的放行/拦截决定；"
+        "审计导出请用命令 collectguard gateway。",
+        "Start with --gateway-db to list the gateway's recent allow/deny decisions here; "
+        "export the audit log with `collectguard gateway`.",
+    ),
+    "staff.chain_ok": (
+        "决策日志的哈希链完整（{n} 条记录）。",
+        "The decision log's hash chain is intact ({n} entries).",
+    ),
+    "staff.chain_broken": (
+        "决策日志的哈希链校验失败，请立即用 collectguard gateway 核查！",
+        "The decision log's hash chain does not verify: check it with collectguard gateway now!",
+    ),
+    "staff.recent_decisions": (
+        "最近的发送前决策（最新在前）",
+        "Recent pre-send decisions (newest first)",
+    ),
+    "staff.when": ("时间（UTC）", "When (UTC)"),
+    "staff.decision": ("决定", "Decision"),
+    "staff.debtor": ("借款人", "Debtor"),
+    "staff.reasons": ("原因", "Reasons"),
+    "staff.no_decisions": ("还没有决策记录。", "No decisions yet."),
+    "verdict_gw.allow": ("放行", "Allowed"),
+    "verdict_gw.deny": ("拦截", "Denied"),
+    "verdict_gw.defer": ("推迟", "Deferred"),
+    # -- errors
+    "error.400": ("请求有误", "Bad request"),
+    "error.400.hint": ("请检查填写的内容后重试。", "Please check what you entered and try again."),
+    "error.403": ("没有权限", "Not allowed"),
+    "error.403.hint": (
+        "您无权访问此页面，或表单已过期，请刷新页面后重试。",
+        "You may not open this page, or the form expired: reload the page and try again.",
+    ),
+    "error.404": ("找不到页面", "Page not found"),
+    "error.404.hint": (
+        "链接可能有误或内容不存在。",
+        "The link may be wrong or the item does not exist.",
+    ),
+    "error.500": ("服务器出错了", "Something went wrong"),
+    "error.500.hint": (
+        "我们已记录这个问题，请稍后再试。",
+        "We logged the problem; please try again later.",
+    ),
+    "error.other": ("出错了", "Something went wrong"),
+    "error.other.hint": ("请稍后再试。", "Please try again later."),
+    "error.home": ("返回首页", "Back to the start"),
+}

@@ -1,0 +1,112 @@
+"""Phone-backup upload: cases per lender with a timeline, the evidence bundle download,
+file type and size checks, CSRF, and that nothing of the upload is kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+
+import pytest
+
+with warnings.catch_warnings():
+    # starlette ≥ 1.x prefers the `httpx2` package and warns when it falls back to httpx
+    warnings.simplefilter("ignore", UserWarning)  # StarletteDeprecationWarning
+    from fastapi.testclient import TestClient
+
+from fastapi import FastAPI
+
+from collectguard.web import WebSettings, create_app
+
+NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
+CN = dt.timezone(dt.timedelta(hours=8))
+THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+PLAIN = "【招联金融】您已逾期3天，请还款"
+
+
+def ms(day: int, hour: int) -> int:
+    return int(dt.datetime(2026, 1, day, hour, tzinfo=CN).timestamp() * 1000)
+
+
+BACKUP = (
+    "<?xml version='1.0' encoding='UTF-8'?>\n<smses>\n"
+    f'<sms address="10690000" date="{ms(14, 23)}" type="1" body="{THREAT}" />\n'
+    f'<sms address="10690000" date="{ms(15, 9)}" type="1" body="{PLAIN}" />\n'
+    f'<sms address="10690000" date="{ms(15, 10)}" type="1" body="{PLAIN}" />\n'
+    f'<sms address="95555" date="{ms(15, 11)}" type="1" body="您的验证码是1234" />\n'
+    "</smses>\n"
+).encode()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    return create_app(WebSettings(data_dir=tmp_path, secret_key="t", clock=lambda: NOW))
+
+
+def csrf(client: TestClient) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/backup").text)
+    assert match
+    return match.group(1)
+
+
+def _uploads_left() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("cg-*")}
+
+
+def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI) -> None:
+    before = _uploads_left()
+    client = TestClient(app)
+    r = client.post(
+        "/backup", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", BACKUP)}
+    )
+    assert r.status_code == 200, r.text
+    page = r.text
+    assert "按机构整理的案件" in page and "招联" in page
+    assert "2026-01-14" in page and "2026-01-15" in page and 'class="bar-sms w' in page
+    assert "威胁恐吓" in page
+    assert _uploads_left() == before  # nothing of the upload is kept
+
+
+def test_bundle_download_is_a_zip(app: FastAPI) -> None:
+    client = TestClient(app)
+    r = client.post(
+        "/backup/bundle", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", BACKUP)}
+    )
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"].startswith('attachment; filename="evidence-')
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        names = z.namelist()
+    assert names and any(n.endswith(".json") for n in names)
+
+
+def test_wrong_type_empty_and_broken_files_get_clear_errors(app: FastAPI) -> None:
+    client = TestClient(app)
+    token = csrf(client)
+    for name, data, message in (
+        ("photo.png", b"\x89PNG\r\n\x1a\n", "无法识别这个文件"),
+        ("sms.xml", b"", "文件是空的"),
+        ("sms.db", b"not sqlite at all", "无法识别这个文件"),
+    ):
+        r = client.post("/backup", data={"csrf_token": token}, files={"backup": (name, data)})
+        assert r.status_code == 400 and message in r.text, (name, r.status_code)
+        assert "Traceback" not in r.text
+    r = client.post(
+        "/backup/bundle", data={"csrf_token": token}, files={"backup": ("a.txt", "你好".encode())}
+    )
+    assert r.status_code == 400 and "没有找到催收信息" in r.text
+
+
+def test_upload_size_limit_and_csrf(tmp_path: Path) -> None:
+    settings = WebSettings(data_dir=tmp_path, secret_key="t", max_upload_bytes=2048)
+    client = TestClient(create_app(settings))
+    token = csrf(client)
+    big = BACKUP + b"<!--" + b"x" * 4096 + b"-->"
+    r = client.post("/backup", data={"csrf_token": token}, files={"backup": ("sms.xml", big)})
+    assert r.status_code == 413
+    r = client.post("/backup", files={"backup": ("sms.xml", BACKUP)})
+    assert r.status_code == 403
