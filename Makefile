@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 $(BIN)/collectguard: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,model,web,store]'
+	$(BIN)/pip install -q -e '.[dev,model,web,store,letters,audit,spark]'
 	touch $@
 
 setup: $(BIN)/collectguard

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -311,16 +312,35 @@ def version() -> None:
     sys.stdout.write(f"collectguard {__version__} (rule packs: {packs})\n")
 
 
+_CORE_COMMANDS = frozenset({"check", "version", "rules", "registry"})
+
+
 def _mount_optional() -> None:
-    """Sub-apps owned by other parts of the package (repayment plans, models)."""
-    try:
-        from collectguard.repayment import cli as repayment_cli
-    except ImportError:  # optional extra not installed
-        return
-    for attr, name in (("plan_app", "plan"), ("model_app", "model")):
-        sub = getattr(repayment_cli, attr, None)
+    """Sub-apps owned by other parts of the package. Each imports its heavy dependencies
+    (SQLAlchemy, FastAPI, DuckDB, Spark …) only when one of its commands runs; a part whose
+    optional extra is not installed is simply absent."""
+    mounts: list[tuple[str, str, str | None]] = [
+        ("collectguard.repayment.cli", "plan_app", "plan"),
+        ("collectguard.repayment.cli", "model_app", "model"),
+        ("collectguard.evidence.cli", "evidence_app", "evidence"),
+        ("collectguard.gateway.cli", "gateway_app", "gateway"),
+        ("collectguard.audit.cli", "audit_app", "audit"),
+        ("collectguard.web.cli", "web_app", None),  # its one command: `collectguard serve`
+    ]
+    argv = sys.argv
+    if Path(argv[0]).name == "collectguard" and argv[1:2] and argv[1] in _CORE_COMMANDS:
+        return  # `collectguard check …` need not import SQLAlchemy, FastAPI and DuckDB
+    for module_name, attr, name in mounts:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:  # optional extra not installed
+            continue
+        sub = getattr(module, attr, None)
         if isinstance(sub, typer.Typer):
-            app.add_typer(sub, name=name)
+            if name is None:
+                app.add_typer(sub)
+            else:
+                app.add_typer(sub, name=name)
 
 
 _mount_optional()
