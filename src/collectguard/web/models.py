@@ -13,15 +13,14 @@ from typing import Literal
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Integer,
     String,
     Text,
-    TypeDecorator,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from collectguard.dbtypes import UTCDateTime
 
 __all__ = [
     "COMPLAINT_STATUSES",
@@ -38,25 +37,6 @@ __all__ = [
 
 Role = Literal["borrower", "staff"]
 COMPLAINT_STATUSES: tuple[str, ...] = ("open", "in_progress", "resolved")
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """Stores aware datetimes as UTC and gives them back aware (SQLite forgets the zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(dt.UTC).replace(tzinfo=None)
-
-    def process_result_value(
-        self, value: dt.datetime | None, dialect: Dialect
-    ) -> dt.datetime | None:
-        return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
 class Base(DeclarativeBase):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from collectguard.evidence.models import UTCDateTime
+from collectguard.dbtypes import UTCDateTime
 from collectguard.ledger import ledger_metadata
 
 revision = "0001"
