@@ -135,3 +135,39 @@ def test_fixture_parser_rejects_unknown_annotation() -> None:
 
 def test_rule_objects_are_typed() -> None:
     assert all(isinstance(r, Rule) for r in load_builtin("cn").rules)
+
+
+def test_history_rules_are_left_to_the_locker_and_gateway(tmp_path: Path) -> None:
+    """A `frequency` rule needs many messages: one check skips it instead of failing."""
+    overlay = tmp_path / "cn-freq.yaml"
+    overlay.write_text(
+        """
+pack: cn-freq
+version: "1"
+extends: cn
+jurisdiction: CN
+languages: [zh]
+timezone: Asia/Shanghai
+title: {zh: 频次, en: frequency}
+rules:
+  - id: cn.freq.daily
+    code: excessive_frequency
+    title: {zh: 频繁催收, en: Too many messages}
+    binding: self_regulatory
+    severity: standard
+    check: rate_limit
+    citation: ["lender policy"]
+    in_force: 2025-01-01
+    confidence: high
+    explain: {zh: 本机构政策, en: house policy}
+    detect:
+      builtin: frequency
+      params: {max_per_day: 3, channel: sms}
+""",
+        encoding="utf-8",
+    )
+    pack = load_pack_file(overlay)
+    analyzer = Analyzer({"cn": pack, "us": load_builtin("us")})
+    r = analyzer.check("您的借款已逾期5天，再不还款我们将上门。")
+    assert "threat" in {v.code for v in r.violations}
+    assert "excessive_frequency" not in {v.code for v in r.violations}

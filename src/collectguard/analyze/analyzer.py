@@ -157,8 +157,11 @@ class Analyzer:
             if isinstance(hit.item, Signal) and hit.item.id not in fired:
                 fired[hit.item.id] = self._signal_finding(hit.item, hit, comp, pack)
         for item in pack.builtin_items():
-            if isinstance(item, Signal) and item.detect.builtin and item.id not in fired:
-                ev = BUILTINS[item.detect.builtin](ctx, dict(item.detect.params))
+            detector = BUILTINS.get(item.detect.builtin or "")
+            if detector is None:  # history-aware (frequency): the locker and gateway judge it
+                continue
+            if isinstance(item, Signal) and item.id not in fired:
+                ev = detector(ctx, dict(item.detect.params))
                 if ev:
                     span, cue = ev[0]
                     if item.detect.builtin == "lookalike_link":
@@ -227,10 +230,11 @@ class Analyzer:
             if isinstance(hit.item, Rule):
                 add(hit.item, comp.to_original(hit.start, hit.end), hit.cue)
         for item in pack.builtin_items():
-            if isinstance(item, Rule) and item.detect.builtin:
+            detector = BUILTINS.get(item.detect.builtin or "")
+            if isinstance(item, Rule) and detector is not None:
                 if item.detect.context == "collection" and not is_collection:
                     continue  # `add` would drop it: skip the (possibly costly) detector
-                for span, cue in BUILTINS[item.detect.builtin](ctx, dict(item.detect.params)):
+                for span, cue in detector(ctx, dict(item.detect.params)):
                     add(item, span, cue)
         violations.sort(key=lambda v: (v.span[0] if v.span else -1, v.code))
 
