@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collectguard.audit.schema import COLUMNS
 from collectguard.gateway.policy import Policy, default_policy
 
 START = dt.date(2026, 1, 5)  # a Monday
@@ -412,24 +413,7 @@ def generate(
 
 
 # ---------------------------------------------------------------------------- writers
-FIELDS = (
-    "event_id",
-    "occurred_at",
-    "debtor_id",
-    "debt_id",
-    "recipient_role",
-    "recipient_phone",
-    "recipient_timezone",
-    "channel",
-    "direction",
-    "outcome",
-    "agent_id",
-    "team",
-    "agency",
-    "jurisdiction",
-    "text",
-    "state",
-)
+FIELDS = COLUMNS  # the documented log schema, in its column order
 
 
 def write_log(events: Iterable[dict[str, Any]], path: Path | str, fmt: str | None = None) -> Path:

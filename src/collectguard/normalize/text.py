@@ -146,11 +146,9 @@ def normalize(original: str) -> NormalizedText:
             )
     folded: list[str] = []
     fstarts: list[int] = []
-    cache = _FOLD_CACHE
     prev_space = False
     for i, ch in enumerate(original):
-        cached = cache.get(ch)
-        out = _fold_cached(ch) if cached is None else cached
+        out = _fold_char(ch)  # lru-cached
         if not out:
             continue
         for o in out:
@@ -169,19 +167,11 @@ def normalize(original: str) -> NormalizedText:
     )
 
 
-_FOLD_CACHE: dict[str, str] = {}
 _FOLD_TABLE: dict[int, str] = {}  # str.translate table of every character seen so far
 _FOLD_TABLE_KEYS: set[str] = set()
 _NOT_ONE_TO_ONE: set[str] = set()  # characters that fold to nothing or to several
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _BRIDGE = re.compile(f"[{_CJK_CLASS}]([^{_CJK_CLASS}0-9A-Za-z。!?;,、\\n]+)(?=[{_CJK_CLASS}])")
-
-
-def _fold_cached(ch: str) -> str:
-    out = _fold_char(ch)
-    if len(_FOLD_CACHE) < 65536:  # bounded: hostile input cannot grow it without end
-        _FOLD_CACHE[ch] = out
-    return out
 
 
 _SEPARATOR_CACHE: dict[str, bool] = {}
