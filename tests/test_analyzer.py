@@ -226,3 +226,21 @@ def test_an_authority_in_the_speakers_place_is_claimed(analyzer: Analyzer) -> No
     r = analyzer.check("【人民法院】通知：你拖欠借款一案已立案，请于三日内还款，否则强制执行。")
     assert r.platform is not None and r.platform.kind == "court"
     assert r.authenticity == "scam"
+
+
+def test_results_built_without_validation_are_still_valid(analyzer: Analyzer) -> None:
+    """The analyzer builds its result models with `model_construct` (speed): every result
+    must still pass the models' own validation unchanged."""
+    from collectguard.analyze.result import CheckResult
+
+    texts = [
+        "【招联金融】您的借款已逾期15天，再不还款我们将上门催收并通知你的家人和单位。",
+        "【中国人民法院】您已被起诉，请点击 http://fayuan-cx.top 查看传票，验证码 482913。",
+        "您好，您在我平台的借款已严重逾期，今晚22点前不还将联系你通讯录所有人，你这个老赖",
+        "This is Acme Recovery. Pay now or we will have you arrested. Call 800-555-0199.",
+        "",
+    ]
+    for t in texts:
+        got = analyzer.check(t, sender="95188", received_at="2026-03-02T23:10:00+08:00")
+        dumped = got.model_dump()
+        assert CheckResult.model_validate(dumped).model_dump() == dumped

@@ -19,6 +19,7 @@ EXPORTED = {
     "AccountKind", "AccountNumber", "Amount", "DateKind", "DateMention", "Extraction", "Link",
     "MaskKind", "Masked", "PartyMention", "PartyRole", "PhoneKind", "PhoneNumber", "SenderInfo",
     "SenderKind", "Signature", "SignaturePosition", "Span", "classify_sender", "extract",
+    "LazyExtraction", "extract_lazy",
 }  # fmt: skip
 
 # Third-party modules the pure core may use; everything else must be the standard library,
@@ -111,3 +112,25 @@ def test_data_files_ship_with_the_package() -> None:
     for name in ("shortlink_hosts.txt", "parties.yaml", "mobile_segments.txt"):
         text = (data / name).read_text("utf-8")
         assert text.startswith("#"), f"{name} needs a comment header"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "【招联金融】您尾号1234的账户2024年5月3日应还1,500.00元，请致电4008-123-456或13812345678。",
+        "点击 https://t.cn/abc 领取，验证码123456，身份证110101199003071234",
+        "你妈138****5678和单位都会收到通知，6222 0212 3456 7890",
+    ],
+)
+def test_lazy_extraction_equals_extract_in_any_read_order(text: str) -> None:
+    """Reading fields lazily, in any order, gives exactly what `extract` gives."""
+    norm = normalize(text)
+    want = extract(norm)
+    names = [f.name for f in dataclasses.fields(Extraction)]
+    for order in (names, list(reversed(names))):
+        lazy = extract_pkg.extract_lazy(norm)
+        for name in order:
+            assert getattr(lazy, name) == getattr(want, name), name
+        assert lazy.resolve() == want

@@ -80,3 +80,48 @@ def test_plain_chinese_is_mapped_one_to_one(original: str) -> None:
 def test_span_outside_text_is_rejected() -> None:
     with pytest.raises(ValueError, match="outside"):
         normalize("abc").to_original(0, 10)
+
+
+def _load_script(name: str) -> object:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_t2s_triggers_match_installed_opencc() -> None:
+    """The shipped trigger set is exactly what the installed OpenCC's dictionaries change
+    (rerun scripts/build_t2s_triggers.py after upgrading OpenCC)."""
+    from collectguard.normalize import text as text_module
+
+    script = _load_script("build_t2s_triggers")
+    assert script.triggers() == set(text_module._T2S_TRIGGERS)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("original", "expected"),
+    [
+        ("深沈的夜", "深沉的夜"),  # 沈 changes only inside a phrase
+        ("回覆我", "回复我"),
+        ("沈先生", "沈先生"),  # a surname stays
+        ("您的借款已逾期", "您的借款已逾期"),  # no trigger: OpenCC is skipped, text kept
+    ],
+)
+def test_t2s_phrases_still_convert(original: str, expected: str) -> None:
+    assert normalize(original).text == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), max_size=12))
+def test_t2s_skip_is_exact(original: str) -> None:
+    """Skipping OpenCC for trigger-free text gives what OpenCC itself would give."""
+    from collectguard.normalize import text as text_module
+
+    converted = text_module._OPENCC.convert(original)
+    if len(converted) == len(original):
+        assert normalize(original).text == converted

@@ -30,8 +30,8 @@ from collectguard.analyze.result import (
 )
 from collectguard.detect.builtins import BUILTINS, MessageContext
 from collectguard.errors import InputError
-from collectguard.extract import classify_sender, extract
-from collectguard.findings import Finding
+from collectguard.extract import classify_sender, extract_lazy
+from collectguard.findings import Finding, FindingKind
 from collectguard.normalize import NormalizedText, compact, normalize
 from collectguard.registry import LenderEntry, PlatformRegistry
 from collectguard.rules import Hit, Rule, RulePack, Signal, load_builtin
@@ -129,7 +129,7 @@ class Analyzer:
         pack = self.pack_for(message)
         norm = normalize(message.text)
         comp = compact(norm, pack.evasions)
-        ext = extract(norm)
+        ext = extract_lazy(norm)
         sender = classify_sender(message.sender) if message.sender else None
         attribution = attribute(norm, comp, ext, sender, message.sender, self.registry)
         hits = pack.scan(comp)
@@ -169,7 +169,7 @@ class Analyzer:
                     fired[item.id] = self._finding_from_evidence(item, span, cue, norm, pack)
         if "sender_official_hotline" in ctx.consistency or "official_domain" in ctx.consistency:
             cue = ", ".join(ctx.consistency)
-            fired["registry.consistent"] = Finding(
+            fired["registry.consistent"] = Finding.model_construct(
                 kind="genuine_cue",
                 rule_id="registry.consistent",
                 cue=f"与登记的官方渠道一致 / consistent with the registry ({cue})",
@@ -214,7 +214,7 @@ class Analyzer:
             finding = self._finding_from_evidence(rule, span, cue, norm, pack)
             findings.append(finding)
             violations.append(
-                Violation(
+                Violation.model_construct(
                     code=rule.code,
                     rule_id=rule.id,
                     title=rule.title.zh if self.lang == "zh" else rule.title.en,
@@ -263,7 +263,7 @@ class Analyzer:
             echo["timezone"] = message.timezone
         if message.jurisdiction:
             echo["jurisdiction"] = message.jurisdiction
-        return CheckResult(
+        return CheckResult.model_construct(
             input=echo,
             jurisdiction=pack.jurisdiction.lower(),
             language="zh" if pack.name == "cn" else "en",
@@ -295,10 +295,8 @@ class Analyzer:
     ) -> Finding:
         evidence = text.original[span[0] : span[1]] if span else cue
         if isinstance(item, Signal):
-            kind = {"collection": "collection_cue", "scam": "scam_cue", "genuine": "genuine_cue"}[
-                item.kind
-            ]
-            return Finding(
+            kind = _SIGNAL_KIND[item.kind]
+            return Finding.model_construct(
                 kind=kind,
                 rule_id=item.id,
                 span=span,
@@ -307,7 +305,7 @@ class Analyzer:
                 score=item.weight,
                 jurisdiction=pack.jurisdiction,
             )
-        return Finding(
+        return Finding.model_construct(
             kind="violation",
             rule_id=item.id,
             code=item.code,
@@ -353,7 +351,7 @@ class Analyzer:
             confidence = min(0.99, confidence + 0.08)
         if attribution.conflicts:
             confidence = max(0.1, confidence - 0.3)
-        return Platform(
+        return Platform.model_construct(
             claimed_name=attribution.claimed_name,
             brand=_brand(attribution.claimed_name),
             registry_name=entry.display_name if entry is not None else None,
@@ -365,6 +363,13 @@ class Analyzer:
             matched_by=list(dict.fromkeys(attribution.matched_by)),
             span=attribution.span,
         )
+
+
+_SIGNAL_KIND: dict[str, FindingKind] = {
+    "collection": "collection_cue",
+    "scam": "scam_cue",
+    "genuine": "genuine_cue",
+}
 
 
 def _describe(exc: ValidationError) -> str:

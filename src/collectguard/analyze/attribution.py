@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from collectguard.extract import Extraction, SenderInfo
+from collectguard.extract import Extraction, LazyExtraction, SenderInfo
 from collectguard.normalize import NormalizedText, compact, normalize
 from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 
@@ -130,7 +130,7 @@ def _prefer(
 def attribute(
     norm: NormalizedText,
     comp: NormalizedText,
-    ext: Extraction,
+    ext: Extraction | LazyExtraction,
     sender: SenderInfo | None,
     sender_text: str | None,
     registry: PlatformRegistry,
@@ -232,7 +232,10 @@ def _body_phrase(norm: NormalizedText) -> Attribution | None:
 
 
 def _check_consistency(
-    result: Attribution, ext: Extraction, sender: SenderInfo | None, registry: PlatformRegistry
+    result: Attribution,
+    ext: Extraction | LazyExtraction,
+    sender: SenderInfo | None,
+    registry: PlatformRegistry,
 ) -> None:
     entry = result.entry
     if sender is not None and sender.digits:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from collectguard.extract import Extraction, SenderInfo
+from collectguard.extract import Extraction, LazyExtraction, SenderInfo
 from collectguard.normalize import NormalizedText
 from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 
@@ -28,7 +28,7 @@ class MessageContext:
 
     norm: NormalizedText
     comp: NormalizedText
-    ext: Extraction
+    ext: Extraction | LazyExtraction
     sender: SenderInfo | None
     received_at: dt.datetime | dt.date | None
     timezone: str | None

@@ -1,7 +1,8 @@
 """Entity extraction from one message: signatures, numbers, links, money, dates, masks,
 account numbers and third parties.
 
-Owns: `extract(norm) -> Extraction` over a `NormalizedText`, and `classify_sender` for the
+Owns: `extract(norm) -> Extraction` over a `NormalizedText` (and `extract_lazy`, the same
+fields computed on first read), and `classify_sender` for the
 input's sender field. Every entity's `span` is a half-open range of the ORIGINAL text and
 its `text` the original substring there. Term lists and number tables are data files in
 ``collectguard/extract/data`` loaded once at import.
@@ -10,7 +11,7 @@ Pure: imports only `collectguard.normalize` — no I/O beyond its own package da
 database or CLI code, no network (the public-suffix list is tldextract's bundled snapshot).
 """
 
-from collectguard.extract._extract import extract
+from collectguard.extract._extract import LazyExtraction, extract, extract_lazy
 from collectguard.extract._model import (
     AccountKind,
     AccountNumber,
@@ -40,6 +41,7 @@ __all__ = [
     "DateKind",
     "DateMention",
     "Extraction",
+    "LazyExtraction",
     "Link",
     "MaskKind",
     "Masked",
@@ -54,4 +56,5 @@ __all__ = [
     "Span",
     "classify_sender",
     "extract",
+    "extract_lazy",
 ]

@@ -7,11 +7,21 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 
 import ahocorasick
 import opencc
 
 _OPENCC = opencc.OpenCC("t2s")
+
+# Characters OpenCC's t2s may change (built by scripts/build_t2s_triggers.py, checked against
+# the installed OpenCC by a test): a text with none of them converts to itself.
+_T2S_TRIGGERS = frozenset(
+    resources.files("collectguard.normalize")
+    .joinpath("data/t2s_triggers.txt")
+    .read_text(encoding="utf-8")
+    .strip()
+)
 
 # Characters dropped outright: zero-width, bidi controls, BOM, soft hyphen, variation selectors.
 _INVISIBLE = frozenset(
@@ -56,7 +66,7 @@ def _fold_char(ch: str) -> str:
 def _t2s(chars: list[str]) -> list[str]:
     """Traditional → simplified, keeping one output character per input character."""
     joined = "".join(chars)
-    if joined.isascii():
+    if joined.isascii() or _T2S_TRIGGERS.isdisjoint(joined):
         return chars
     converted = _OPENCC.convert(joined)
     if len(converted) == len(joined):
@@ -67,7 +77,7 @@ def _t2s(chars: list[str]) -> list[str]:
 
 def _t2s_text(text: str) -> str:
     """`_t2s` for a string whose characters map one to one."""
-    if text.isascii():
+    if text.isascii() or _T2S_TRIGGERS.isdisjoint(text):
         return text
     converted: str = _OPENCC.convert(text)
     if len(converted) == len(text):
