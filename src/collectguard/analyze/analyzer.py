@@ -169,7 +169,7 @@ class Analyzer:
                     fired[item.id] = self._finding_from_evidence(item, span, cue, norm, pack)
         if "sender_official_hotline" in ctx.consistency or "official_domain" in ctx.consistency:
             cue = ", ".join(ctx.consistency)
-            fired["registry.consistent"] = Finding.model_construct(
+            fired["registry.consistent"] = Finding(
                 kind="genuine_cue",
                 rule_id="registry.consistent",
                 cue=f"与登记的官方渠道一致 / consistent with the registry ({cue})",
@@ -214,7 +214,7 @@ class Analyzer:
             finding = self._finding_from_evidence(rule, span, cue, norm, pack)
             findings.append(finding)
             violations.append(
-                Violation.model_construct(
+                Violation(
                     code=rule.code,
                     rule_id=rule.id,
                     title=rule.title.zh if self.lang == "zh" else rule.title.en,
@@ -263,7 +263,7 @@ class Analyzer:
             echo["timezone"] = message.timezone
         if message.jurisdiction:
             echo["jurisdiction"] = message.jurisdiction
-        return CheckResult.model_construct(
+        return CheckResult(
             input=echo,
             jurisdiction=pack.jurisdiction.lower(),
             language="zh" if pack.name == "cn" else "en",
@@ -296,7 +296,7 @@ class Analyzer:
         evidence = text.original[span[0] : span[1]] if span else cue
         if isinstance(item, Signal):
             kind = _SIGNAL_KIND[item.kind]
-            return Finding.model_construct(
+            return Finding(
                 kind=kind,
                 rule_id=item.id,
                 span=span,
@@ -305,7 +305,7 @@ class Analyzer:
                 score=item.weight,
                 jurisdiction=pack.jurisdiction,
             )
-        return Finding.model_construct(
+        return Finding(
             kind="violation",
             rule_id=item.id,
             code=item.code,
@@ -351,7 +351,7 @@ class Analyzer:
             confidence = min(0.99, confidence + 0.08)
         if attribution.conflicts:
             confidence = max(0.1, confidence - 0.3)
-        return Platform.model_construct(
+        return Platform(
             claimed_name=attribution.claimed_name,
             brand=_brand(attribution.claimed_name),
             registry_name=entry.display_name if entry is not None else None,

@@ -135,25 +135,13 @@ def normalize(original: str) -> NormalizedText:
     Spaces and punctuation are kept (extractors need them); runs of whitespace collapse to
     one space.
     """
-    n = len(original)
-    chars = set(original)
-    unseen = chars.difference(_FOLD_TABLE_KEYS)
-    if unseen and len(_FOLD_TABLE) + len(unseen) <= 65536:  # bounded against hostile input
-        for ch in unseen:
-            out = _fold_char(ch)
-            _FOLD_TABLE[ord(ch)] = out
-            _FOLD_TABLE_KEYS.add(ch)
-            if len(out) != 1:
-                _NOT_ONE_TO_ONE.add(ch)
-        unseen = set()
-    if not unseen and _NOT_ONE_TO_ONE.isdisjoint(chars):
-        # Fast path (most messages): every character folds to exactly one character, so
-        # the offsets are the identity unless whitespace collapses.
-        joined = original.translate(_FOLD_TABLE)
-        if "  " not in joined and joined.isprintable():
-            return NormalizedText(
-                original, _t2s_text(joined), tuple(range(n)), tuple(range(1, n + 1))
-            )
+    # Fast path (most messages): one str.translate pass; every character that does not
+    # fold to exactly one printable character turns into the marker, which sends the text
+    # down the general path below.
+    joined = original.translate(_FOLD_TABLE)
+    if _MARKER not in joined and "  " not in joined:
+        n = len(original)
+        return NormalizedText(original, _t2s_text(joined), _identity(0, n), _identity(1, n + 1))
     folded: list[str] = []
     fstarts: list[int] = []
     prev_space = False
@@ -177,9 +165,37 @@ def normalize(original: str) -> NormalizedText:
     )
 
 
-_FOLD_TABLE: dict[int, str] = {}  # str.translate table of every character seen so far
-_FOLD_TABLE_KEYS: set[str] = set()
-_NOT_ONE_TO_ONE: set[str] = set()  # characters that fold to nothing or to several
+_MARKER = "\x00"  # folds to "" itself, so it never survives as a fast-path character
+
+
+class _FoldTable(dict[int, str]):
+    """The str.translate table: code point → its one-character fold, or `_MARKER` when the
+    character folds to nothing, to several characters or to a space other than U+0020.
+    Filled on first sight of each character, bounded against hostile input."""
+
+    def __missing__(self, key: int) -> str:
+        out = _fold_char(chr(key))
+        one = len(out) == 1 and out.isprintable() and (out == " " or not out.isspace())
+        value = out if one else _MARKER
+        if len(self) < 65536:
+            self[key] = value
+        return value
+
+
+_FOLD_TABLE = _FoldTable()
+_IDENTITY: tuple[int, ...] = tuple(range(4097))
+
+
+def _identity(start: int, stop: int) -> tuple[int, ...]:
+    """tuple(range(start, stop)) from a shared table (slicing beats building)."""
+    global _IDENTITY
+    if stop > len(_IDENTITY):
+        if stop > 1 << 20:
+            return tuple(range(start, stop))
+        _IDENTITY = tuple(range(stop * 2))
+    return _IDENTITY[start:stop]
+
+
 _CJK_CLASS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff"
 _BRIDGE = re.compile(f"[{_CJK_CLASS}]([^{_CJK_CLASS}0-9A-Za-z。!?;,、\\n]+)(?=[{_CJK_CLASS}])")
 
