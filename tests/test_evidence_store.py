@@ -555,10 +555,15 @@ def test_cases_history_rules(store: EvidenceStore, tmp_path: Path) -> None:
     cap2 = tmp_path / "cap2.yaml"
     cap2.write_text(FREQ_OVERLAY % 2, encoding="utf-8")
     pack = load_pack_file(cap2)
-    assert [(c.rule_id, c.max_per_day) for c in frequency_caps(pack)] == [("cn.freq.daily_test", 2)]
-    assert frequency_caps(load_builtin("cn")) == [] or all(
-        c.max_per_day > 0 for c in frequency_caps(load_builtin("cn"))
-    )
+    caps = {(c.rule_id, c.max_per_day, c.channel, c.counts) for c in frequency_caps(pack)}
+    assert ("cn.freq.daily_test", 2, "any", "all") in caps
+    # the shipped cn pack's caps (CBA 2026, GB/T 45251-2025), inherited by the overlay
+    assert {
+        ("cn.freq.unanswered_attempts", 6, "call", "unanswered"),
+        ("cn.freq.effective_conversations", 3, "call", "answered"),
+    } == {
+        (c.rule_id, c.max_per_day, c.channel, c.counts) for c in frequency_caps(load_builtin("cn"))
+    }
     cases = build_cases(store, pack)
     assert len(cases) == 1  # the bank OTP is no case; the call joined through the number
     c = cases[0]

@@ -7,8 +7,21 @@ from pathlib import Path
 import pytest
 
 from collectguard import Analyzer, CheckInput, RulePackError
-from collectguard.rules import BUILTIN_PACKS, Rule, fixture_text, load_builtin, load_pack_file
-from collectguard.rules.fixtures import FixtureCase, parse_fixtures, run_case
+from collectguard.rules import (
+    BUILTIN_PACKS,
+    HISTORY_BUILTINS,
+    Rule,
+    fixture_text,
+    history_fixture_text,
+    load_builtin,
+    load_pack_file,
+)
+from collectguard.rules.fixtures import (
+    FixtureCase,
+    parse_fixtures,
+    parse_history_fixtures,
+    run_case,
+)
 
 BAD = Path(__file__).parent / "data" / "packs_bad"
 
@@ -56,9 +69,38 @@ def test_every_rule_has_positive_and_negative_fixture(name: str) -> None:
     cases = parse_fixtures(fixture_text(name), name)
     fires = set().union(*(c.must_fire | c.todo_fire for c in cases))
     oks = set().union(*(c.must_not_fire for c in cases))
+    for case in parse_history_fixtures(history_fixture_text(name), name):
+        fires |= case.must_fire
+        oks |= case.must_not_fire
     for rule in load_builtin(name).rules:
         assert rule.id in fires, f"{rule.id} has no '# ruleid:' fixture"
         assert rule.id in oks, f"{rule.id} has no '# ok:' fixture"
+
+
+@pytest.mark.parametrize("name", BUILTIN_PACKS)
+def test_history_fixtures(name: str) -> None:
+    """Timeline fixtures of the history-aware rules (daily caps), judged as the evidence
+    locker judges a lender's contacts."""
+    from collectguard.evidence.history import evaluate_timeline
+
+    pack = load_builtin(name)
+    history_ids = {r.id for r in pack.rules if r.detect.builtin in HISTORY_BUILTINS}
+    for case in parse_history_fixtures(history_fixture_text(name), name):
+        fired = {f.rule_id for f in evaluate_timeline(case.events, pack, case.tz).findings}
+        where = f"{name} history case {case.index}"
+        assert case.must_fire <= fired, f"{where}: should fire {case.must_fire - fired}"
+        assert not fired & case.must_not_fire, f"{where}: fired {fired & case.must_not_fire}"
+        unannotated = (fired & history_ids) - case.must_fire
+        assert not unannotated, f"{where}: unannotated history rule(s) fired: {unannotated}"
+
+
+def test_history_fixture_errors_name_the_case() -> None:
+    with pytest.raises(RulePackError, match="case 1: each event needs exactly one"):
+        parse_history_fixtures("- {ruleid: [a], events: [{at: '2026-01-01T00:00:00+08:00'}]}", "t")
+    with pytest.raises(RulePackError, match="needs a UTC offset"):
+        parse_history_fixtures("- {ok: [a], events: [{sms: x, at: '2026-01-01T00:00'}]}", "t")
+    with pytest.raises(RulePackError, match="annotate it"):
+        parse_history_fixtures("- {events: []}", "t")
 
 
 @pytest.mark.parametrize(

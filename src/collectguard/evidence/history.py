@@ -5,7 +5,9 @@ id, else the claimed brand, else the sender) and the rules no single message can
 
 - **daily cap** (`excessive_frequency`): contacts per lender per local day above the cap a
   rule pack declares (a rule with ``detect: {builtin: frequency, params: {max_per_day: N}}``,
-  optional ``channel: sms|call|any``); the numbers come from the pack, never from code;
+  optional ``channel: sms|call|any`` and, for calls, ``counts: all|answered|unanswered``
+  — an answered call has a duration, an unanswered one was missed, rejected or blocked);
+  the numbers come from the pack, never from code;
 - **night-time counts**: messages and calls inside the pack's ``night_time`` window;
 - **escalation**: a lender's violations getting more severe over time;
 - **third-party contacts**: collection messages that reached someone other than the debtor
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -28,6 +31,7 @@ from collectguard.evidence.ingest import normalise_party
 from collectguard.evidence.models import CallRecord, Message, Violation
 from collectguard.evidence.store import EvidenceStore
 from collectguard.rules import RulePack, load_builtin
+from collectguard.rules.fixtures import HistoryEvent
 
 SEVERITY_RANK = {
     "self_regulatory": 1,
@@ -40,6 +44,8 @@ SEVERITY_RANK = {
 
 THIRD_PARTY_CODES = frozenset({"third_party_disclosure", "contacts_relatives_or_employer"})
 Channel = Literal["sms", "call", "any"]
+CallCount = Literal["all", "answered", "unanswered"]
+UNANSWERED_CALL_TYPES = frozenset({"missed", "rejected", "blocked"})
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,24 @@ class FrequencyCap:
     title_zh: str
     title_en: str
     citation: str
+    counts: CallCount = "all"
+
+    def count(self, day: dict[str, int]) -> int:
+        """Contacts of one day (`Case.per_day` value) this cap counts."""
+        if self.channel == "call" and self.counts != "all":
+            return day.get(f"call_{self.counts}", 0)
+        if self.channel == "any":
+            return day["sms"] + day["call"]
+        return day[self.channel]
+
+    def describe(self) -> str:
+        if self.channel == "call" and self.counts != "all":
+            zh = "接通的电话" if self.counts == "answered" else "未接通的电话"
+            en = f"{self.counts} calls"
+        else:
+            zh = {"sms": "短信", "call": "电话", "any": "短信和电话"}[self.channel]
+            en = {"sms": "messages", "call": "calls", "any": "messages and calls"}[self.channel]
+        return f"每天上限 {self.max_per_day} 次（{zh}）/ cap {self.max_per_day} per day ({en})"
 
 
 @dataclass(frozen=True)
@@ -80,6 +104,7 @@ def frequency_caps(pack: RulePack) -> list[FrequencyCap]:
         except ValueError:
             continue
         channel = str(params.get("channel", "any"))
+        counts = str(params.get("counts", "all"))
         caps.append(
             FrequencyCap(
                 rule_id=rule.id,
@@ -89,6 +114,7 @@ def frequency_caps(pack: RulePack) -> list[FrequencyCap]:
                 title_zh=rule.title.zh,
                 title_en=rule.title.en,
                 citation="；".join(rule.citation),
+                counts=counts if counts in ("answered", "unanswered") else "all",  # type: ignore[arg-type]
             )
         )
     return caps
@@ -130,6 +156,8 @@ class TimelineItem:
     summary: str
     violations: tuple[ViolationRef, ...] = ()
     authenticity: str | None = None
+    call_outcome: Literal["answered", "unanswered"] | None = None
+    """For calls: answered (a duration) or unanswered (missed, rejected, blocked)."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +182,9 @@ class Case:
     code_counts: Counter[str] = field(default_factory=Counter)
     findings: list[HistoryFinding] = field(default_factory=list)
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Local date → {"sms": n, "call": n} (every call, answered or not)."""
+    calls_by_outcome: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Local date → {"call_answered": n, "call_unanswered": n}, for caps on either."""
     night_messages: int = 0
     night_calls: int = 0
     third_party_recipients: set[str] = field(default_factory=set)
@@ -278,6 +309,7 @@ def build_cases(
                 party=crow.number,
                 recipient=crow.recipient,
                 summary=f"{crow.call_type} {crow.duration_s}s",
+                call_outcome=_call_outcome(crow.call_type, crow.duration_s),
             )
         )
     caps = frequency_caps(pack)
@@ -286,6 +318,38 @@ def build_cases(
         c.timeline.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min, t.item_id))
         _evaluate(c, caps, night, tz)
     return sorted(cases.values(), key=lambda c: (-sum(c.rule_counts.values()), -c.messages, c.key))
+
+
+def evaluate_timeline(
+    events: Iterable[HistoryEvent], pack: RulePack, zone: str | None = None
+) -> Case:
+    """The history-aware rules of `pack` over one lender's contacts (a fixture timeline or
+    any other list of SMS and call events), without a store."""
+    tz = ZoneInfo(zone or pack.timezone or "UTC")
+    case = Case(key="timeline", name="timeline")
+    for i, ev in enumerate(sorted(events, key=lambda e: e.at)):
+        is_call = ev.kind == "call"
+        case.timeline.append(
+            TimelineItem(
+                at=ev.at,
+                kind="call" if is_call else "message",
+                item_id=i,
+                party=None,
+                recipient="self",
+                summary=f"{ev.call_type} {ev.duration_s}s" if is_call else "sms",
+                call_outcome=_call_outcome(ev.call_type, ev.duration_s) if is_call else None,
+            )
+        )
+    _evaluate(case, frequency_caps(pack), night_window(pack), tz)
+    return case
+
+
+def _call_outcome(call_type: str, duration_s: int) -> Literal["answered", "unanswered"] | None:
+    if call_type in UNANSWERED_CALL_TYPES:
+        return "unanswered"
+    if call_type == "incoming":
+        return "answered" if duration_s > 0 else "unanswered"
+    return None  # outgoing, voicemail, unknown: not a collector's attempt we can judge
 
 
 def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: ZoneInfo) -> None:
@@ -298,6 +362,11 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
         local = item.at.astimezone(tz)
         day = c.per_day.setdefault(local.date().isoformat(), {"sms": 0, "call": 0})
         day["sms" if item.kind == "message" else "call"] += 1
+        if item.kind == "call" and item.call_outcome is not None:
+            out = c.calls_by_outcome.setdefault(
+                local.date().isoformat(), {"call_answered": 0, "call_unanswered": 0}
+            )
+            out[f"call_{item.call_outcome}"] += 1
         if night is not None and night.contains(local.time()):
             if item.kind == "message":
                 c.night_messages += 1
@@ -307,7 +376,7 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
     for cap in caps:
         over = []
         for date, n in sorted(c.per_day.items()):
-            count = n["sms"] + n["call"] if cap.channel == "any" else n[cap.channel]
+            count = cap.count({**n, **c.calls_by_outcome.get(date, {})})
             if count > cap.max_per_day:
                 over.append(f"{date}: {count}")
         if over:
@@ -320,8 +389,7 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                     title_zh=cap.title_zh,
                     title_en=cap.title_en,
                     count=len(over),
-                    detail=f"每天上限 {cap.max_per_day} 次（{cap.channel}）/ cap "
-                    f"{cap.max_per_day} per day ({cap.channel}); " + ", ".join(over),
+                    detail=f"{cap.describe()}; " + ", ".join(over),
                     citation=cap.citation,
                 )
             )

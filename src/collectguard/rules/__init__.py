@@ -5,12 +5,20 @@ Semgrep-style annotated fixtures every rule ships with (`fixtures`). Packs are d
 (`packs/*.yaml`); nothing here knows about the CLI, web or storage.
 """
 
-from collectguard.rules.model import Detect, Localized, Rule, RulePackFile, Signal
+from collectguard.rules.model import (
+    HISTORY_BUILTINS,
+    Detect,
+    Localized,
+    Rule,
+    RulePackFile,
+    Signal,
+)
 from collectguard.rules.pack import (
     BUILTIN_PACKS,
     Hit,
     RulePack,
     fixture_text,
+    history_fixture_text,
     load_builtin,
     load_pack_file,
     resolve_pack,
@@ -18,6 +26,7 @@ from collectguard.rules.pack import (
 
 __all__ = [
     "BUILTIN_PACKS",
+    "HISTORY_BUILTINS",
     "Detect",
     "Hit",
     "Localized",
@@ -26,6 +35,7 @@ __all__ = [
     "RulePackFile",
     "Signal",
     "fixture_text",
+    "history_fixture_text",
     "load_builtin",
     "load_pack_file",
     "resolve_pack",

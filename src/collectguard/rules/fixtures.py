@@ -9,6 +9,12 @@ A fixture file holds cases. Each case is one message line preceded by annotation
     # sender: 10690000000   /  # at: 2025-01-01T23:10:00+08:00  /  # tz: Asia/Shanghai
     ## a comment line (ignored)
 
+History-aware rules (daily caps) cannot fire on one message; their fixtures are timelines in
+``<pack>.history-fixtures.yaml`` (`parse_history_fixtures`): a list of cases, each with
+``ruleid``/``ok`` lists, an optional ``tz`` and ``events`` — ``{sms|call: <type>, at: <ISO
+time>, duration_s: N, repeat: N, every_minutes: M}`` (``call`` takes an Android call type:
+incoming, missed, rejected, blocked …).
+
 Strictness: a rule that fires on a case without a `ruleid`/`todoruleid` annotation for it is a
 false positive, exactly as in Semgrep. Parsing is pure; running needs an analyzer callable.
 """
@@ -19,6 +25,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import yaml
 
 from collectguard.errors import RulePackError
 
@@ -139,3 +147,73 @@ def run_case(
         if got != want:
             wrong.append(f"{key}: expected {want}, got {got}")
     return CaseOutcome(case, fired, fn, fp, wrong, case.todo_fire - fired)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """One contact in a history fixture: an SMS or a call of an Android call type."""
+
+    kind: str  # "sms" or "call"
+    at: dt.datetime
+    call_type: str = ""
+    duration_s: int = 0
+
+
+@dataclass(slots=True)
+class HistoryCase:
+    index: int
+    events: list[HistoryEvent]
+    must_fire: set[str] = field(default_factory=set)
+    must_not_fire: set[str] = field(default_factory=set)
+    tz: str | None = None
+
+
+def parse_history_fixtures(raw: str, origin: str) -> list[HistoryCase]:
+    """Timeline cases for history-aware rules (see the module docstring for the format)."""
+    try:
+        doc = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise RulePackError(f"{origin}: not valid YAML: {exc}") from None
+    if not isinstance(doc, list):
+        raise RulePackError(f"{origin}: must be a YAML list of cases")
+    cases: list[HistoryCase] = []
+    for i, item in enumerate(doc, start=1):
+        where = f"{origin}: case {i}"
+        if not isinstance(item, dict) or not isinstance(item.get("events"), list):
+            raise RulePackError(f"{where}: needs a mapping with an 'events' list")
+        unknown = set(item) - {"ruleid", "ok", "tz", "events", "note"}
+        if unknown:
+            raise RulePackError(f"{where}: unknown keys {sorted(unknown)}")
+        case = HistoryCase(
+            index=i,
+            events=[],
+            must_fire=set(item.get("ruleid") or []),
+            must_not_fire=set(item.get("ok") or []),
+            tz=item.get("tz"),
+        )
+        if not (case.must_fire or case.must_not_fire):
+            raise RulePackError(f"{where}: annotate it with 'ruleid' or 'ok'")
+        for ev in item["events"]:
+            case.events.extend(_history_events(ev, where))
+        cases.append(case)
+    return cases
+
+
+def _history_events(ev: Any, where: str) -> list[HistoryEvent]:
+    if not isinstance(ev, dict) or ("sms" in ev) == ("call" in ev):
+        raise RulePackError(f"{where}: each event needs exactly one of 'sms' or 'call': {ev!r}")
+    at = ev.get("at")
+    try:
+        start = at if isinstance(at, dt.datetime) else dt.datetime.fromisoformat(str(at))
+    except ValueError:
+        raise RulePackError(f"{where}: bad time {at!r}") from None
+    if start.tzinfo is None:
+        raise RulePackError(f"{where}: time {at!r} needs a UTC offset")
+    repeat = int(ev.get("repeat", 1))
+    step = dt.timedelta(minutes=int(ev.get("every_minutes", 10)))
+    kind = "sms" if "sms" in ev else "call"
+    call_type = "" if kind == "sms" else str(ev["call"])
+    return [
+        HistoryEvent(kind, start + k * step, call_type, int(ev.get("duration_s", 0)))
+        for k in range(repeat)
+    ]

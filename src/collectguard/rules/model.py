@@ -48,6 +48,9 @@ Builtin = Literal[
     "missing_opt_out",
     "frequency",
 ]
+HISTORY_BUILTINS = frozenset({"frequency"})
+"""Builtins no single message can trigger: the locker, gateway and audit judge them over
+many contacts; their fixtures are timelines (`<pack>.history-fixtures.yaml`)."""
 Context = Literal["any", "collection", "scam", "collection_or_scam"]
 
 

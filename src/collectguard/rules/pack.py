@@ -220,6 +220,14 @@ def fixture_text(name: str) -> str:
     return _builtin_text(name, ".fixtures.txt")
 
 
+def history_fixture_text(name: str) -> str:
+    """The timeline fixtures of pack `name`'s history-aware rules ("[]" when it has none)."""
+    try:
+        return _builtin_text(name, ".history-fixtures.yaml")
+    except FileNotFoundError:
+        return "[]"
+
+
 @functools.lru_cache(maxsize=16)
 def load_builtin(name: str) -> RulePack:
     """A shipped pack by name (`cn`, `us`), compiled once per process."""
