@@ -96,8 +96,21 @@ def test_unknown_kind_or_language(store: EvidenceStore) -> None:
     ctx = context(store)
     with pytest.raises(EvidenceError, match="no letter kind"):
         render_letter("love_letter", "zh", ctx)
-    with pytest.raises(EvidenceError, match="en only"):
-        render_letter("cfpb_narrative", "zh", ctx)
+    with pytest.raises(EvidenceError, match="zh/en only"):
+        render_letter("lender_complaint", "fr", ctx)
+
+
+def test_us_letters_have_a_chinese_reading_copy(store: EvidenceStore) -> None:
+    """A Chinese-speaking borrower in the US reads the zh copy and sends the English one."""
+    ctx = context(store)
+    for kind, citation in (
+        ("us_debt_validation", "1692g(b)"),
+        ("us_cease_communication", "1692c(c)"),
+        ("cfpb_narrative", "consumerfinance.gov"),
+    ):
+        zh = render_letter(kind, "zh", ctx).markdown
+        assert citation in zh and "英文版" in zh and f"--kind {kind} --lang en" in zh
+        assert "【待填写 / fill in:" in zh
 
 
 def test_hostile_text_stays_text(store: EvidenceStore) -> None:

@@ -61,11 +61,19 @@ LETTER_KINDS: dict[str, LetterKind] = {
         ),
         LetterKind("spam_12321", ("zh", "en"), "12321 垃圾短信举报", "12321 spam report"),
         LetterKind("pboc_objection", ("zh", "en"), "征信异议申请", "Credit-report objection"),
-        LetterKind("us_debt_validation", ("en",), "美国：债务核实请求", "Debt validation request"),
+        # US letters go to US collectors in English; the zh version is a reading copy.
         LetterKind(
-            "us_cease_communication", ("en",), "美国：停止联系函", "Cease-communication letter"
+            "us_debt_validation", ("en", "zh"), "美国：债务核实请求", "Debt validation request"
         ),
-        LetterKind("cfpb_narrative", ("en",), "美国：CFPB 投诉陈述", "CFPB complaint narrative"),
+        LetterKind(
+            "us_cease_communication",
+            ("en", "zh"),
+            "美国：停止联系函",
+            "Cease-communication letter",
+        ),
+        LetterKind(
+            "cfpb_narrative", ("en", "zh"), "美国：CFPB 投诉陈述", "CFPB complaint narrative"
+        ),
     )
 }
 
