@@ -177,6 +177,7 @@ def backup(*rows: str) -> str:
 
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
 PLAIN = "【招联金融】您的借款已逾期3天，请及时还款。"
+FIXED_NOW = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def count(store: EvidenceStore, model: type[Message | CallRecord | Attachment]) -> int:
@@ -241,6 +242,53 @@ def test_android_import_analyses_stores_and_chains(store: EvidenceStore, tmp_pat
     assert entries[0].payload["source_sha256"] == report.source_sha256
     assert entries[0].payload["item_sha256"] == threat.item_sha256
     assert verify_store(store).ok
+
+
+def test_parallel_import_stores_what_a_serial_import_stores(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """Worker processes analyse one batch ahead of the writer: same rows, same order, same
+    verdicts and a chain that verifies, batch boundaries and a mid-file fault included."""
+    texts = [THREAT, PLAIN, "【平安银行】您的验证码是123456。", "你这个老赖，再不还钱就上门。"]
+    records = [
+        sms(f"1069000{i % 3}", ms(2025, 2, 1 + i // 24, i % 24, i % 60), texts[i % 4] + str(i))
+        for i in range(57)
+    ]
+    f = tmp_path / "many.xml"
+    f.write_text(backup(*records), encoding="utf-8")
+    serial = open_store(f"sqlite:///{tmp_path / 'serial.db'}", attachments_dir=tmp_path / "a1")
+    try:
+        one = Importer(serial, batch_size=10, clock=lambda: FIXED_NOW).import_file(f)
+        many = Importer(store, batch_size=10, clock=lambda: FIXED_NOW, workers=2).import_file(f)
+        assert (many.new, many.duplicate, many.rejected) == (one.new, 0, 0) == (57, 0, 0)
+
+        def rows(st: EvidenceStore) -> list[tuple[Any, ...]]:
+            with st.session() as s:
+                return [
+                    (m.item_sha256, m.is_collection, m.lender_id, m.verdict, m.ledger_seq)
+                    for m in s.scalars(select(Message).order_by(Message.id))
+                ]
+
+        assert rows(store) == rows(serial)
+        assert [e.entry_hash for e in store.ledger.entries()] == [
+            e.entry_hash for e in serial.ledger.entries()
+        ]
+        assert verify_store(store).ok
+        again = Importer(store, batch_size=10, workers=2).import_file(f)
+        assert (again.new, again.duplicate) == (0, 57)
+    finally:
+        serial.close()
+
+    broken = tmp_path / "broken.xml"
+    broken.write_text(backup(*records[:35])[:-40], encoding="utf-8")  # cut inside the end
+    fresh = open_store(f"sqlite:///{tmp_path / 'fresh.db'}", attachments_dir=tmp_path / "a2")
+    try:
+        with pytest.raises(ImportFailed) as info:
+            Importer(fresh, batch_size=10, workers=2).import_file(broken)
+        assert info.value.report.new == count(fresh, Message) >= 30
+        assert verify_store(fresh).ok
+    finally:
+        fresh.close()
 
 
 def test_reimport_is_idempotent(store: EvidenceStore, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -185,6 +186,16 @@ def import_cmd(
             help="只保存催收短信，其余跳过 / keep only collection messages, skip the rest",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-w",
+            min=0,
+            help="并行分析的进程数，0 表示按 CPU 核数自动 / analysis processes; 0 picks one "
+            "per CPU core (at most 8), 1 analyses in this process",
+        ),
+    ] = 0,
     pack: PackOption = "cn",
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -199,7 +210,12 @@ def import_cmd(
     analyzer = Analyzer.default() if pack == "cn" else Analyzer.from_options([pack])
     store = _store(db)
     importer = Importer(
-        store, analyzer, recipient=recipient, timezone=tz, collection_only=collection_only
+        store,
+        analyzer,
+        recipient=recipient,
+        timezone=tz,
+        collection_only=collection_only,
+        workers=workers or min(os.cpu_count() or 1, 8),
     )
     try:
         if source == "-":

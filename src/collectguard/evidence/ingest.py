@@ -8,6 +8,9 @@ Owns the import semantics (docs/evidence.md):
   either entirely in the store and the chain, or not at all (a crash or ``kill -9`` loses at
   most the batch in flight). A broken file keeps every batch before the fault (records read
   before it included), marks the run ``failed`` with the position, and raises.
+- **Parallel analysis** (``workers`` > 1, where the OS can fork): batches are analysed by
+  worker processes that inherit the importer's analyzer, one batch ahead of the writer, so
+  reading, analysing and storing overlap; writes stay in order, in the one writer.
 - **Idempotent**: each item has a dedupe key (other party, recipient, direction, time to the
   second, text); an item already stored is counted as a duplicate, so re-running an import
   after a fault or crash finishes the job and adds nothing twice.
@@ -21,8 +24,10 @@ import dataclasses
 import datetime as dt
 import hashlib
 import mimetypes
+import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,11 +228,77 @@ class ImportFailed(ImportFormatError):
         self.report = report
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the locker stores of one analysis (small enough to come back from a worker)."""
+
+    data: dict[str, Any]
+    """The whole result as JSON-ready data (`CheckResult.to_contract`)."""
+    is_collection: bool
+    authenticity: str
+    lender_id: str | None
+    lender_name: str | None
+    violations: tuple[tuple[str, str, str, str], ...]
+    """(rule id, code, severity, title) of each violation."""
+
+    @classmethod
+    def of(cls, result: CheckResult) -> Verdict:
+        lender_id, lender_name = lender_of(result)
+        return cls(
+            data=result.to_contract(),
+            is_collection=result.is_collection,
+            authenticity=result.authenticity,
+            lender_id=lender_id,
+            lender_name=lender_name,
+            violations=tuple((v.rule_id, v.code, v.severity, v.title) for v in result.violations),
+        )
+
+
+_Job = tuple[str, str | None, dt.datetime | None, str | None]  # text, sender, received, zone
+_WORKER_ANALYZER: Analyzer | None = None  # set in the parent just before the pool forks
+
+
+def _analyse_jobs(analyzer: Analyzer, jobs: list[_Job]) -> list[Verdict | str]:
+    out: list[Verdict | str] = []
+    for text, sender, received_at, zone in jobs:
+        try:
+            out.append(
+                Verdict.of(
+                    analyzer.check(text, sender=sender, received_at=received_at, timezone=zone)
+                )
+            )
+        except InputError as exc:
+            out.append(str(exc))
+    return out
+
+
+def _analyse_in_worker(jobs: list[_Job]) -> list[Verdict | str]:
+    assert _WORKER_ANALYZER is not None, "worker started without an analyzer"
+    return _analyse_jobs(_WORKER_ANALYZER, jobs)
+
+
 @dataclass
 class _Pending:
     rec: Record
     key: str | None = None
-    verdict: CheckResult | None = None
+    verdict: Verdict | None = None
+
+
+@dataclass
+class _Batch:
+    """A batch read and checked against the store, its analysis done or under way."""
+
+    records: list[Record]
+    pending: list[_Pending]
+    keys: list[str]
+    todo: list[_Pending]
+    results: list[Verdict | str] | None = None
+    futures: list[Future[list[Verdict | str]]] = field(default_factory=list)
+
+    def analysed(self) -> list[Verdict | str]:
+        if self.results is None:
+            self.results = [v for f in self.futures for v in f.result()]
+        return self.results
 
 
 class Importer:
@@ -243,9 +314,12 @@ class Importer:
         collection_only: bool = False,
         batch_size: int = 500,
         clock: Clock = _utc_now,
+        workers: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
+        if workers < 1:
+            raise ValueError("workers must be at least 1")
         self.store = store
         self.analyzer = analyzer or Analyzer.default()
         self.recipient = recipient.strip() or "self"
@@ -253,6 +327,8 @@ class Importer:
         self.collection_only = collection_only
         self.batch_size = batch_size
         self.clock = clock
+        self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
+        self._pool: ProcessPoolExecutor | None = None
 
     # ------------------------------------------------------------------ entry points
     def import_file(
@@ -397,24 +473,53 @@ class Importer:
         return ImportReport(run_id=run_id, source_name=name, format=fmt, source_sha256=digest)
 
     def _run(self, records: Iterable[Record], report: ImportReport, fmt: str) -> ImportReport:
+        """Read, analyse and store batch by batch; with workers, batch N+1 is analysed while
+        batch N is written (writes stay in order: a crash loses at most what is in flight)."""
         batch: list[Record] = []
+        ahead: _Batch | None = None  # read and sent for analysis, not yet written
         iterator: Iterator[Record] = iter(records)
         try:
-            for rec in iterator:
-                batch.append(rec)
-                if len(batch) >= self.batch_size:
-                    self._commit(batch, report, fmt)
-                    batch = []
-            self._commit(batch, report, fmt)
-        except ImportFormatError as exc:
-            self._commit(batch, report, fmt)
-            self._finish(report, "failed", str(exc))
-            raise ImportFailed(exc, report) from None
-        except BaseException as exc:
-            self._finish(report, "failed", f"{type(exc).__name__}: {exc}")
-            raise
+            try:
+                for rec in iterator:
+                    batch.append(rec)
+                    if len(batch) >= self.batch_size:
+                        nxt = self._prepare(batch)
+                        if ahead is not None:
+                            self._commit(ahead, report, fmt)
+                        ahead, batch = nxt, []
+                if ahead is not None:
+                    self._commit(ahead, report, fmt)
+                    ahead = None
+                if batch:
+                    self._commit(self._prepare(batch), report, fmt)
+            except ImportFormatError as exc:
+                if ahead is not None:
+                    self._commit(ahead, report, fmt)
+                if batch:
+                    self._commit(self._prepare(batch), report, fmt)
+                self._finish(report, "failed", str(exc))
+                raise ImportFailed(exc, report) from None
+            except BaseException as exc:
+                self._finish(report, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+        finally:
+            self._close_pool()
         self._finish(report, "complete", None)
         return report
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _pool_for_analysis(self) -> ProcessPoolExecutor:
+        global _WORKER_ANALYZER
+        if self._pool is None:
+            _WORKER_ANALYZER = self.analyzer  # the forked workers inherit it, packs and all
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=multiprocessing.get_context("fork")
+            )
+        return self._pool
 
     def _finish(self, report: ImportReport, status: str, error: str | None) -> None:
         report.status = status
@@ -444,28 +549,36 @@ class Importer:
             )
         return found
 
-    def _analyse(self, rec: MessageRecord) -> CheckResult:
-        return self.analyzer.check(
-            rec.text, sender=rec.sender, received_at=rec.received_at, timezone=self.timezone
-        )
+    def _job(self, rec: Record) -> _Job:
+        assert isinstance(rec, MessageRecord)
+        return (rec.text, rec.sender, rec.received_at, self.timezone)
 
-    def _commit(self, batch: list[Record], report: ImportReport, fmt: str) -> None:
-        if not batch:
-            return
-        pending = [_Pending(r, self._key(r)) for r in map(storable, batch)]
+    def _prepare(self, records: list[Record]) -> _Batch:
+        """Dedupe a batch against the store and start analysing its new messages."""
+        pending = [_Pending(r, self._key(r)) for r in map(storable, records)]
         keys = [p.key for p in pending if p.key is not None]
         with self.store.session() as s:
             known = self._existing(s, keys)
         # Analyse outside the write transaction so SQLite's write lock is held briefly.
         todo = [p for p in pending if isinstance(p.rec, MessageRecord) and p.key not in known]
-        results: list[CheckResult | str] = []
-        for p in todo:
-            assert isinstance(p.rec, MessageRecord)
-            try:
-                results.append(self._analyse(p.rec))
-            except InputError as exc:
-                results.append(str(exc))
-        for p, result in zip(todo, results, strict=True):
+        batch = _Batch(records, pending, keys, todo)
+        jobs = [self._job(p.rec) for p in todo]
+        if self.workers > 1 and len(jobs) >= 2 * self.workers:
+            pool = self._pool_for_analysis()
+            step = -(-len(jobs) // self.workers)
+            batch.futures = [
+                pool.submit(_analyse_in_worker, jobs[i : i + step])
+                for i in range(0, len(jobs), step)
+            ]
+        else:
+            batch.results = _analyse_jobs(self.analyzer, jobs)
+        return batch
+
+    def _commit(self, b: _Batch, report: ImportReport, fmt: str) -> None:
+        if not b.records:
+            return
+        pending, keys, batch = b.pending, b.keys, b.records
+        for p, result in zip(b.todo, b.analysed(), strict=True):
             if isinstance(result, str):
                 p.rec = RejectedRecord(p.rec.position, result)
                 p.key = None
@@ -506,7 +619,7 @@ class Importer:
             conn = s.connection()
             known = self._existing(s, keys)  # again, under the write lock
             seen: set[str] = set()
-            messages: list[tuple[dict[str, Any], MessageRecord, CheckResult]] = []
+            messages: list[tuple[dict[str, Any], MessageRecord, Verdict]] = []
             calls: list[dict[str, Any]] = []
             for p in pending:
                 rec = p.rec
@@ -557,12 +670,12 @@ class Importer:
                     violations += [
                         {
                             "message_id": mid,
-                            "rule_id": v.rule_id,
-                            "code": v.code,
-                            "severity": v.severity,
-                            "title": v.title[:400],
+                            "rule_id": rule_id,
+                            "code": code,
+                            "severity": severity,
+                            "title": title[:400],
                         }
-                        for v in verdict.violations
+                        for rule_id, code, severity, title in verdict.violations
                     ]
                     for att in rec.attachments:
                         arow = self._attachment_row(att, mid, row["dedupe_key"], report, now)
@@ -630,12 +743,12 @@ class Importer:
         self,
         rec: MessageRecord,
         key: str,
-        verdict: CheckResult,
+        verdict: Verdict,
         fmt: str,
         report: ImportReport,
         now: dt.datetime,
     ) -> dict[str, Any]:
-        lender_id, lender_name = lender_of(verdict)
+        lender_id, lender_name = verdict.lender_id, verdict.lender_name
         row: dict[str, Any] = {
             "dedupe_key": key,
             "sender": rec.sender[:200] if rec.sender else None,
@@ -651,7 +764,7 @@ class Importer:
             "lender_name": lender_name[:200] if lender_name else None,
             "is_collection": verdict.is_collection,
             "authenticity": verdict.authenticity,
-            "verdict": verdict.model_dump(mode="json"),
+            "verdict": verdict.data,
             "import_run_id": report.run_id,
             "imported_at": now,
         }
