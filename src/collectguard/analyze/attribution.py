@@ -20,27 +20,54 @@ from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 
 _CN = r"[\u4e00-\u9fffa-z0-9]"
 # Patterns run on the normalized text (lower-case ASCII); the name is the group "name".
+# (literals one of which the text must contain, pattern): the cheap check skips the regex.
 _BODY_NAME_PATTERNS = [
-    re.compile(r"在[“\"「]?(?P<name>" + _CN + r"{2,10}?)[”\"」]?(?:申请|借|办理|使用)的"),
-    re.compile(r"您在?[“\"「]?(?P<name>" + _CN + r"{2,8}?)[”\"」]?的(?:订单|借款|账单|贷款|分期)"),
-    re.compile(
-        r"(?:关注|搜索|下载)(?:微信)?(?:公众号|公共号|服务号|app)[:：]?(?P<name>" + _CN + r"{2,10})"
+    (
+        ("在",),
+        re.compile(r"在[“\"「]?(?P<name>" + _CN + r"{2,10}?)[”\"」]?(?:申请|借|办理|使用)的"),
     ),
-    re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,8}?)用户[,，:：]"),
-    re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,10}?)(?:提醒|通知)(?:您|你)"),
-    re.compile(r"您在(?P<name>[\u4e00-\u9fff]{2,8}?)有"),
-    re.compile(
-        r"\byour (?P<name>[a-z0-9][\w.-]{1,24}) (?:verification|confirmation|security|login) code\b"
+    (
+        ("您",),
+        re.compile(
+            r"您在?[“\"「]?(?P<name>" + _CN + r"{2,8}?)[”\"」]?的(?:订单|借款|账单|贷款|分期)"
+        ),
     ),
-    re.compile(r"\bwelcome to (?P<name>[a-z0-9][\w.-]{1,24})\b"),
+    (
+        ("关注", "搜索", "下载"),
+        re.compile(
+            r"(?:关注|搜索|下载)(?:微信)?(?:公众号|公共号|服务号|app)[:：]?(?P<name>"
+            + _CN
+            + r"{2,10})"
+        ),
+    ),
+    (("用户",), re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,8}?)用户[,，:：]")),
+    (
+        ("提醒", "通知"),
+        re.compile(r"(?:^|[,，。】])(?P<name>" + _CN + r"{2,10}?)(?:提醒|通知)(?:您|你)"),
+    ),
+    (("您在",), re.compile(r"您在(?P<name>[\u4e00-\u9fff]{2,8}?)有")),
+    (
+        (" code",),
+        re.compile(
+            r"\byour (?P<name>[a-z0-9][\w.-]{1,24}) "
+            r"(?:verification|confirmation|security|login) code\b"
+        ),
+    ),
+    (("welcome to ",), re.compile(r"\bwelcome to (?P<name>[a-z0-9][\w.-]{1,24})\b")),
 ]
 # Patterns run on the original text: capitalised company names.
 _EN_NAME_PATTERNS = [
-    re.compile(
-        r"\b(?:calling from|this is|on behalf of|from) (?P<name>(?:[A-Z][\w&.-]*\s?){1,4}"
-        r"(?:LTD|Ltd|Inc|LLC|Limited|Corp|Services|Systems|Financial|Bank|Recovery|Collections?))"
+    (
+        ("from ", "this is ", "on behalf of "),
+        re.compile(
+            r"\b(?:calling from|this is|on behalf of|from) (?P<name>(?:[A-Z][\w&.-]*\s?){1,4}"
+            r"(?:LTD|Ltd|Inc|LLC|Limited|Corp|Services|Systems|Financial|Bank|Recovery|Collections?))"
+        ),
     ),
-    re.compile(r"\b(?P<name>(?:[A-Z][\w&.-]*\s){1,4}(?:LTD|Ltd|Inc|LLC|Limited|Corp)\b\.?)"),
+    (
+        ("LTD", "Ltd", "Inc", "LLC", "Limited", "Corp"),
+        re.compile(r"\b(?P<name>(?:[A-Z][\w&.-]*\s){1,4}(?:LTD|Ltd|Inc|LLC|Limited|Corp)\b\.?)"),
+    ),
 ]
 _GENERIC = frozenset(
     [
@@ -215,14 +242,19 @@ def _org_speaks(text: str, span: tuple[int, int]) -> bool:
 
 
 def _body_phrase(norm: NormalizedText) -> Attribution | None:
-    for pat in _BODY_NAME_PATTERNS:
-        for m in pat.finditer(norm.text):
+    text = norm.text
+    for literals, pat in _BODY_NAME_PATTERNS:
+        if not any(lit in text for lit in literals):
+            continue
+        for m in pat.finditer(text):
             name = m.group("name")
             if name in _GENERIC or name.startswith("尊敬"):
                 continue
             s, e = norm.to_original(m.start("name"), m.end("name"))
             return Attribution(norm.original[s:e], None, ["body_phrase"], 0.45, (s, e))
-    for pat in _EN_NAME_PATTERNS:
+    for literals, pat in _EN_NAME_PATTERNS:
+        if not any(lit in norm.original for lit in literals):
+            continue
         em = pat.search(norm.original)
         if em:
             name = em.group("name").strip()

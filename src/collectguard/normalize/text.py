@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+from itertools import chain
 
 import ahocorasick
 import opencc
@@ -282,23 +283,25 @@ def compact(norm: NormalizedText, evasions: EvasionLexicon | None = None) -> Nor
     """
     text = norm.text
     n = len(text)
-    drop: list[int] = []
     # A run is dropped when Chinese stands on both sides and every character in it is a
     # separator; sentence punctuation between Chinese clauses stays as a boundary so terms
     # do not match across sentences (the pattern excludes it, so such runs never match).
-    for m in _BRIDGE.finditer(text):
-        if all(map(_is_separator, m.group(1))):
-            drop.extend(range(m.start(1), m.end(1)))
-    if not drop:
+    runs = [m.span(1) for m in _BRIDGE.finditer(text) if all(map(_is_separator, m.group(1)))]
+    if not runs:
         stage = norm
     else:
-        dropped = set(drop)
-        idx = [k for k in range(n) if k not in dropped]
+        keep: list[tuple[int, int]] = []
+        pos = 0
+        for start, end in runs:  # in order and disjoint: finditer does not overlap
+            keep.append((pos, start))
+            pos = end
+        keep.append((pos, n))
+        starts, ends = norm.starts, norm.ends
         stage = NormalizedText(
             norm.original,
-            "".join([text[k] for k in idx]),
-            tuple([norm.starts[k] for k in idx]),
-            tuple([norm.ends[k] for k in idx]),
+            "".join([text[a:b] for a, b in keep]),
+            tuple(chain.from_iterable([starts[a:b] for a, b in keep])),
+            tuple(chain.from_iterable([ends[a:b] for a, b in keep])),
         )
     if evasions is None:
         return stage
