@@ -148,9 +148,14 @@ def test_every_page_has_labelled_fields_and_a_skip_link(app: FastAPI) -> None:
         for p in ("/", "/portal", "/portal/bills/1", "/portal/bills/1/plans",
                   "/portal/preferences", "/portal/complaints")
     ] + [staff.get("/staff").text, TestClient(app).get("/login").text]  # fmt: skip
+    pages += [staff.get("/staff/audits").text, zhang.get("/locker").text, zhang.get("/backup").text]
+    verdict = zhang.post("/check", data={"csrf_token": csrf(zhang), "text": THREAT}).text
+    assert 'id="letter-kind"' in verdict
+    zhang.post("/locker/messages", data={"csrf_token": csrf(zhang), "text": THREAT})
+    pages += [verdict, zhang.get("/locker").text, zhang.get("/locker/verify").text]
     for page in pages:
         assert 'class="skip" href="#main"' in page
-        for field_id in re.findall(r'<(?:input|textarea|select) id="([^"]+)"', page):
+        for field_id in re.findall(r'<(?:input|textarea|select)\b[^>]*?\bid="([^"]+)"', page):
             assert f'for="{field_id}"' in page, field_id
 
 
@@ -377,6 +382,7 @@ def test_us_message_and_every_page_render_in_both_languages(app: FastAPI, lang: 
         "/portal/complaints",
         "/portal/messages/1",
         "/backup",
+        "/locker",
         "/no-such-page",
     ):
         r = zhang.get(path)

@@ -1,5 +1,7 @@
-"""Phone-backup upload: cases per lender with a timeline, the evidence bundle download,
-file type and size checks, CSRF, and that nothing of the upload is kept."""
+"""Phone-backup upload: into the visitor's (temporary) evidence locker, shown as cases per
+lender with a timeline; the stateless evidence bundle download; file type and size checks,
+CSRF, and that the uploaded file itself is never kept (only the imported messages, in the
+locker, until it expires or the person deletes it)."""
 
 from __future__ import annotations
 
@@ -57,18 +59,22 @@ def _uploads_left() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("cg-*")}
 
 
-def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI) -> None:
+def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI, tmp_path: Path) -> None:
     before = _uploads_left()
     client = TestClient(app)
     r = client.post(
-        "/backup", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", BACKUP)}
+        "/backup",
+        data={"csrf_token": csrf(client)},
+        files={"backup": ("sms.xml", BACKUP)},
+        follow_redirects=False,
     )
-    assert r.status_code == 200, r.text
-    page = r.text
-    assert "按机构整理的案件" in page and "招联" in page
+    assert r.status_code == 303 and r.headers["location"] == "/locker"  # reload-safe
+    page = client.get("/locker").text
+    assert "我的证据柜" in page and "招联" in page and "共 1 个案件" in page
     assert "2026-01-14" in page and "2026-01-15" in page and 'class="bar-sms w' in page
-    assert "威胁恐吓" in page
-    assert _uploads_left() == before  # nothing of the upload is kept
+    assert "威胁恐吓" in page and "临时保存" in page
+    assert _uploads_left() == before  # the uploaded file itself is not kept
+    assert [p.name for p in (tmp_path / "lockers").iterdir()]  # the messages are, in the locker
 
 
 def test_bundle_download_is_a_zip(app: FastAPI) -> None:
@@ -99,6 +105,12 @@ def test_wrong_type_empty_and_broken_files_get_clear_errors(app: FastAPI) -> Non
         "/backup/bundle", data={"csrf_token": token}, files={"backup": ("a.txt", "你好".encode())}
     )
     assert r.status_code == 400 and "没有找到催收信息" in r.text
+    assert not (tmp_path_of(app) / "lockers").exists()  # refused uploads open no locker
+
+
+def tmp_path_of(app: FastAPI) -> Path:
+    data_dir: Path = app.state.web.settings.data_dir
+    return data_dir
 
 
 def test_upload_size_limit_and_csrf(tmp_path: Path) -> None:

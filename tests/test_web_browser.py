@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -180,7 +182,6 @@ def test_staff_inbox_and_english_switch(browser: Any, base_url: str, shots: Path
     page = _page(browser, DESKTOP)
     _sign_in(page, base_url, "wangfang")
     assert "投诉收件箱" in page.inner_text("main")
-    page.screenshot(path=str(shots / "staff-desktop.png"))
     page.get_by_role("link", name="English").click()
     assert "Complaints inbox" in page.inner_text("main")
     page.goto(base_url + "/")
@@ -210,15 +211,119 @@ def test_upload_a_backup_and_download_a_bundle(
     upload = {"name": "sms.xml", "mimeType": "text/xml", "buffer": _backup()}
     page.goto(f"{base_url}/backup")
     page.get_by_label("备份文件").set_input_files(upload)
-    page.get_by_role("button", name="按机构分析").click()
-    assert "按机构整理的案件" in page.inner_text("h1")
-    assert "招联" in page.inner_text("main") and page.locator(".bar-sms").count() >= 3
-    page.screenshot(path=str(shots / "cases-phone.png"), full_page=True)
-    page.goto(f"{base_url}/backup")
-    page.get_by_label("备份文件").set_input_files(upload)
     with page.expect_download() as info:
         page.get_by_role("button", name="下载证据包（ZIP）").click()
     target = tmp_path / "bundle.zip"
     info.value.save_as(target)
     assert target.read_bytes()[:2] == b"PK"
+    page.context.close()
+
+
+def test_upload_a_backup_keep_it_and_download_a_letter(
+    browser: Any, base_url: str, shots: Path, tmp_path: Path
+) -> None:
+    page = _page(browser, PHONE)
+    upload = {"name": "sms.xml", "mimeType": "text/xml", "buffer": _backup()}
+    page.goto(f"{base_url}/backup")
+    page.screenshot(path=str(shots / "backup-phone.png"))
+    page.get_by_label("备份文件").set_input_files(upload)
+    page.get_by_role("button", name="按机构分析").click()
+    assert "我的证据柜" in page.inner_text("h1")
+    assert "招联" in page.inner_text("main") and page.locator(".bar-sms").count() >= 3
+    page.screenshot(path=str(shots / "cases-phone.png"), full_page=True)
+    # a letter as PDF: a real PDF with the Chinese text of the complaint
+    letter = page.locator("[data-letter=lender_complaint]").first
+    with page.expect_download() as info:
+        letter.get_by_role("link", name="PDF").click()
+    pdf = tmp_path / "letter.pdf"
+    info.value.save_as(pdf)
+    assert pdf.read_bytes()[:4] == b"%PDF"
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "投诉函" in text and "招联金融" in text and "威胁恐吓" in text
+    # the bundle of this case
+    with page.expect_download() as info:
+        page.get_by_role("link", name="下载证据包（ZIP）").first.click()
+    bundle = tmp_path / "case.zip"
+    info.value.save_as(bundle)
+    assert bundle.read_bytes()[:2] == b"PK"
+    # keep it: the key is shown once, and opens the locker in another browser
+    page.get_by_role("button", name="保存证据柜（生成钥匙）").click()
+    key = page.get_by_test_id("locker-key").inner_text().strip()
+    page.screenshot(path=str(shots / "locker-key-phone.png"))
+    page.context.close()
+    other = _page(browser, DESKTOP)
+    other.on("dialog", lambda d: d.accept())
+    other.goto(f"{base_url}/locker")
+    other.get_by_label("证据柜钥匙").fill(key)
+    other.get_by_role("button", name="打开").click()
+    assert "招联" in other.inner_text("main") and "钥匙尾号" in other.inner_text("main")
+    other.screenshot(path=str(shots / "locker-desktop.png"), full_page=True)
+    # and "delete my data" really deletes it
+    other.get_by_label("我确认永久删除").check()
+    other.get_by_role("button", name="永久删除").click()
+    assert "已全部删除" in other.inner_text("main")
+    other.goto(f"{base_url}/locker")
+    assert "打开我的证据柜" in other.inner_text("h1")
+    other.context.close()
+
+
+def test_letter_from_the_verdict_card(browser: Any, base_url: str, tmp_path: Path) -> None:
+    page = _page(browser, PHONE)
+    page.goto(base_url)
+    page.get_by_label("短信内容").fill(THREAT)
+    page.get_by_role("button", name="开始检查").click()
+    page.get_by_label("信函", exact=True).select_option("police_report")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="下载 Word").click()
+    docx = tmp_path / "letter.docx"
+    info.value.save_as(docx)
+    with zipfile.ZipFile(docx) as z:
+        assert "报警" in z.read("word/document.xml").decode("utf-8")
+    page.context.close()
+
+
+AUDIT_LOG = (
+    "event_id,occurred_at,debtor_id,debt_id,recipient_role,recipient_phone,recipient_timezone,"
+    "channel,direction,outcome,agent_id,team,agency,jurisdiction,text,state\n"
+    "E1,2026-01-05T10:00:00+08:00,D1,L1,debtor,13800000001,Asia/Shanghai,sms,outbound,"
+    "delivered,AG1,华东-1组,华东信和,cn,【XX消费金融】您的账单已逾期，请尽快通过官方App还款。,\n"
+    "E2,2026-01-05T23:30:00+08:00,D1,L1,debtor,13800000001,Asia/Shanghai,sms,outbound,"
+    "delivered,AG1,华东-1组,华东信和,cn,再不还钱，我们就上门找你，让你全家不得安宁。,\n"
+    "E3,2026-01-06T11:00:00+08:00,D2,L2,debtor,13800000002,Asia/Shanghai,call,outbound,"
+    "answered,AG2,华东-2组,华东信和,cn,,\n"
+    "E4,2026-01-07T23:45:00+08:00,D1,L1,debtor,13800000001,Asia/Shanghai,sms,outbound,"
+    "delivered,AG1,华东-1组,华东信和,cn,今天不还款，明天就派人去你家门口堵你。,\n"
+    "E5,2026-01-07T15:00:00+08:00,D3,L3,emergency_contact,13900000003,Asia/Shanghai,sms,"
+    "outbound,delivered,AG3,北方-1组,北方正信,cn,你朋友欠钱不还，请转告他尽快还款。,\n"
+)
+
+
+def test_staff_uploads_an_audit_log_and_sees_the_report(
+    browser: Any, base_url: str, shots: Path
+) -> None:
+    page = _page(browser, DESKTOP)
+    _sign_in(page, base_url, "wangfang")
+    page.get_by_role("link", name="审计报告").first.click()
+    log = {"name": "calls-2026-01.csv", "mimeType": "text/csv", "buffer": AUDIT_LOG.encode()}
+    page.get_by_label("日志文件").set_input_files(log)
+    page.get_by_role("button", name="上传并审计").click()
+    # the status page refreshes itself until the background audit is done
+    page.wait_for_selector('[data-status="done"]', timeout=120_000)
+    main = page.inner_text("main")
+    assert "催收员评分卡" in main and "AG1" in main and "cn.content.threat_violence" in main
+    page.screenshot(path=str(shots / "audit-desktop.png"), full_page=True)
+    phone = _page(browser, PHONE)
+    phone.context.add_cookies(page.context.cookies())
+    phone.goto(page.url)
+    phone.screenshot(path=str(shots / "audit-phone.png"), full_page=True)
+    phone.context.close()
+    page.get_by_role("link", name="完整报告（中文）").click()
+    assert "催收通信合规审计报告" in page.inner_text("h1")
+    page.go_back()
+    page.get_by_role("link", name="审计报告").first.click()
+    assert "calls-2026-01.csv" in page.inner_text("main")
+    page.goto(f"{base_url}/staff")
+    page.screenshot(path=str(shots / "staff-desktop.png"), full_page=True)
     page.context.close()

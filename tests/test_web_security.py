@@ -20,9 +20,11 @@ from fastapi.routing import APIRoute
 from sqlalchemy import select
 
 from collectguard.web import WebSettings, create_app
+from collectguard.web.audits import router as audits_router
 from collectguard.web.backup import router as backup_router
 from collectguard.web.consumer import page_router
 from collectguard.web.demo import seed_demo
+from collectguard.web.locker import router as locker_router
 from collectguard.web.models import Bill, Complaint, LenderMessage, User
 from collectguard.web.portal import router as portal_router
 
@@ -70,7 +72,13 @@ def ids_of(app: FastAPI, username: str) -> dict[str, int]:
 
 def page_routes() -> list[APIRoute]:
     """Every HTML page route (the routers' own lists: the app's are nested in FastAPI ≥ 0.16x)."""
-    routes = [*page_router.routes, *portal_router.routes, *backup_router.routes]
+    routes = [
+        *page_router.routes,
+        *portal_router.routes,
+        *backup_router.routes,
+        *locker_router.routes,
+        *audits_router.routes,
+    ]
     return [r for r in routes if isinstance(r, APIRoute)]
 
 
@@ -152,7 +160,8 @@ def test_complaint_html_is_inert_in_staff_inbox(app: FastAPI) -> None:
 
 def test_every_form_post_requires_csrf(app: FastAPI) -> None:
     posts = [r for r in page_routes() if "POST" in r.methods]
-    assert len(posts) >= 7
+    assert len(posts) >= 16
+    assert {"/check/letter", "/locker/delete", "/staff/audits"} <= {r.path for r in posts}
     ids = ids_of(app, "zhangwei")
     for route in posts:
         client = login(app, "wangfang" if route.path.startswith("/staff") else "zhangwei")

@@ -3,13 +3,19 @@
 Parts and what each owns:
 
 - `settings` — `WebSettings` (database URL, session secret, limits, clock);
-- `models`, `db` — the portal's own tables (users, bills, payments, plan requests, contact
-  preferences, complaints, lender messages) on SQLite by default;
+- `models`, `db` — the app's own tables (users, bills, payments, plan requests, contact
+  preferences, complaints, lender messages, consumer lockers, audit runs) on SQLite by default;
 - `security` — argon2 password hashes, CSRF tokens, login rate limits, body-size limit;
 - `i18n` — the zh-CN/English message catalog;
 - `verdict` — highlighting violation spans and the verdict card's data (pure);
-- `consumer` — the checker pages and ``POST /api/v1/check``;
-- `portal` — sign-in, the borrower pages and the staff inbox;
+- `consumer` — the checker pages, letters from the verdict card and ``POST /api/v1/check``;
+- `backup` — phone-backup upload (into the visitor's locker, or straight to a bundle);
+- `locker` — the consumer's evidence locker: cases, letter and bundle downloads, a key shown
+  once, forget on this device, delete my data;
+- `letters` — which letters fit a case, and one letter as a PDF/DOCX download (the texts are
+  the evidence package's templates);
+- `portal` — sign-in, the borrower pages and the staff desk;
+- `audits` — audit-log upload, background audit runs, reports and scorecards for staff;
 - `app` — `create_app(settings)`; `demo` — the demo seed; `cli` — the ``serve`` command.
 
 The analysis core never imports this package.

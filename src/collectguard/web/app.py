@@ -1,13 +1,16 @@
 """The app factory: pages, JSON API, sessions, language, security headers and error pages.
 
-`create_app(settings)` wires the routers of `consumer` and `portal`, the repayment API,
-the signed session cookie, the body-size limit and the static files, and answers every
-error with a page (or JSON under ``/api``) that never shows a stack trace.
+`create_app(settings)` wires the routers of `consumer`, `backup`, `locker`, `portal` and
+`audits`, the repayment API, the signed session cookie, the body-size limits, the static
+files and the background audit worker, and answers every error with a page (or JSON under
+``/api``) that never shows a stack trace.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -21,11 +24,15 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.middleware.sessions import SessionMiddleware
 
 from collectguard._version import __version__
+from collectguard.web.audits import AuditRunner
+from collectguard.web.audits import router as audits_router
 from collectguard.web.backup import router as backup_router
 from collectguard.web.consumer import api_router, page_router
 from collectguard.web.db import open_database
 from collectguard.web.deps import LoginRequired, WebContext, render
 from collectguard.web.i18n import LANG_COOKIE, pick_lang
+from collectguard.web.locker import purge_expired
+from collectguard.web.locker import router as locker_router
 from collectguard.web.portal import router as portal_router
 from collectguard.web.security import BodySizeLimit, LoginLimiter
 from collectguard.web.settings import WebSettings
@@ -59,6 +66,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     """The web app: consumer checker, borrower portal, staff dashboard and JSON API."""
     settings = settings or WebSettings.from_env()
     _engine, sessions = open_database(settings.database_url())
+    runner = AuditRunner(settings, sessions)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        runner.shutdown()
+
     app = FastAPI(
         title="collectguard",
         description=(
@@ -69,6 +83,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         docs_url=None,  # Swagger UI loads from a CDN; the app makes no outside requests
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
     app.state.web = WebContext(
         settings=settings,
@@ -81,10 +96,16 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         ),
         env=_environment(),
     )
+    app.state.audit_runner = runner
+    with sessions() as db:
+        purge_expired(db, settings)  # temporary lockers whose time ran out while stopped
+    runner.resume()
 
     app.include_router(page_router)
     app.include_router(portal_router)
     app.include_router(backup_router)
+    app.include_router(locker_router)
+    app.include_router(audits_router)
     app.include_router(api_router)
     from collectguard.repayment.http import router as repayment_router
 
@@ -112,7 +133,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
-        if request.url.path.startswith(("/portal", "/staff", "/login")):
+        if request.url.path.startswith(("/portal", "/staff", "/login", "/locker", "/backup")):
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -130,7 +151,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
-        per_path={"/backup": upload_limit, "/backup/bundle": upload_limit},
+        per_path={
+            "/backup": upload_limit,
+            "/backup/bundle": upload_limit,
+            "/staff/audits": upload_limit,
+        },
     )
     return app
 

@@ -1,10 +1,10 @@
-"""Phone-backup upload: cases per lender with a per-day timeline, and the evidence bundle.
+"""Phone-backup upload: into the visitor's evidence locker, or straight to an evidence bundle.
 
-Owns ``GET /backup`` (the form), ``POST /backup`` (cases page) and ``POST /backup/bundle``
-(the evidence bundle ZIP of the case with the most violations). Each upload is imported into
-a throw-away evidence store in a temporary folder (`collectguard.evidence`: importers,
-history-aware rules, bundle export) and deleted when the response is built: the web app
-keeps no one's messages.
+Owns ``GET /backup`` (the form), ``POST /backup`` (import into the current locker — a new
+temporary one when none is open — then the locker's cases page) and ``POST /backup/bundle``
+(the evidence bundle ZIP of the case with the most violations, from a throw-away store that
+is deleted when the response is built). The upload checks (suffix, empty file, content
+sniffing with `collectguard.evidence.sources.detect_format`) are shared by both.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from collectguard import Analyzer
 from collectguard.evidence import EvidenceStore, open_store
@@ -29,15 +29,21 @@ from collectguard.evidence.ingest import Importer, ImportReport
 from collectguard.evidence.sources import detect_format
 from collectguard.rules import load_builtin
 from collectguard.web.deps import Csrf, DbSession, context, current_user, render
-from collectguard.web.settings import LENDER_ZONE
+from collectguard.web.locker import (
+    ZONE,
+    create_locker,
+    current_locker,
+    delete_locker,
+    locker_store,
+    remember_import,
+)
 
-__all__ = ["ALLOWED_SUFFIXES", "router"]
+__all__ = ["ALLOWED_SUFFIXES", "UploadRejected", "checked_upload", "router"]
 
 router = APIRouter(include_in_schema=False)
 
 ALLOWED_SUFFIXES: tuple[str, ...] = (".xml", ".csv", ".jsonl", ".json", ".txt", ".db", ".sqlite")
 """Android "SMS Backup & Restore" XML, CSV, JSON lines, pasted text, iOS sms.db."""
-_ZONE = "Asia/Shanghai"
 
 
 class UploadRejected(Exception):
@@ -45,22 +51,19 @@ class UploadRejected(Exception):
         self.key = key
 
 
-@dataclass
-class Imported:
-    store: EvidenceStore
-    report: ImportReport
-    cases: list[Case]
+@dataclass(frozen=True)
+class CheckedUpload:
+    path: Path
+    format: str
 
 
 @contextmanager
-def _imported(request: Request, upload: UploadFile) -> Iterator[Imported]:
-    """Import the upload into a temporary store; everything is deleted on exit."""
-    name = upload.filename or ""
-    suffix = Path(name).suffix.lower()
+def checked_upload(upload: UploadFile) -> Iterator[CheckedUpload]:
+    """The upload in a temporary folder, type-checked by suffix and content; deleted on exit."""
+    suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
         raise UploadRejected("backup.error.type")
     folder = Path(tempfile.mkdtemp(prefix="cg-upload-"))
-    store: EvidenceStore | None = None
     try:
         path = folder / f"upload{suffix}"
         with path.open("wb") as out:
@@ -73,26 +76,42 @@ def _imported(request: Request, upload: UploadFile) -> Iterator[Imported]:
             raise UploadRejected("backup.error.type") from None
         if fmt == "ios" and suffix not in (".db", ".sqlite"):
             raise UploadRejected("backup.error.type")
-        store = open_store(f"sqlite:///{folder / 'evidence.sqlite3'}", attachments_dir=folder / "a")
-        settings = context(request).settings
-        importer = Importer(store, Analyzer.default(), timezone=_ZONE, clock=settings.clock)
-        try:
-            report = importer.import_file(path, format=fmt)
-        except EvidenceError:
-            raise UploadRejected("backup.error.broken") from None
-        cases = build_cases(store, load_builtin("cn"), zone=_ZONE)
-        yield Imported(store, report, cases)
+        yield CheckedUpload(path, fmt)
     finally:
-        if store is not None:
-            store.close()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Imported:
+    store: EvidenceStore
+    report: ImportReport
+    cases: list[Case]
+
+
+@contextmanager
+def _throwaway(request: Request, upload: UploadFile) -> Iterator[Imported]:
+    """Import the upload into a temporary store; everything is deleted on exit."""
+    with checked_upload(upload) as checked:
+        folder = checked.path.parent
+        store = open_store(f"sqlite:///{folder / 'evidence.sqlite3'}", attachments_dir=folder / "a")
+        try:
+            settings = context(request).settings
+            importer = Importer(store, Analyzer.default(), timezone=ZONE, clock=settings.clock)
+            try:
+                report = importer.import_file(checked.path, format=checked.format)
+            except EvidenceError:
+                raise UploadRejected("backup.error.broken") from None
+            cases = build_cases(store, load_builtin("cn"), zone=ZONE)
+            yield Imported(store, report, cases)
+        finally:
+            store.close()
 
 
 def _rejected(request: Request, db: DbSession, key: str) -> HTMLResponse:
     return render(
         request,
         "backup.html.j2",
-        {"error": key, "suffixes": ALLOWED_SUFFIXES},
+        {"error": key, "suffixes": ALLOWED_SUFFIXES, "locker": current_locker(request, db)},
         status_code=400,
         user=current_user(request, db),
     )
@@ -101,43 +120,50 @@ def _rejected(request: Request, db: DbSession, key: str) -> HTMLResponse:
 @router.get("/backup", response_class=HTMLResponse)
 def backup_form(request: Request, db: DbSession) -> HTMLResponse:
     return render(
-        request, "backup.html.j2", {"suffixes": ALLOWED_SUFFIXES}, user=current_user(request, db)
+        request,
+        "backup.html.j2",
+        {"suffixes": ALLOWED_SUFFIXES, "locker": current_locker(request, db)},
+        user=current_user(request, db),
     )
 
 
-@router.post("/backup", response_class=HTMLResponse, dependencies=[Csrf])
-def backup_cases(
+@router.post("/backup", dependencies=[Csrf])
+def backup_import(
     request: Request, db: DbSession, backup: Annotated[UploadFile, File()]
-) -> HTMLResponse:
+) -> Response:
+    """Import into the open locker (or a new temporary one) and show its cases."""
+    settings = context(request).settings
     try:
-        with _imported(request, backup) as imported:
-            peak = max(
-                (sum(day.values()) for c in imported.cases for day in c.per_day.values()),
-                default=0,
-            )
-            return render(
-                request,
-                "cases.html.j2",
-                {
-                    "report": imported.report,
-                    "cases": imported.cases,
-                    "peak": max(peak, 1),
-                    "zone": LENDER_ZONE,
-                },
-                user=current_user(request, db),
-            )
+        with checked_upload(backup) as checked:
+            locker = current_locker(request, db)
+            created = locker is None
+            if locker is None:
+                locker = create_locker(request, db)
+            try:
+                with locker_store(settings, locker) as store:
+                    importer = Importer(
+                        store, Analyzer.default(), timezone=ZONE, clock=settings.clock
+                    )
+                    report = importer.import_file(checked.path, format=checked.format)
+            except EvidenceError:
+                if created:
+                    delete_locker(request, db, locker)
+                raise UploadRejected("backup.error.broken") from None
     except UploadRejected as err:
         return _rejected(request, db, err.key)
+    remember_import(request, report)
+    return RedirectResponse("/locker", status_code=303)
 
 
 @router.post("/backup/bundle", dependencies=[Csrf])
 def backup_bundle(
     request: Request, db: DbSession, backup: Annotated[UploadFile, File()]
 ) -> Response:
+    """The bundle of the case with the most violations, keeping nothing of the upload."""
     from collectguard.evidence.bundle import export_bundle
 
     try:
-        with _imported(request, backup) as imported:
+        with _throwaway(request, backup) as imported:
             if not imported.cases:
                 raise UploadRejected("backup.error.no_cases")
             case = imported.cases[0]  # the one with the most violations
@@ -149,7 +175,7 @@ def backup_bundle(
                     case,
                     target,
                     pack=load_builtin("cn"),
-                    zone=_ZONE,
+                    zone=ZONE,
                     letters=(("lender_complaint", "zh"),),
                     letter_pdf=False,
                     now=context(request).settings.clock(),

@@ -1,23 +1,39 @@
 """The consumer checker: paste a message, get a verdict card; and the JSON API beside it.
 
-Owns: ``GET /`` (the form), ``POST /check`` (the verdict page), ``POST /api/v1/check``
-(the contract of a check as JSON). Uses the shared analyzer; stores nothing.
+Owns: ``GET /`` (the form), ``POST /check`` (the verdict page), ``POST /check/letter``
+(a letter about the pasted message, as PDF or DOCX: the message is a one-item case in a
+throw-away evidence store, deleted before the response is sent) and ``POST /api/v1/check``
+(the contract of a check as JSON). Uses the shared analyzer; stores nothing (keeping a
+message is the locker's ``POST /locker/messages``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectguard import Analyzer, CheckResult, InputError
+from collectguard.evidence.letters import LETTER_KINDS
 from collectguard.web.deps import Csrf, DbSession, context, current_user, render
+from collectguard.web.letters import (
+    LetterChoice,
+    LetterUnavailable,
+    case_recommendation,
+    letter_choices,
+    letter_response,
+    recommended_kinds,
+)
 from collectguard.web.verdict import highlight, reasons
 
-__all__ = ["CheckRequest", "api_router", "page_router"]
+__all__ = ["CheckRequest", "api_router", "page_router", "parse_received_at"]
 
 page_router = APIRouter(include_in_schema=False)
 api_router = APIRouter(prefix="/api/v1", tags=["check"])
@@ -138,12 +154,10 @@ def check_submit(
             status_code=422,
             user=user,
         )
-    return render(
-        request,
-        "verdict.html.j2",
-        verdict_values(result, text),
-        user=user,
-    )
+    values = verdict_values(result, text)
+    values["form"] = form
+    values["letters"] = verdict_letters(result)
+    return render(request, "verdict.html.j2", values, user=user)
 
 
 def verdict_values(result: CheckResult, text: str) -> dict[str, object]:
@@ -152,3 +166,97 @@ def verdict_values(result: CheckResult, text: str) -> dict[str, object]:
         "segments": highlight(text, result.violations),
         "reasons": reasons(result),
     }
+
+
+def verdict_letters(result: CheckResult) -> list[LetterChoice]:
+    """The letters to offer under a verdict; none for a message that is neither collection,
+    nor a violation, nor a suspected scam."""
+    relevant = (
+        result.is_collection
+        or bool(result.violations)
+        or result.authenticity in ("scam", "suspicious")
+    )
+    if not relevant:
+        return []
+    kinds = recommended_kinds(
+        result.jurisdiction,
+        scam=result.authenticity == "scam",
+        codes={v.code for v in result.violations},
+        severities={v.severity for v in result.violations},
+        is_collection=result.is_collection,
+    )
+    return letter_choices(result.jurisdiction, kinds)
+
+
+_BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def parse_received_at(value: str) -> dt.datetime | None:
+    """The form's receive time (``datetime-local``), Beijing time when it has no offset."""
+    value = value.strip()
+    if not value:
+        return None
+    when = dt.datetime.fromisoformat(value)
+    return when if when.tzinfo is not None else when.replace(tzinfo=_BEIJING)
+
+
+@page_router.post("/check/letter", dependencies=[Csrf], response_model=None)
+def check_letter(
+    request: Request,
+    db: DbSession,
+    kind: Annotated[str, Form(max_length=40)],
+    fmt: Annotated[str, Form(max_length=8)] = "pdf",
+    lang: Annotated[str, Form(max_length=8)] = "zh",
+    text: Annotated[str, Form()] = "",
+    sender: Annotated[str, Form(max_length=64)] = "",
+    received_at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """A letter about one pasted message: the message is imported into a throw-away store
+    (so the letter lists it with its hash like any case) that is deleted right after."""
+    from collectguard.evidence import open_store
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.ingest import Importer
+    from collectguard.rules import load_builtin
+
+    settings = context(request).settings
+    spec = LETTER_KINDS.get(kind)
+    if spec is None or fmt not in ("pdf", "docx"):
+        raise HTTPException(status_code=400, detail="letter")
+    if not text.strip() or len(text) > settings.max_message_chars:
+        raise HTTPException(status_code=400, detail="text")
+    try:
+        when = parse_received_at(received_at)
+    except ValueError:
+        raise HTTPException(status_code=400, detail="received_at") from None
+    zone = "Asia/Shanghai"
+    folder = Path(tempfile.mkdtemp(prefix="cg-letter-"))
+    try:
+        store = open_store(f"sqlite:///{folder / 'evidence.sqlite3'}", attachments_dir=folder / "a")
+        try:
+            importer = Importer(store, Analyzer.default(), timezone=zone, clock=settings.clock)
+            importer.import_text(text, sender=sender.strip() or None, received_at=when)
+            cases = build_cases(store, load_builtin("cn"), zone=zone, include_all=True)
+            if not cases:
+                raise HTTPException(status_code=400, detail="no case")
+            case = cases[0]
+            jurisdiction, choices = case_recommendation(store, case)
+            if kind not in {c.kind for c in choices}:
+                raise HTTPException(status_code=400, detail="letter")
+            chosen_lang = lang if lang in spec.languages else spec.languages[0]
+            try:
+                return letter_response(
+                    store,
+                    case,
+                    kind=kind,
+                    lang=chosen_lang,
+                    fmt=fmt,
+                    jurisdiction=jurisdiction,
+                    zone=zone,
+                    now=settings.clock(),
+                )
+            except LetterUnavailable:
+                raise HTTPException(status_code=503, detail="letter") from None
+        finally:
+            store.close()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -45,6 +45,8 @@ CATALOG: dict[str, tuple[str, str]] = {
     "nav.prefs": ("联系偏好", "Contact preferences"),
     "nav.complaints": ("投诉与反馈", "Complaints"),
     "nav.staff": ("合规工作台", "Compliance desk"),
+    "nav.locker": ("我的证据柜", "My evidence locker"),
+    "nav.audits": ("审计报告", "Audit reports"),
     "nav.login": ("登录", "Sign in"),
     "nav.logout": ("退出", "Sign out"),
     "footer.disclaimer": (
@@ -159,13 +161,22 @@ CATALOG: dict[str, tuple[str, str]] = {
     # -- backup upload
     "backup.title": ("导入手机短信备份", "Import a phone message backup"),
     "backup.lead": (
-        "上传手机导出的短信备份，按机构整理成案件，显示每天的联系次数和违规情况；"
-        "也可以直接下载违规最多的机构的证据包（含原文、时间线、哈希校验和投诉信草稿）。"
-        "文件只在本次处理中使用，处理完即删除。",
+        "上传手机导出的短信备份，按机构整理成案件，显示每天的联系次数和违规情况，"
+        "并可下载投诉信（PDF、Word）和证据包。导入的数据放在您的证据柜里："
+        "不保存的话 2 小时后自动删除，也可以随时一键删除。",
         "Upload a message backup from your phone: we group it into cases per lender with daily "
-        "contact counts and violations, or download the evidence bundle (originals, timeline, "
-        "hashes, a draft complaint letter) of the lender with the most violations. The file "
-        "is deleted as soon as it is processed.",
+        "contact counts and violations, and you can download letters (PDF, Word) and the "
+        "evidence bundle. The data goes into your evidence locker: deleted after 2 hours "
+        "unless you keep it, and you can delete it at any time.",
+    ),
+    "backup.into_locker": (
+        "将导入到您已打开的证据柜（已有的短信不会重复添加）。",
+        "This goes into your open locker (messages already there are not added twice).",
+    ),
+    "backup.bundle_hint": (
+        "只想要证据包、不保存任何数据？点“下载证据包”：取违规最多的机构，文件处理完立即删除。",
+        "Only want the bundle and nothing kept? Use the bundle button: it takes the lender with "
+        "the most violations and deletes the file as soon as it is processed.",
     ),
     "backup.file": ("备份文件", "Backup file"),
     "backup.formats": (
@@ -189,11 +200,6 @@ CATALOG: dict[str, tuple[str, str]] = {
         "备份中没有找到催收信息，无法生成证据包。",
         "No collection messages were found, so there is no bundle to make.",
     ),
-    "cases.title": ("按机构整理的案件", "Cases per lender"),
-    "cases.summary": (
-        "读取 {new} 条记录（{rejected} 条无法读取），涉及 {cases} 家机构。",
-        "Read {new} records ({rejected} unreadable) about {cases} lenders.",
-    ),
     "cases.items": ("记录", "Records"),
     "cases.counts": ("短信 {messages} 条，来电 {calls} 次", "{messages} messages, {calls} calls"),
     "cases.period": ("时间范围", "Period"),
@@ -208,8 +214,163 @@ CATALOG: dict[str, tuple[str, str]] = {
     "cases.contacts": ("联系次数", "Contacts"),
     "cases.findings": ("跨多条信息的违规", "Violations across messages"),
     "cases.violations": ("违规信息", "Messages with violations"),
-    "cases.none": ("备份中没有找到催收信息。", "No collection messages were found."),
-    "cases.again": ("再导入一个文件", "Import another file"),
+    # -- evidence locker
+    "locker.title": ("我的证据柜", "My evidence locker"),
+    "locker.lead_temporary": (
+        "这些数据临时保存，将于 {until} 自动删除。"
+        "想以后再来查看或继续补充，请保存证据柜并记下钥匙。",
+        "This is kept temporarily and deleted automatically at {until}. To come back later or "
+        "add more, keep the locker and write down its key.",
+    ),
+    "locker.lead_kept": (
+        "证据柜已保存（钥匙尾号 {hint}）。用钥匙可以在任何设备上打开，本设备会记住 90 天。",
+        "Your locker is kept (key ending {hint}). Open it on any device with its key; this "
+        "device remembers it for 90 days.",
+    ),
+    "locker.keep": ("保存证据柜（生成钥匙）", "Keep this locker (get a key)"),
+    "locker.new_key": ("换一把新钥匙", "Replace the key"),
+    "locker.new_key_confirm": (
+        "旧钥匙将失效，确定吗？",
+        "The old key will stop working. Continue?",
+    ),
+    "locker.close": ("在本设备上退出", "Forget on this device"),
+    "locker.close_confirm": (
+        "未保存的临时数据会被删除，确定退出吗？",
+        "Unsaved temporary data will be deleted. Continue?",
+    ),
+    "locker.import_more": ("导入更多短信", "Import more messages"),
+    "locker.imported": (
+        "本次导入：新增 {new} 条，已有 {duplicate} 条，无法读取 {rejected} 条。",
+        "This import: {new} new, {duplicate} already here, {rejected} unreadable.",
+    ),
+    "locker.summary": ("共 {cases} 个案件（按机构）。", "{cases} cases (one per lender)."),
+    "locker.chain": ("证据链：{n} 条账本记录，链头哈希", "Evidence chain: {n} entries, head hash"),
+    "locker.verify": ("核验证据链", "Verify the evidence chain"),
+    "locker.empty": (
+        "证据柜里还没有催收信息。可以导入短信备份，或在检查结果页保存短信。",
+        "No collection messages in this locker yet. Import a backup, or keep a message from a "
+        "verdict page.",
+    ),
+    "locker.delete_title": ("删除我的数据", "Delete my data"),
+    "locker.delete_lead": (
+        "永久删除这个证据柜里的全部短信、来电记录、附件和证据链，无法恢复。已下载的文件不受影响。",
+        "Permanently deletes every message, call record, attachment and the evidence chain in "
+        "this locker. This cannot be undone. Files you downloaded are not affected.",
+    ),
+    "locker.delete_confirm": ("我确认永久删除", "I understand this deletes everything"),
+    "locker.delete": ("永久删除", "Delete permanently"),
+    "locker.delete_question": (
+        "确定永久删除证据柜里的全部数据吗？",
+        "Delete everything in the locker for good?",
+    ),
+    "locker.deleted": (
+        "证据柜及其中的数据已全部删除。",
+        "The locker and everything in it were deleted.",
+    ),
+    "locker.closed": ("已在本设备上退出证据柜。", "The locker is closed on this device."),
+    "locker.open_title": ("打开我的证据柜", "Open my evidence locker"),
+    "locker.open_lead": (
+        "证据柜保存您导入的催收短信，不需要注册，也不需要手机号。输入保存时拿到的钥匙即可打开。",
+        "The locker keeps the collection messages you imported: no sign-up, no phone number. "
+        "Enter the key you got when you kept it.",
+    ),
+    "locker.key": ("证据柜钥匙", "Locker key"),
+    "locker.key_format": (
+        "24 位字母和数字，带不带横线都可以，不区分大小写。",
+        "24 letters and digits, with or without dashes, in any case.",
+    ),
+    "locker.remember": (
+        "在这台设备上记住（公用电脑请不要勾选）",
+        "Remember on this device (not on a shared computer)",
+    ),
+    "locker.open": ("打开", "Open"),
+    "locker.no_locker": (
+        "还没有证据柜？导入短信备份，或在检查结果页点“保存到我的证据柜”，就会自动创建。",
+        'No locker yet? Importing a backup, or "Keep in my evidence locker" on a verdict page, '
+        "creates one.",
+    ),
+    "locker.error.key": ("钥匙不正确，或证据柜已被删除。", "Wrong key, or the locker was deleted."),
+    "locker.key_title": ("请记下您的证据柜钥匙", "Write down your locker key"),
+    "locker.key_lead": (
+        "这把钥匙只显示这一次。我们不保存钥匙本身，丢失后无法找回。请抄写下来或截图保存在安全的地方，"
+        "不要发给任何人。",
+        "This key is shown only now. We do not keep the key itself and cannot recover it. "
+        "Write it down or keep a screenshot somewhere safe, and never send it to anyone.",
+    ),
+    "locker.key_done": ("我已记下，返回证据柜", "I have written it down: back to the locker"),
+    "locker.verify_title": ("证据链核验", "Evidence chain check"),
+    "locker.verify_ok": (
+        "证据链完整：{entries} 条账本记录，{items} 项证据都与记录一致。",
+        "The evidence chain is intact: {entries} ledger entries; all {items} items match them.",
+    ),
+    "locker.verify_bad": (
+        "证据链核验失败，发现 {n} 处问题：",
+        "The evidence chain does not verify: {n} problem(s):",
+    ),
+    "locker.back": ("返回证据柜", "Back to the locker"),
+    # -- letters
+    "letters.title": ("投诉信和报案材料", "Letters"),
+    "letters.lead": (
+        "根据这个案件自动生成，引用违反的规则，并列出每条证据的哈希。下载后请补全【待填写】处再寄出或提交。",
+        "Generated from this case: they cite the rules broken and list each item with its hash. "
+        "Fill in the [FILL IN] blanks before you send them.",
+    ),
+    "letters.recommended": ("推荐", "Recommended"),
+    "letters.more": ("其他信函", "More letters"),
+    "letters.english": ("英文版", "English version"),
+    "letters.bundle": ("下载证据包（ZIP）", "Download the evidence bundle (ZIP)"),
+    "letters.bundle_hint": (
+        "证据包含原文、时间线、报告、信函和哈希链，任何人不用本系统也能核验。",
+        "The bundle holds the originals, timeline, report, letters and the hash chain; anyone "
+        "can verify it without this app.",
+    ),
+    "letters.kind": ("信函", "Letter"),
+    "letters.lang": ("语言", "Language"),
+    "letters.lang_zh": ("中文", "Chinese"),
+    "letters.lang_en": ("英文", "English"),
+    "letters.download_pdf": ("下载 PDF", "Download PDF"),
+    "letters.download_docx": ("下载 Word", "Download Word"),
+    "letters.verdict_lead": (
+        "把这条短信作为证据，生成投诉信、报警材料或举报单（PDF 或 Word）。",
+        "Use this message as evidence in a complaint, police report or spam report (PDF or Word).",
+    ),
+    "letters.save": ("保存到我的证据柜", "Keep in my evidence locker"),
+    "letters.save_hint": (
+        "保存后可以继续添加短信，系统按机构整理成案件。",
+        "Kept messages are grouped into cases per lender; you can add more later.",
+    ),
+    "letter_hint.lender_complaint": (
+        "寄给放贷机构的投诉部门，要求停止违规催收并书面答复。",
+        "To the lender's complaints desk: stop the unlawful collection and answer in writing.",
+    ),
+    "letter_hint.regulator_complaint": (
+        "向国家金融监督管理总局（12378）或当地监管局投诉。",
+        "To the financial regulator (hotline 12378) or its local office.",
+    ),
+    "letter_hint.police_report": (
+        "报警时带上：诈骗或威胁恐吓的事实和证据清单（110 / 96110）。",
+        "Take it to the police: the facts and evidence of fraud or threats (110 / 96110).",
+    ),
+    "letter_hint.spam_12321": (
+        "向 12321 举报垃圾短信和骚扰号码。",
+        "Report spam messages and harassing numbers to 12321.",
+    ),
+    "letter_hint.pboc_objection": (
+        "信用报告有误时，向人民银行征信中心提出异议。",
+        "If your credit report is wrong: an objection to the PBOC Credit Reference Center.",
+    ),
+    "letter_hint.us_debt_validation": (
+        "要求催收方核实债务（FDCPA §809）。",
+        "Ask the collector to validate the debt (FDCPA §809).",
+    ),
+    "letter_hint.us_cease_communication": (
+        "书面要求催收方停止联系（FDCPA §805(c)）。",
+        "Tell the collector in writing to stop contacting you (FDCPA §805(c)).",
+    ),
+    "letter_hint.cfpb_narrative": (
+        "向美国消费者金融保护局（CFPB）投诉时使用的陈述。",
+        "The narrative for a complaint to the CFPB.",
+    ),
     # -- sign-in
     "login.title": ("借款人 / 员工登录", "Borrower / staff sign-in"),
     "login.lead": (
@@ -374,6 +535,92 @@ CATALOG: dict[str, tuple[str, str]] = {
     "staff.debtor": ("借款人", "Debtor"),
     "staff.reasons": ("原因", "Reasons"),
     "staff.no_decisions": ("还没有决策记录。", "No decisions yet."),
+    "staff.audits": ("审计报告与评分卡", "Audit reports and scorecards"),
+    "staff.audits_hint": (
+        "上传催收通信日志，系统在后台审计，生成报告和催收员评分卡。",
+        "Upload a collection communication log: it is audited in the background into a report "
+        "and agent scorecards.",
+    ),
+    "staff.audits_open": ("打开审计报告", "Open audit reports"),
+    "staff.audits_latest": ("最近的审计", "Latest audits"),
+    # -- audits
+    "audits.title": ("通信日志合规审计", "Communication log audits"),
+    "audits.lead": (
+        "上传催收通信日志（CSV、JSON Lines 或 Parquet，字段见审计文档），系统在后台逐条审计"
+        "联系时段、频次、第三方和话术，生成报告和催收员评分卡。",
+        "Upload a collection communication log (CSV, JSON Lines or Parquet; columns as in the "
+        "audit docs). It is audited in the background — hours, frequency, third parties, "
+        "wording — into a report and agent scorecards.",
+    ),
+    "audits.file": ("日志文件", "Log file"),
+    "audits.formats": (
+        "支持 .csv、.jsonl、.ndjson、.parquet，最大 {size}。"
+        "更大的日志请用命令 collectguard audit。",
+        "Accepted: .csv, .jsonl, .ndjson, .parquet; at most {size}. Audit bigger logs with "
+        "the collectguard audit command.",
+    ),
+    "audits.submit": ("上传并审计", "Upload and audit"),
+    "audits.runs": ("审计记录", "Audit runs"),
+    "audits.none": ("还没有审计记录。", "No audits yet."),
+    "audits.file_col": ("文件", "File"),
+    "audits.status": ("状态", "Status"),
+    "audits.created": ("上传时间", "Uploaded"),
+    "audits.contacts": ("联系次数", "Contacts"),
+    "audits.violations": ("违规", "Violations"),
+    "audits.rate": ("违规率", "Violation rate"),
+    "audits.error.type": (
+        "文件类型不对：请上传 .csv、.jsonl、.ndjson 或 .parquet 格式的日志。",
+        "Wrong file type: upload a .csv, .jsonl, .ndjson or .parquet log.",
+    ),
+    "audits.error.empty": ("文件是空的。", "The file is empty."),
+    "audits.error.columns": (
+        "CSV 表头缺少必需的列（event_id、occurred_at、debtor_id 等）。",
+        "The CSV header lacks required columns (event_id, occurred_at, debtor_id, …).",
+    ),
+    "audit_status.queued": ("排队中", "Queued"),
+    "audit_status.running": ("审计中", "Running"),
+    "audit_status.done": ("已完成", "Done"),
+    "audit_status.failed": ("失败", "Failed"),
+    "audit.title": ("审计 #{id}", "Audit #{id}"),
+    "audit.progress_queued": (
+        "排队等待中……页面会自动刷新。",
+        "Waiting in the queue… this page refreshes itself.",
+    ),
+    "audit.progress_running": (
+        "正在审计，已用时 {s} 秒……页面会自动刷新。",
+        "Auditing, {s} s so far… this page refreshes itself.",
+    ),
+    "audit.refresh": ("刷新", "Refresh"),
+    "audit.failed": ("审计失败：", "The audit failed:"),
+    "audit.failed_internal": (
+        "服务器内部错误（已记录）。请检查文件后重试。",
+        "Internal error (logged). Check the file and try again.",
+    ),
+    "audit.took": ("用时 {s} 秒", "took {s} s"),
+    "audit.overview": ("概览", "Overview"),
+    "audit.input_rows": ("输入行数", "Input rows"),
+    "audit.rejected": ("拒绝行数", "Rejected rows"),
+    "audit.by_rule": ("按规则统计", "By rule"),
+    "audit.citation": ("依据", "Citation"),
+    "audit.agents": (
+        "催收员评分卡（违规率最高的 20 名）",
+        "Agent scorecards (20 highest violation rates)",
+    ),
+    "audit.teams": ("小组评分卡", "Team scorecards"),
+    "audit.agencies": ("机构评分卡", "Agency scorecards"),
+    "audit.agent": ("催收员", "Agent"),
+    "audit.team": ("小组", "Team"),
+    "audit.agency": ("机构", "Agency"),
+    "audit.violating_events": ("违规事件", "Violating events"),
+    "audit.top_rules": ("主要规则", "Top rules"),
+    "audit.escalation": ("屡次违规，需升级处理", "Repeat offenders to escalate"),
+    "audit.repeats": ("再犯次数", "Repeats"),
+    "audit.none": ("无", "None"),
+    "audit.report_zh": ("完整报告（中文）", "Full report (Chinese)"),
+    "audit.report_en": ("完整报告（英文）", "Full report (English)"),
+    "audit.summary_json": ("摘要（JSON）", "Summary (JSON)"),
+    "audit.cards_json": ("评分卡（JSON）", "Scorecards (JSON)"),
+    "audit.back": ("返回审计列表", "Back to audits"),
     "verdict_gw.allow": ("放行", "Allowed"),
     "verdict_gw.deny": ("拦截", "Denied"),
     "verdict_gw.defer": ("推迟", "Deferred"),
@@ -394,6 +641,12 @@ CATALOG: dict[str, tuple[str, str]] = {
     "error.500.hint": (
         "我们已记录这个问题，请稍后再试。",
         "We logged the problem; please try again later.",
+    ),
+    "error.503": ("暂时无法生成这个文件", "This file cannot be made right now"),
+    "error.503.hint": (
+        "服务器缺少生成它所需的中文字体或组件。请改为下载 Word 或 Markdown 版本，或联系管理员。",
+        "The server lacks the Chinese font or component it needs. Download the Word version "
+        "instead, or tell the administrator.",
     ),
     "error.other": ("出错了", "Something went wrong"),
     "error.other.hint": ("请稍后再试。", "Please try again later."),

@@ -1,8 +1,9 @@
 """Tables of the borrower portal (its own schema, separate from the evidence and gateway stores).
 
 Owns: users (role ``borrower`` or ``staff``), bills with payments, plan requests, contact
-preferences, complaints, and the collection messages the lender sent each borrower.
-Money is integer cents (分); times are aware UTC.
+preferences, complaints, the collection messages the lender sent each borrower, consumer
+evidence lockers (the row only: the messages live in the locker's own evidence store) and
+the staff's audit runs. Money is integer cents (分); times are aware UTC.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Literal
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -23,10 +25,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from collectguard.dbtypes import UTCDateTime
 
 __all__ = [
+    "AUDIT_STATUSES",
     "COMPLAINT_STATUSES",
+    "AuditRun",
     "Base",
     "Bill",
     "Complaint",
+    "ConsumerLocker",
     "ContactPreference",
     "LenderMessage",
     "Payment",
@@ -37,6 +42,7 @@ __all__ = [
 
 Role = Literal["borrower", "staff"]
 COMPLAINT_STATUSES: tuple[str, ...] = ("open", "in_progress", "resolved")
+AUDIT_STATUSES: tuple[str, ...] = ("queued", "running", "done", "failed")
 
 
 class Base(DeclarativeBase):
@@ -160,3 +166,51 @@ class LenderMessage(Base):
     sender: Mapped[str] = mapped_column(String(64))
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ConsumerLocker(Base):
+    """A consumer's evidence locker: no account, no name, no phone number.
+
+    The messages live in the locker's own evidence store (``<data_dir>/lockers/<folder>/``),
+    so one locker's store never holds another's items. A temporary locker (made by an upload)
+    has no key and `expires_at` set; keeping it issues a random key, stored only as its
+    SHA-256 (the key has 120 random bits, so a fast hash cannot be guessed back).
+    """
+
+    __tablename__ = "web_consumer_locker"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(64), unique=True)
+    """Random name of the locker's folder; also what the session and cookie hold."""
+    key_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    key_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    """The key's last four characters, to tell lockers apart on screen."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When a temporary locker is deleted; None once kept."""
+
+
+class AuditRun(Base):
+    """An audit of an uploaded communication log, run in the background for the staff desk."""
+
+    __tablename__ = "web_audit_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(64), unique=True)
+    """Random folder name under ``<data_dir>/audits/`` (the log and the audit's output)."""
+    filename: Mapped[str] = mapped_column(String(200))
+    """The uploaded file's name as the browser sent it (display only)."""
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("web_user.id"), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    input_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rejected_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    contacts: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    violations: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    violation_rate: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+    user: Mapped[User | None] = relationship()

@@ -1,7 +1,8 @@
 """The borrower portal and the staff dashboard of a lender running collectguard.
 
 Owns: sign-in/out, a borrower's bills, progress, repayment-plan options (from the repayment
-planner) and requests, contact preferences, complaints; the staff complaints inbox.
+planner) and requests, contact preferences, complaints; the staff desk (complaints inbox,
+plan requests, gateway decisions, the latest audit runs — their pages are `audits`).
 Every borrower query is filtered by the signed-in user's id, so another borrower's ids
 answer 404 exactly like ids that do not exist.
 """
@@ -27,6 +28,7 @@ from collectguard.repayment.models import (
     PlanProposal,
     PlanRequest,
 )
+from collectguard.web.audits import recent_runs
 from collectguard.web.consumer import verdict_values
 from collectguard.web.deps import (
     Borrower,
@@ -416,6 +418,7 @@ def staff_inbox(request: Request, db: DbSession, user: Staff, status: str = "") 
             "status": status,
             "statuses": COMPLAINT_STATUSES,
             "pending_plans": pending_plans,
+            "audits": recent_runs(db, limit=5),
             "zone": LENDER_ZONE,
         },
         user=user,
