@@ -243,3 +243,16 @@ def test_results_round_trip_through_validation(analyzer: Analyzer) -> None:
         got = analyzer.check(t, sender="95188", received_at="2026-03-02T23:10:00+08:00")
         dumped = got.model_dump()
         assert CheckResult.model_validate(dumped).model_dump() == dumped
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "", "../../etc/passwd", "Asia/Shang hai"])
+def test_unknown_timezone_is_an_input_error(analyzer: Analyzer, zone: str) -> None:
+    """A recipient zone nobody can resolve is refused, with or without a receive time,
+    instead of silently never judging the hours."""
+    from collectguard.errors import InputError
+
+    with pytest.raises(InputError, match="time zone"):
+        analyzer.check("您的借款已逾期", timezone=zone)
+    with pytest.raises(InputError, match="time zone"):
+        analyzer.check("您的借款已逾期", timezone=zone, received_at="2026-03-02T23:10:00+08:00")
+    assert analyzer.check("您的借款已逾期", timezone="America/New_York").input["timezone"]

@@ -149,3 +149,15 @@ def test_installed_entry_point_streams_stdin(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
     outs = [json.loads(x) for x in proc.stdout.decode().splitlines()]
     assert len(outs) == 2 and "findings" not in outs[0]
+
+
+def test_unknown_timezone_is_a_clear_cli_error() -> None:
+    from typer.testing import CliRunner
+
+    from collectguard.cli.app import app
+
+    res = CliRunner().invoke(app, ["check", "您的借款已逾期", "--tz", "Mars/Olympus"])
+    assert res.exit_code == 2
+    assert "unknown time zone 'Mars/Olympus'" in res.output and "Traceback" not in res.output
+    res = CliRunner().invoke(app, ["evidence", "cases", "--tz", "Mars/Olympus"])
+    assert res.exit_code == 2 and "未知时区" in res.output

@@ -108,7 +108,7 @@ class Analyzer:
             try:
                 message = CheckInput(text=message, **fields)
             except ValidationError as exc:
-                raise InputError(_describe(exc)) from None
+                raise InputError(describe_input_error(exc)) from None
         return self._check(message)
 
     def check_many(self, messages: Iterable[CheckInput]) -> Iterator[CheckResult]:
@@ -372,7 +372,8 @@ _SIGNAL_KIND: dict[str, FindingKind] = {
 }
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_input_error(exc: ValidationError) -> str:
+    """One line per invalid field of a `CheckInput`, without pydantic's boilerplate."""
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors()
     )

@@ -8,7 +8,9 @@ the batch CLI writes per line.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -18,6 +20,15 @@ Authenticity = Literal["genuine", "suspicious", "scam", "unknown"]
 
 MAX_TEXT_CHARS = 1_000_000
 """Longest text accepted; longer input is an InputError rather than a slow silent check."""
+
+
+@lru_cache(maxsize=512)
+def _is_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True
 
 
 class CheckInput(BaseModel):
@@ -41,6 +52,16 @@ class CheckInput(BaseModel):
             raise ValueError(
                 f"text has {len(v):,} characters; the limit is {MAX_TEXT_CHARS:,} "
                 "(split long transcripts into messages)"
+            )
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str | None) -> str | None:
+        if v is not None and not _is_zone(v):
+            raise ValueError(
+                f"unknown time zone {v!r}; use an IANA name such as Asia/Shanghai or "
+                "America/New_York (未知时区)"
             )
         return v
 

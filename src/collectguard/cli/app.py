@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
 from collectguard._version import __version__
-from collectguard.analyze.analyzer import Analyzer
+from collectguard.analyze.analyzer import Analyzer, describe_input_error
 from collectguard.analyze.result import CheckInput, CheckResult
 from collectguard.cli.batch import run_batch
 from collectguard.errors import CollectguardError, InputError
@@ -157,6 +158,8 @@ def check(
             text=text, sender=sender, received_at=received, timezone=tz, jurisdiction=jurisdiction
         )
         result = analyzer.check(message)
+    except ValidationError as exc:
+        raise _fail(describe_input_error(exc)) from None
     except (InputError, ValueError) as exc:
         raise _fail(str(exc)) from None
     if as_json:

@@ -21,6 +21,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -87,11 +88,25 @@ PackOption = Annotated[
     str,
     typer.Option("--pack", help="规则包名或文件 / rule pack name or file (cn, us, overlay.yaml)"),
 ]
+
+
+def _zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ValueError, KeyError, OSError):
+        raise typer.BadParameter(
+            f"未知时区 {value!r}，请用 IANA 名称如 Asia/Shanghai / unknown time zone {value!r}; "
+            "use an IANA name such as Asia/Shanghai or America/New_York"
+        ) from None
+    return value
+
+
 TzOption = Annotated[
     str,
     typer.Option(
         "--timezone",
         "--tz",
+        callback=_zone,
         help="收信人所在时区（IANA），用于判断夜间和按天计数 / the recipient's IANA zone, for "
         "night hours and per-day counts",
     ),
