@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,13 @@ from collectguard.rules import Hit, Rule, RulePack, Signal, load_builtin
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _TWO_CJK = re.compile(r"[\u4e00-\u9fff][^\u4e00-\u9fff]*[\u4e00-\u9fff]", re.S)
+
+
+Detector = Callable[[MessageContext, dict[str, object]], list[tuple[tuple[int, int] | None, str]]]
+_Detectors = tuple[
+    tuple[tuple[Signal, Detector, dict[str, object]], ...],
+    tuple[tuple[Rule, Detector, dict[str, object]], ...],
+]
 
 
 def _sigmoid(x: float) -> float:
@@ -77,6 +84,30 @@ class Analyzer:
         self.packs = packs or {"cn": load_builtin("cn"), "us": load_builtin("us")}
         self.registry = registry or PlatformRegistry.default()
         self.lang = lang
+        self._prepared: dict[int, tuple[RulePack, _Detectors]] = {}
+
+    def _detectors(self, pack: RulePack) -> _Detectors:
+        """A pack's built-in detectors with their params, looked up once per pack.
+
+        History-aware builtins (frequency) have no single-message detector: the locker,
+        gateway and audit judge them, so they are left out here."""
+        got = self._prepared.get(id(pack))
+        if got is not None and got[0] is pack:
+            return got[1]
+        signals: list[tuple[Signal, Detector, dict[str, object]]] = []
+        rules: list[tuple[Rule, Detector, dict[str, object]]] = []
+        for item in pack.builtin_items():
+            detector = BUILTINS.get(item.detect.builtin or "")
+            if detector is None:
+                continue
+            params: dict[str, object] = dict(item.detect.params)
+            if isinstance(item, Signal):
+                signals.append((item, detector, params))
+            elif isinstance(item, Rule):
+                rules.append((item, detector, params))
+        prepared = (tuple(signals), tuple(rules))
+        self._prepared[id(pack)] = (pack, prepared)
+        return prepared
 
     @classmethod
     @lru_cache(maxsize=1)
@@ -156,12 +187,10 @@ class Analyzer:
         for hit in hits:
             if isinstance(hit.item, Signal) and hit.item.id not in fired:
                 fired[hit.item.id] = self._signal_finding(hit.item, hit, comp, pack)
-        for item in pack.builtin_items():
-            detector = BUILTINS.get(item.detect.builtin or "")
-            if detector is None:  # history-aware (frequency): the locker and gateway judge it
-                continue
-            if isinstance(item, Signal) and item.id not in fired:
-                ev = detector(ctx, dict(item.detect.params))
+        signal_detectors, rule_detectors = self._detectors(pack)
+        for item, detector, params in signal_detectors:
+            if item.id not in fired:
+                ev = detector(ctx, params)
                 if ev:
                     span, cue = ev[0]
                     if item.detect.builtin == "lookalike_link":
@@ -229,13 +258,11 @@ class Analyzer:
         for hit in hits:
             if isinstance(hit.item, Rule):
                 add(hit.item, comp.to_original(hit.start, hit.end), hit.cue)
-        for item in pack.builtin_items():
-            detector = BUILTINS.get(item.detect.builtin or "")
-            if isinstance(item, Rule) and detector is not None:
-                if item.detect.context == "collection" and not is_collection:
-                    continue  # `add` would drop it: skip the (possibly costly) detector
-                for span, cue in detector(ctx, dict(item.detect.params)):
-                    add(item, span, cue)
+        for rule, detector, params in rule_detectors:
+            if rule.detect.context == "collection" and not is_collection:
+                continue  # `add` would drop it: skip the (possibly costly) detector
+            for span, cue in detector(ctx, params):
+                add(rule, span, cue)
         violations.sort(key=lambda v: (v.span[0] if v.span else -1, v.code))
 
         authenticity = self._authenticity(attribution, scam_score, pack, fired)
