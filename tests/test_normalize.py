@@ -125,3 +125,33 @@ def test_t2s_skip_is_exact(original: str) -> None:
     converted = text_module._OPENCC.convert(original)
     if len(converted) == len(original):
         assert normalize(original).text == converted
+
+
+def test_identity_ranges_really_fold_to_themselves() -> None:
+    """The fast path leaves these characters alone, so each must fold to itself."""
+    from collectguard.normalize import text as text_module
+
+    for first, last in text_module.IDENTITY_RANGES:
+        for code in range(ord(first), ord(last) + 1):
+            ch = chr(code)
+            assert text_module._fold_char(ch) == ch, f"U+{code:04X} does not fold to itself"
+            assert ch.isprintable() and (ch == " " or not ch.isspace())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=40))
+def test_fast_fold_equals_the_table(original: str) -> None:
+    """Folding only the characters outside the identity ranges gives str.translate's result."""
+    from collectguard.normalize import text as text_module
+
+    want = original.translate(text_module._FOLD_TABLE)
+    assert text_module._NEEDS_FOLD.sub(text_module._fold_match, original) == want
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x3400, max_codepoint=0x2FFFF), max_size=8))
+def test_trigger_check_agrees_with_the_set(original: str) -> None:
+    from collectguard.normalize import text as text_module
+
+    want = not original.isascii() and not text_module._T2S_TRIGGERS.isdisjoint(original)
+    assert text_module._may_convert(original) == want

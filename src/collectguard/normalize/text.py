@@ -23,6 +23,21 @@ _T2S_TRIGGERS = frozenset(
     .read_text(encoding="utf-8")
     .strip()
 )
+# The Basic Multilingual Plane part as a regex class (sre compiles it to a bitmap, so a
+# search allocates nothing per character); astral triggers are checked in the set.
+_T2S_TRIGGER_BMP = re.compile(
+    "[" + "".join(re.escape(c) for c in sorted(_T2S_TRIGGERS) if ord(c) <= 0xFFFF) + "]"
+)
+
+
+def _may_convert(text: str) -> bool:
+    """False when OpenCC's t2s would return `text` unchanged (no trigger character)."""
+    if text.isascii():
+        return False
+    if _T2S_TRIGGER_BMP.search(text):
+        return True
+    return max(text) > "\uffff" and not _T2S_TRIGGERS.isdisjoint(text)
+
 
 # Characters dropped outright: zero-width, bidi controls, BOM, soft hyphen, variation selectors.
 _INVISIBLE = frozenset(
@@ -67,7 +82,7 @@ def _fold_char(ch: str) -> str:
 def _t2s(chars: list[str]) -> list[str]:
     """Traditional → simplified, keeping one output character per input character."""
     joined = "".join(chars)
-    if joined.isascii() or _T2S_TRIGGERS.isdisjoint(joined):
+    if not _may_convert(joined):
         return chars
     converted = _OPENCC.convert(joined)
     if len(converted) == len(joined):
@@ -78,7 +93,7 @@ def _t2s(chars: list[str]) -> list[str]:
 
 def _t2s_text(text: str) -> str:
     """`_t2s` for a string whose characters map one to one."""
-    if text.isascii() or _T2S_TRIGGERS.isdisjoint(text):
+    if not _may_convert(text):
         return text
     converted: str = _OPENCC.convert(text)
     if len(converted) == len(text):
@@ -139,7 +154,10 @@ def normalize(original: str) -> NormalizedText:
     # Fast path (most messages): one str.translate pass; every character that does not
     # fold to exactly one printable character turns into the marker, which sends the text
     # down the general path below.
-    joined = original.translate(_FOLD_TABLE)
+    if original.isascii():
+        joined = original.translate(_FOLD_TABLE)
+    else:  # only characters outside the identity ranges go through the (large) table
+        joined = _NEEDS_FOLD.sub(_fold_match, original)
     if _MARKER not in joined and "  " not in joined:
         n = len(original)
         return NormalizedText(original, _t2s_text(joined), _identity(0, n), _identity(1, n + 1))
@@ -184,6 +202,32 @@ class _FoldTable(dict[int, str]):
 
 
 _FOLD_TABLE = _FoldTable()
+
+# Ranges of characters that fold to themselves (a test checks each against `_fold_char`):
+# CJK ideographs, lower-case ASCII, digits, ASCII punctuation and space, and the CJK and
+# typographic punctuation SMS use most. Only the rest is looked up in `_FOLD_TABLE`, which
+# keeps a message's lookups few (the table is large and cold in a busy pipeline).
+IDENTITY_RANGES: tuple[tuple[str, str], ...] = (
+    ("\u4e00", "\u9fff"),
+    ("\u3400", "\u4dbf"),
+    (" ", "@"),
+    ("[", "`"),
+    ("a", "~"),
+    ("\u3001", "\u3003"),
+    ("\u3008", "\u3011"),
+    ("\u3014", "\u3015"),
+    ("\u2018", "\u2019"),
+    ("\u201c", "\u201d"),
+)
+_NEEDS_FOLD = re.compile(
+    "[^" + "".join(f"{re.escape(a)}-{re.escape(b)}" for a, b in IDENTITY_RANGES) + "]"
+)
+
+
+def _fold_match(m: re.Match[str]) -> str:
+    return _FOLD_TABLE[ord(m.group())]
+
+
 _IDENTITY: tuple[int, ...] = tuple(range(4097))
 
 
