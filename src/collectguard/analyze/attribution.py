@@ -219,7 +219,7 @@ def attribute(
             result = Attribution(entry_h.display_name, entry_h, ["sender_hotline"], 0.5, None)
     if result is None:
         return None
-    _check_consistency(result, ext, sender, registry)
+    _check_consistency(result, ext, sender, registry, norm.text)
     return result
 
 
@@ -263,11 +263,15 @@ def _body_phrase(norm: NormalizedText) -> Attribution | None:
     return None
 
 
+_TEN_DIGITS = re.compile(r"\A(?:\D*\d){10}")  # anchored: linear on long texts
+
+
 def _check_consistency(
     result: Attribution,
     ext: Extraction | LazyExtraction,
     sender: SenderInfo | None,
     registry: PlatformRegistry,
+    text: str,
 ) -> None:
     entry = result.entry
     if sender is not None and sender.digits:
@@ -286,6 +290,8 @@ def _check_consistency(
             result.consistency.append("official_domain")
             if "domain" not in result.matched_by:
                 result.matched_by.append("domain")
+    if not _TEN_DIGITS.match(text):
+        return  # no unmasked mobile or landline number (11 and 10+ digits): skip extraction
     if isinstance(entry, LenderEntry) and entry.hotlines:
         for phone in ext.phones:
             if phone.kind in ("mobile", "landline") and not getattr(phone, "masked", False):
