@@ -162,7 +162,8 @@ class Analyzer:
         comp = compact(norm, pack.evasions)
         ext = extract_lazy(norm)
         sender = classify_sender(message.sender) if message.sender else None
-        attribution = attribute(norm, comp, ext, sender, message.sender, self.registry)
+        names = self.registry.match_names(comp.text)
+        attribution = attribute(norm, comp, ext, sender, message.sender, self.registry, names)
         hits = pack.scan(comp)
 
         ctx = MessageContext(
@@ -179,6 +180,7 @@ class Analyzer:
             claimed_span=attribution.span if attribution else None,
             conflicts=attribution.conflicts if attribution else [],
             consistency=attribution.consistency if attribution else [],
+            body_names=names,
         )
         findings: list[Finding] = []
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from collectguard.extract import Extraction, LazyExtraction, SenderInfo
 from collectguard.normalize import NormalizedText, compact, normalize
-from collectguard.registry import LenderEntry, Organization, PlatformRegistry
+from collectguard.registry import LenderEntry, NameHit, Organization, PlatformRegistry
 
 _CN = r"[\u4e00-\u9fffa-z0-9]"
 # Patterns run on the normalized text (lower-case ASCII); the name is the group "name".
@@ -130,10 +130,11 @@ def _entry_kind(entry: LenderEntry | Organization) -> str:
 
 
 def _name_hits(
-    registry: PlatformRegistry, text: NormalizedText
+    registry: PlatformRegistry, text: NormalizedText, names: list[NameHit] | None = None
 ) -> list[tuple[LenderEntry | Organization, str, tuple[int, int], str]]:
+    """Registry entries named in `text` (`names`: its `match_names` hits, when known)."""
     out: list[tuple[LenderEntry | Organization, str, tuple[int, int], str]] = []
-    for hit in registry.match_names(text.text):
+    for hit in registry.match_names(text.text) if names is None else names:
         entry = registry.get(hit.entry_id)
         if entry is None:
             continue
@@ -161,8 +162,11 @@ def attribute(
     sender: SenderInfo | None,
     sender_text: str | None,
     registry: PlatformRegistry,
+    body_names: list[NameHit] | None = None,
 ) -> Attribution | None:
-    """The claimed organisation, with what matched and how it squares with the registry."""
+    """The claimed organisation, with what matched and how it squares with the registry.
+
+    `body_names` are `registry.match_names(comp.text)` when the caller has them already."""
     result: Attribution | None = None
     # 1-2. signatures, registry hits inside them first
     unknown_signature: tuple[str, tuple[int, int]] | None = None
@@ -181,7 +185,7 @@ def attribute(
         result = Attribution(name, entry, ["signature", fld], 0.9, span)
     if result is None and unknown_signature is not None:
         result = Attribution(unknown_signature[0], None, ["signature"], 0.6, unknown_signature[1])
-    body_hits = _name_hits(registry, comp)
+    body_hits = _name_hits(registry, comp, body_names)
     body_lender = _prefer([h for h in body_hits if isinstance(h[0], LenderEntry)])
     body_org = _prefer(
         [

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from collectguard.extract import Extraction, LazyExtraction, SenderInfo
 from collectguard.normalize import NormalizedText
-from collectguard.registry import LenderEntry, Organization, PlatformRegistry
+from collectguard.registry import LenderEntry, NameHit, Organization, PlatformRegistry
 
 Evidence = tuple[tuple[int, int] | None, str]
 
@@ -44,6 +44,14 @@ class MessageContext:
     lookalike_fired: bool = False
     lures: list[tuple[str, tuple[int, int] | None, str]] = field(default_factory=list)
     """(signal id, span, cue) of the scam signals that fired, for the phishing-lure check."""
+    body_names: list[NameHit] | None = None
+    """`registry.match_names(comp.text)`, computed once per message (see `names`)."""
+
+    def names(self) -> list[NameHit]:
+        """Registry names in the compact text (matched on first use, then kept)."""
+        if self.body_names is None:
+            self.body_names = self.registry.match_names(self.comp.text)
+        return self.body_names
 
 
 _LINK_PLACEHOLDER = re.compile(r"此处为链接|二维码|(?:点击|登录|登入)(?:下方|以下)?链接")
@@ -108,7 +116,7 @@ def authority_link(ctx: MessageContext, params: dict[str, object]) -> list[Evide
     has_link = bool(ctx.ext.links) or bool(_LINK_PLACEHOLDER.search(ctx.comp.text))
     if not has_link:
         return []
-    for hit in ctx.registry.match_names(ctx.comp.text):
+    for hit in ctx.names():
         org = ctx.registry.get(hit.entry_id)
         if isinstance(org, Organization) and org.is_authority:
             span = ctx.comp.to_original(hit.start, hit.end)
@@ -165,7 +173,7 @@ _CHAT_HANDLE = re.compile(r"微信|qq|加好友|添加|联系客服|致电|电�
 def authority_impersonation(ctx: MessageContext, params: dict[str, object]) -> list[Evidence]:
     """An authority's name used by a scam or a collector, or in the speaker's position."""
     out: list[Evidence] = []
-    for hit in ctx.registry.match_names(ctx.comp.text):
+    for hit in ctx.names():
         org = ctx.registry.get(hit.entry_id)
         if not isinstance(org, Organization) or not org.is_authority:
             continue
