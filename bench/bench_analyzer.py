@@ -161,12 +161,13 @@ def speed(shared: Path, n: int) -> None:
     inputs = [CheckInput(text=t) for t in texts]
     for m in inputs[:200]:  # warm caches
         analyzer.check(m)
-    runs = []
+    runs, cpu_runs = [], []
     for _ in range(3):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for m in inputs:
             analyzer.check(m)
         runs.append(len(inputs) / (time.perf_counter() - t0))
+        cpu_runs.append(len(inputs) / (time.process_time() - c0))
     lat = []
     for m in inputs[:5000]:
         t0 = time.perf_counter_ns()
@@ -176,10 +177,16 @@ def speed(shared: Path, n: int) -> None:
     mean_len = statistics.mean(len(t) for t in texts)
     print("\n## Speed (one core, in-process `Analyzer.check`)\n")
     print(f"corpus: {len(texts)} real messages from ../shared/data, mean {mean_len:.0f} chars\n")
+    load = os.getloadavg()[0]
+    print(f"load average at the start: {load:.1f} on {os.cpu_count()} CPUs\n")
     print("| measure | value | target |\n|---|---|---|")
     print(
-        f"| batch throughput, median of 3 runs | {statistics.median(runs):,.0f} msg/s "
-        "| ≥ 5,000 msg/s |"
+        f"| batch throughput, median of 3 runs (wall clock) | {statistics.median(runs):,.0f} "
+        "msg/s | ≥ 5,000 msg/s |"
+    )
+    print(
+        f"| batch throughput, median of 3 runs (this process's CPU time) "
+        f"| {statistics.median(cpu_runs):,.0f} msg/s | ≥ 5,000 msg/s |"
     )
     print(f"| single check p50 | {lat[len(lat) // 2]:.3f} ms | |")
     print(f"| single check p99 | {lat[int(len(lat) * 0.99)]:.3f} ms | < 2 ms |")

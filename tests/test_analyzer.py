@@ -256,3 +256,19 @@ def test_unknown_timezone_is_an_input_error(analyzer: Analyzer, zone: str) -> No
     with pytest.raises(InputError, match="time zone"):
         analyzer.check("您的借款已逾期", timezone=zone, received_at="2026-03-02T23:10:00+08:00")
     assert analyzer.check("您的借款已逾期", timezone="America/New_York").input["timezone"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 -.()*+中号码电话致电", max_size=40))
+def test_callable_number_shortcut_never_hides_a_phone(text: str) -> None:
+    """Attribution skips phone extraction when `_CALLABLE_NUMBER` finds nothing: then the
+    extractor must indeed find no unmasked mobile or landline number."""
+    from collectguard.analyze.attribution import _CALLABLE_NUMBER
+    from collectguard.extract import extract
+    from collectguard.normalize import normalize
+
+    norm = normalize(text)
+    if _CALLABLE_NUMBER.search(norm.text):
+        return
+    phones = extract(norm).phones
+    assert not [p for p in phones if p.kind in ("mobile", "landline") and not p.masked]

@@ -267,7 +267,10 @@ def _body_phrase(norm: NormalizedText) -> Attribution | None:
     return None
 
 
-_TEN_DIGITS = re.compile(r"\A(?:\D*\d){10}")  # anchored: linear on long texts
+# An unmasked mobile (11 digits) or landline (area code + 7-8 digits) is a stretch of at
+# least 10 digits with at most 3 separator characters between them (what the phone
+# extractor accepts): without one, the costly extraction of phones cannot find either.
+_CALLABLE_NUMBER = re.compile(r"[0-9](?:[ \-.()]{0,3}[0-9]){9}")
 
 
 def _check_consistency(
@@ -294,8 +297,8 @@ def _check_consistency(
             result.consistency.append("official_domain")
             if "domain" not in result.matched_by:
                 result.matched_by.append("domain")
-    if not _TEN_DIGITS.match(text):
-        return  # no unmasked mobile or landline number (11 and 10+ digits): skip extraction
+    if not _CALLABLE_NUMBER.search(text):
+        return  # no unmasked mobile or landline number can be in this text
     if isinstance(entry, LenderEntry) and entry.hotlines:
         for phone in ext.phones:
             if phone.kind in ("mobile", "landline") and not getattr(phone, "masked", False):
