@@ -23,11 +23,11 @@ _CN = r"[\u4e00-\u9fffa-z0-9]"
 # (literals one of which the text must contain, pattern): the cheap check skips the regex.
 _BODY_NAME_PATTERNS = [
     (
-        ("在",),
+        ("在", "您在"),
         re.compile(r"在[“\"「]?(?P<name>" + _CN + r"{2,10}?)[”\"」]?(?:申请|借|办理|使用)的"),
     ),
     (
-        ("您",),
+        ("您", "您在"),
         re.compile(
             r"您在?[“\"「]?(?P<name>" + _CN + r"{2,8}?)[”\"」]?的(?:订单|借款|账单|贷款|分期)"
         ),
@@ -55,6 +55,16 @@ _BODY_NAME_PATTERNS = [
     ),
     (("welcome to ",), re.compile(r"\bwelcome to (?P<name>[a-z0-9][\w.-]{1,24})\b")),
 ]
+# Every literal above, longest first so that findall reports 您在 rather than 您 (the
+# patterns that need 您 or 在 list 您在 too).
+_BODY_LITERALS = re.compile(
+    "|".join(
+        re.escape(lit)
+        for lit in sorted(
+            {x for lits, _ in _BODY_NAME_PATTERNS for x in lits}, key=len, reverse=True
+        )
+    )
+)
 # Patterns run on the original text: capitalised company names.
 _EN_NAME_PATTERNS = [
     (
@@ -247,8 +257,11 @@ def _org_speaks(text: str, span: tuple[int, int]) -> bool:
 
 def _body_phrase(norm: NormalizedText) -> Attribution | None:
     text = norm.text
+    present = set(_BODY_LITERALS.findall(text))
+    if not present:
+        return _en_body_phrase(norm)
     for literals, pat in _BODY_NAME_PATTERNS:
-        if not any(lit in text for lit in literals):
+        if present.isdisjoint(literals):
             continue
         for m in pat.finditer(text):
             name = m.group("name")
@@ -256,6 +269,10 @@ def _body_phrase(norm: NormalizedText) -> Attribution | None:
                 continue
             s, e = norm.to_original(m.start("name"), m.end("name"))
             return Attribution(norm.original[s:e], None, ["body_phrase"], 0.45, (s, e))
+    return _en_body_phrase(norm)
+
+
+def _en_body_phrase(norm: NormalizedText) -> Attribution | None:
     for literals, pat in _EN_NAME_PATTERNS:
         if not any(lit in norm.original for lit in literals):
             continue

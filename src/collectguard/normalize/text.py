@@ -29,6 +29,8 @@ _T2S_TRIGGER_BMP = re.compile(
     "[" + "".join(re.escape(c) for c in sorted(_T2S_TRIGGERS) if ord(c) <= 0xFFFF) + "]"
 )
 
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
 
 def _may_convert(text: str) -> bool:
     """False when OpenCC's t2s would return `text` unchanged (no trigger character)."""
@@ -36,7 +38,7 @@ def _may_convert(text: str) -> bool:
         return False
     if _T2S_TRIGGER_BMP.search(text):
         return True
-    return max(text) > "\uffff" and not _T2S_TRIGGERS.isdisjoint(text)
+    return _ASTRAL.search(text) is not None and not _T2S_TRIGGERS.isdisjoint(text)
 
 
 # Characters dropped outright: zero-width, bidi controls, BOM, soft hyphen, variation selectors.
