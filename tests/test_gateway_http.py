@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from collectguard.gateway import ContentChecker, DecisionLog, Gateway, SqlStateStore
-from collectguard.gateway.http import create_app
+from collectguard.gateway.http import GatewayApp, create_app
 from collectguard.gateway.store import sqlite_engine
 from collectguard.ledger import verify_chain
 from collectguard.ledger.chain import LedgerEntry
@@ -205,3 +205,124 @@ def test_openapi_documents_decision_response(client: TestClient) -> None:
     schema = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/Decision")
     assert "422" in op["responses"]
+
+
+# ---------------------------------------------------------------------- the direct path
+
+
+def _without_ids(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if k not in ("decision_id", "attempt_id")}
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        {},
+        {"text": "【XX金融】再不还款就爆你通讯录"},
+        {"channel": "call", "text": None},
+        {"planned_at": "2026-11-30T23:30:00+08:00"},
+        {"recipient": {"role": "debtor", "timezone": "Mars/Base"}},
+    ],
+)
+def test_direct_path_answers_as_fastapi_route_does(
+    client: TestClient, patch: dict[str, Any]
+) -> None:
+    app = client.app
+    assert isinstance(app, GatewayApp)
+    direct = client.post("/v1/decisions", json=body(idempotency_key="direct", **patch))
+    app.direct_decisions = False
+    routed = client.post("/v1/decisions", json=body(idempotency_key="routed", **patch))
+    assert direct.status_code == routed.status_code == 200
+    assert direct.headers["content-type"] == routed.headers["content-type"]
+    assert _without_ids(direct.json()) == _without_ids(routed.json())
+
+
+def test_direct_path_is_taken_only_when_nothing_could_observe_the_request(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    taken: list[str] = []
+    original = GatewayApp._decide_direct
+
+    async def spy(self: GatewayApp, scope: Any, receive: Any, send: Any) -> None:
+        taken.append(scope["path"])
+        await original(self, scope, receive, send)
+
+    monkeypatch.setattr(GatewayApp, "_decide_direct", spy)
+    assert client.post("/v1/decisions", json=body(idempotency_key="a")).status_code == 200
+    assert taken == ["/v1/decisions"]
+    # no JSON content type: FastAPI's strict content type answers (422), not the direct path
+    raw = json.dumps(body(idempotency_key="b")).encode()
+    assert client.post("/v1/decisions", content=raw, headers={"content-type": ""}).status_code == (
+        422
+    )
+    assert taken == ["/v1/decisions"]
+    # user middleware must see every request: then FastAPI's route answers
+    engine = sqlite_engine(f"sqlite:///{tmp_path / 'mw.db'}")
+    gw = Gateway(SqlStateStore(engine), DecisionLog(engine), content=CONTENT, clock=lambda: NOW)
+    app = create_app(gw)
+    seen: list[str] = []
+
+    @app.middleware("http")
+    async def audit(request: Any, call_next: Any) -> Any:
+        seen.append(request.url.path)
+        return await call_next(request)
+
+    r = TestClient(app).post("/v1/decisions", json=body(idempotency_key="c"))
+    assert r.status_code == 200 and r.json()["decision"] == "allow"
+    assert seen == ["/v1/decisions"] and taken == ["/v1/decisions"]
+
+
+def _asgi_post(app: GatewayApp, chunks: list[bytes]) -> tuple[int, bytes]:
+    """Call the app directly with a body in several `http.request` messages."""
+    import asyncio
+
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop(0)
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/decisions",
+        "raw_path": b"/v1/decisions",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, data
+
+
+def test_direct_path_reads_a_body_in_parts_and_hands_large_ones_to_fastapi(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = client.app
+    assert isinstance(app, GatewayApp)
+    raw = json.dumps(body(idempotency_key="parts")).encode()
+    status, data = _asgi_post(app, [raw[:10], raw[10:50], raw[50:]])
+    assert status == 200 and json.loads(data)["decision"] == "allow"
+    monkeypatch.setattr(GatewayApp, "MAX_DIRECT_BODY", 16)  # FastAPI reads the rest
+    raw = json.dumps(body(idempotency_key="large")).encode()
+    status, data = _asgi_post(app, [raw[:10], raw[10:50], raw[50:]])
+    assert status == 200 and json.loads(data)["decision"] == "allow"
+    bad = json.dumps(body(idempotency_key="bad", channel="fax")).encode()
+    status, data = _asgi_post(app, [bad[:20], bad[20:]])
+    assert status == 422
+    assert any("channel" in e["loc"] for e in json.loads(data)["detail"])

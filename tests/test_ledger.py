@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -222,3 +231,219 @@ def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
     assert not errors
     report = led.verify()
     assert report.ok and report.checked == 40
+
+
+# ---------------------------------------------------------------------- append_many
+
+
+def test_append_many_keeps_order_and_chains_on_the_head(engine: Engine) -> None:
+    led = SqlLedger(engine, "evidence")
+    first = led.append("message", {"n": 0})
+    batch = led.append_many(
+        [("message", {"n": 1}), ("attachment", {"n": 2, "t": "催收"}), ("message", {"n": 3})],
+        recorded_at=T0,
+    )
+    assert [e.seq for e in batch] == [2, 3, 4]
+    assert [e.kind for e in batch] == ["message", "attachment", "message"]
+    assert batch[0].prev_hash == first.entry_hash
+    assert all(b.prev_hash == a.entry_hash for a, b in itertools.pairwise(batch))
+    assert {e.recorded_at for e in batch} == {T0.isoformat(timespec="microseconds")}
+    stored = list(led.entries())
+    assert [e.payload for e in stored] == [{"n": 0}, {"n": 1}, {"n": 2, "t": "催收"}, {"n": 3}]
+    assert [e.entry_hash for e in stored[1:]] == [e.entry_hash for e in batch]
+    assert led.verify(expected_head=batch[-1].entry_hash).ok
+    head = led.head()
+    assert head is not None and head.entry_hash == batch[-1].entry_hash
+
+
+def test_append_many_hashes_like_make_entry(engine: Engine) -> None:
+    """The SQL path and the pure chain agree byte for byte (the stored chain format)."""
+    led = SqlLedger(engine, "evidence")
+    items = [("message", {"i": i, "t": "短信", "x": [1, 2.5, None]}) for i in range(4)]
+    stored = led.append_many(items, recorded_at=T0)
+    expected: list[LedgerEntry] = []
+    for kind, payload in items:
+        expected.append(
+            make_entry("evidence", expected[-1] if expected else None, kind, payload, T0)
+        )
+    assert stored == expected
+
+
+def test_append_many_empty_batch_writes_nothing(engine: Engine) -> None:
+    led = SqlLedger(engine, "evidence")
+    assert led.append_many([]) == []
+    assert led.head() is None
+
+
+def test_append_many_inside_callers_transaction_rolls_back_with_it(engine: Engine) -> None:
+    led = SqlLedger(engine, "evidence")
+    led.append("message", {"n": 0})
+    with pytest.raises(RuntimeError), engine.begin() as c:
+        led.append_many([("message", {"n": 1}), ("message", {"n": 2})], conn=c)
+        raise RuntimeError("import failed")
+    assert [e.seq for e in led.entries()] == [1]
+    with engine.begin() as c:
+        batch = led.append_many([("message", {"n": 1}), ("message", {"n": 2})], conn=c)
+    assert [e.seq for e in batch] == [2, 3] and led.verify().ok
+
+
+def test_append_many_refuses_non_json_before_writing(engine: Engine) -> None:
+    led = SqlLedger(engine, "evidence")
+    with pytest.raises(TypeError, match="ISO"):
+        led.append_many([("message", {"n": 1}), ("message", {"at": T0})])
+    assert led.head() is None
+
+
+def test_concurrent_append_many_never_forks_the_chain(engine: Engine) -> None:
+    """Threads appending batches and single entries to one SQLite stream: one chain, every
+    batch contiguous and in its own order."""
+    led = SqlLedger(engine, "evidence")
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def worker(k: int) -> None:
+        try:
+            barrier.wait()
+            for j in range(4):
+                if k % 2:
+                    led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(5)])
+                else:
+                    led.append("message", {"w": k, "j": j, "i": 0})
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    report = led.verify()
+    assert report.ok and report.checked == 4 * 4 * 5 + 4 * 4
+    entries = list(led.entries())
+    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    assert len({e.prev_hash for e in entries}) == len(entries)  # no two share a parent
+    payloads = [e.payload or {} for e in entries]
+    for k in range(1, 8, 2):
+        for j in range(4):
+            at = [n for n, p in enumerate(payloads) if p.get("w") == k and p.get("j") == j]
+            assert [payloads[n]["i"] for n in at] == list(range(5))
+            assert at == list(range(at[0], at[0] + 5))  # the batch is contiguous
+
+
+def test_concurrent_append_many_from_processes_sharing_one_file(tmp_path: Path) -> None:
+    """Separate processes (as uvicorn workers are) on one SQLite file: still one chain."""
+    db = tmp_path / "shared.db"
+    eng = create_engine(f"sqlite:///{db}", connect_args={"timeout": 30})
+    SqlLedger(eng, "gateway").create_table()
+    script = (
+        "import sys\n"
+        "from sqlalchemy import create_engine\n"
+        "from collectguard.ledger import SqlLedger\n"
+        "eng = create_engine(sys.argv[1], connect_args={'timeout': 30})\n"
+        "led = SqlLedger(eng, 'gateway')\n"
+        "for j in range(10):\n"
+        "    batch = [('decision', {'p': sys.argv[2], 'j': j, 'i': i}) for i in range(3)]\n"
+        "    led.append_many(batch)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, f"sqlite:///{db}", str(p)])
+        for p in range(4)
+    ]
+    assert all(p.wait(120) == 0 for p in procs)
+    report = SqlLedger(eng, "gateway").verify()
+    assert report.ok and report.checked == 4 * 10 * 3
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for d in ("/usr/local/bin", *(f"/usr/lib/postgresql/{v}/bin" for v in (17, 16, 15))):
+        if Path(d, name).is_file():
+            return str(Path(d, name))
+    return None
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    """A throwaway PostgreSQL server on a free port (the evidence locker's ledger may live
+    there); missing binaries are a failure, as in the evidence store's tests."""
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    if not initdb or not pg_ctl:
+        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found; `.ci/run` installs them")
+    base = Path(tempfile.mkdtemp(prefix="cg-ledger-pg-"))
+    base.chmod(0o755)
+    data, sock = base / "data", base / "sock"
+    data.mkdir()
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses root
+        try:
+            ent = pwd.getpwnam("postgres")
+        except KeyError:
+            ent = pwd.getpwnam("nobody")
+        for p in (base, data, sock):
+            os.chown(p, ent.pw_uid, ent.pw_gid)
+        run_as = ["runuser", "-u", ent.pw_name, "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    subprocess.run(
+        [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "cg", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
+    log = base / "server.log"
+    started = subprocess.run(
+        [*run_as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
+        capture_output=True,
+        text=True,
+    )
+    if started.returncode != 0:
+        pytest.fail(f"PostgreSQL did not start: {started.stderr}")
+    try:
+        yield f"postgresql+psycopg://cg@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_postgresql_append_many_and_concurrent_appenders(pg_url: str) -> None:
+    eng = create_engine(pg_url, pool_size=10)
+    led = SqlLedger(eng, "evidence")
+    led.create_table()
+    first = led.append("message", {"n": 0, "t": "短信"})
+    batch = led.append_many([("message", {"n": i}) for i in range(1, 4)], recorded_at=T0)
+    assert [e.seq for e in batch] == [2, 3, 4] and batch[0].prev_hash == first.entry_hash
+    with pytest.raises(RuntimeError), eng.begin() as c:
+        led.append("message", {"n": "rolled back"}, conn=c)
+        raise RuntimeError("import failed")
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for j in range(5):
+                led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(3)])
+                led.append("message", {"w": k, "j": j})
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    report = led.verify()
+    assert report.ok and report.checked == 4 + 6 * 5 * 4
+    head = led.head()
+    assert head is not None and head.seq == report.checked and head.entry_hash == report.head
+    eng.dispose()

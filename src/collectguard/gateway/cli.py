@@ -84,6 +84,14 @@ def serve(
     dry_run: DryOpt = False,
     templates: TplOpt = None,
     pack: PackOpt = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="uvicorn's line per request (the decision log records every decision anyway; "
+            "off saves a few percent of CPU at high rates)",
+        ),
+    ] = True,
 ) -> None:
     """启动 HTTP 网关 / Start the HTTP gateway (OpenAPI at /docs)."""
     import os
@@ -110,6 +118,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        access_log=access_log,
     )
 
 

@@ -19,6 +19,7 @@ from collectguard.gateway.models import (
     mask_phone,
     mask_text,
 )
+from collectguard.gateway.store import KeptConnections
 from collectguard.ledger import ChainReport, LedgerEntry, SqlLedger
 
 STREAM = "gateway"
@@ -42,7 +43,9 @@ def masked_request(req: DecisionRequest, text: str | None = None) -> dict[str, A
 class DecisionLog:
     def __init__(self, engine: Engine, *, stream: str = STREAM) -> None:
         self.engine = engine
-        self.ledger = SqlLedger(engine, stream)
+        # entries outside a store transaction (outcomes, profiles, every decision on Redis)
+        # append on kept connections: a pool checkout costs more than the append
+        self.ledger = SqlLedger(engine, stream, connect=KeptConnections(engine).connection)
         self.ledger.create_table()
 
     def decision(

@@ -19,6 +19,7 @@ from collectguard.gateway.models import ContactProfile, Outcome
 from collectguard.gateway.store import (
     Attempt,
     Journal,
+    OnCap,
     ReserveResult,
     StoreUnavailable,
     UnknownAttempt,
@@ -130,6 +131,7 @@ class RedisStateStore:
         *,
         force: bool = False,
         journal: Journal | None = None,
+        on_cap: OnCap | None = None,
     ) -> ReserveResult:
         keys = [self._k("decision", idem_key), self._k("attempt", attempt.attempt_id)]
         keys += [self._k("w", c.key) for c in checks]
@@ -152,8 +154,13 @@ class RedisStateStore:
             return ReserveResult("replay", json.loads(res[1]))
         if res[0] == "cap":
             chk = checks[int(res[1]) - 1]
-            scores = json.loads(res[2])
-            return ReserveResult("cap", failed=chk, scores=tuple(float(s) for s in (scores or [])))
+            raw_scores = json.loads(res[2])
+            scores = tuple(float(s) for s in (raw_scores or []))
+            if on_cap is None:
+                return ReserveResult("cap", failed=chk, scores=scores)
+            # no shared transaction in Redis: stored like `remember` (the first key wins)
+            stored = self.remember(idem_key, on_cap(chk, scores), journal)
+            return ReserveResult("cap", stored, failed=chk, scores=scores)
         if journal is not None:
             try:
                 journal(decision, None)  # after the script: Redis has no shared transaction

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from collectguard.gateway.core import (
+    CapCheck,
     ContentChecker,
     Plan,
     after_caps,
@@ -160,28 +161,40 @@ class Gateway:
     ) -> Decision:
         allow = self._make(req, p, "allow", (), None, decision_id, now, attempt=True)
         attempt = Attempt(decision_id, p.at.timestamp(), p.keys)
+        deferred: list[Decision] = []
+
+        def defer(failed: CapCheck, scores: tuple[float, ...]) -> dict[str, Any]:
+            """The deferral when a cap is full; the store keeps it in the same round."""
+            assert p.tz is not None
+            jp = p.policy or self.policy.for_(req.jurisdiction)
+            third = req.recipient.role in ("emergency_contact", "third_party")
+            nb = cap_not_before(failed, scores, p.tz)
+            nb = after_caps(jp, p.tz, profile, third, nb)
+            d = self._make(req, p, "defer", (cap_reason(failed, jp, nb),), nb, decision_id, now)
+            deferred.append(d)
+            return d.model_dump(mode="json")
+
         res = self.store.reserve(
             req.idempotency_key,
             allow.model_dump(mode="json"),
             p.checks,
             attempt,
             journal=self._journal(req),
+            on_cap=None if self.dry_run else defer,
         )
         if res.status == "replay":
             assert res.decision is not None
             return _replay(res.decision)
         if res.status == "reserved":
             return allow
-        assert res.failed is not None and p.tz is not None
-        jp = p.policy or self.policy.for_(req.jurisdiction)
-        third = req.recipient.role in ("emergency_contact", "third_party")
-        nb = cap_not_before(res.failed, res.scores, p.tz)
-        nb = after_caps(jp, p.tz, profile, third, nb)
-        reason = cap_reason(res.failed, jp, nb)
-        defer = self._make(req, p, "defer", (reason,), nb, decision_id, now)
-        if self.dry_run:
-            return self._force_allow(req, p, defer, decision_id)
-        return self._remember(req, defer)
+        assert res.failed is not None
+        if not self.dry_run:
+            assert res.decision is not None and deferred
+            if res.decision.get("decision_id") != decision_id:  # another request won the key
+                return _replay(res.decision)
+            return deferred[0]
+        defer(res.failed, res.scores)
+        return self._force_allow(req, p, deferred[0], decision_id)
 
     def _force_allow(
         self, req: DecisionRequest, p: Plan, would: Decision, decision_id: str

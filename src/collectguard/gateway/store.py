@@ -13,7 +13,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -31,7 +32,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from collectguard.gateway.core import CapCheck, outcome_effects
@@ -40,6 +41,10 @@ from collectguard.gateway.models import ContactProfile, Outcome
 Journal = Callable[[dict[str, Any], Any], None]
 """Called with (decision, connection or None) when a store writes a new decision; a SQL store
 passes its open transaction so that the decision-log entry commits with the state."""
+
+OnCap = Callable[["CapCheck", tuple[float, ...]], dict[str, Any]]
+"""Called by `reserve` with the first cap that failed and the scores in its window; returns
+the decision to store under the key instead (the deferral)."""
 
 
 class StoreUnavailable(RuntimeError):
@@ -110,9 +115,12 @@ class StateStore(Protocol):
         *,
         force: bool = False,
         journal: Journal | None = None,
+        on_cap: OnCap | None = None,
     ) -> ReserveResult:
         """Atomically: replay if the key is known; else if every check passes (or `force`),
-        add the attempt to the keys of checks with `add`, store the attempt and decision."""
+        add the attempt to the keys of checks with `add`, store the attempt and decision.
+        When a cap fails and `on_cap` is given, store (as `remember` does) and return in
+        `decision` what it answers, so the deferral needs no second round."""
         ...
 
     def record_outcome(self, attempt_id: str, outcome: Outcome) -> Attempt: ...
@@ -191,9 +199,13 @@ def sqlite_engine(
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        # reads (execution option cg_read) take no write lock; every write is IMMEDIATE
-        read = conn.get_execution_options().get("cg_read", False)
-        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+        # reads (execution option cg_read) take no write lock; every write is IMMEDIATE.
+        # On the driver's connection: `exec_driver_sql` would cost more than the BEGIN.
+        sql = "BEGIN" if conn.get_execution_options().get("cg_read", False) else "BEGIN IMMEDIATE"
+        try:
+            conn.connection.driver_connection.execute(sql)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error, dialect=conn.dialect) from exc
 
     if background and database is not None and checkpoint_every_s:
         _Checkpointer(database, checkpoint_every_s).start()
@@ -224,15 +236,62 @@ class _Checkpointer(threading.Thread):
                 continue
 
 
+class KeptConnections:
+    """Connections of `engine` kept open between uses, for a hot path whose statements cost
+    less than a pool checkout and check-in (a decision: a few indexed look-ups).
+
+    `connection()` hands out an idle one (or opens one) and keeps it afterwards, unless the
+    body raised (then it goes back to the engine's pool, which resets or discards it) or
+    `IDLE` are already kept. `engine.dispose()` closes the kept ones and retires those in
+    use, so that no connection opened before it is reused. Thread-safe (list pop/append).
+    """
+
+    IDLE = 16
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._idle: list[tuple[int, Connection]] = []
+        self._generation = 0
+        event.listen(engine, "engine_disposed", self._forget)
+
+    def _forget(self, _engine: Engine) -> None:
+        self._generation += 1
+        while self._idle:
+            try:
+                self._idle.pop()[1].close()
+            except IndexError:  # another thread took the last one
+                break
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        try:
+            gen, c = self._idle.pop()
+        except IndexError:
+            gen, c = self._generation, self.engine.connect()
+        try:
+            yield c
+        except BaseException:
+            c.close()
+            raise
+        if gen == self._generation and not c.in_transaction() and len(self._idle) < self.IDLE:
+            self._idle.append((gen, c))
+        else:
+            c.close()
+
+
 class SqlStateStore:
     """SQLite (default) state; one file shared by every worker of one gateway host.
 
-    Statements are plain SQL through the driver (the hot path is a handful of indexed
-    look-ups; building SQLAlchemy expressions would cost more than running them).
+    Statements are plain SQL on the DBAPI connection of a SQLAlchemy connection: the hot path
+    is a handful of indexed look-ups, and even `exec_driver_sql` costs several times what
+    SQLite takes to run them. Writes run in the engine's `BEGIN IMMEDIATE` transaction (so the
+    decision log can append in the same one); reads run outside a transaction (each statement
+    sees committed data; the check-and-reserve re-reads what it relies on under the lock).
     """
 
     def __init__(self, engine: Engine, *, create: bool = True) -> None:
         self.engine = engine
+        self._kept = KeptConnections(engine)
         if create:
             try:
                 metadata.create_all(engine)
@@ -243,8 +302,32 @@ class SqlStateStore:
     def from_path(cls, path: str) -> SqlStateStore:
         return cls(sqlite_engine(f"sqlite:///{path}"))
 
-    def _read(self) -> Connection:
-        return self.engine.connect().execution_options(cg_read=True)
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        """A DBAPI cursor for autocommit reads."""
+        try:
+            with self._kept.connection() as c:
+                cur = c.connection.cursor()
+                try:
+                    yield cur
+                finally:
+                    cur.close()
+        except _DB_ERRORS as exc:
+            raise StoreUnavailable(f"state store: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Connection, Any]]:
+        """The connection (for the journal) and a DBAPI cursor, in one write transaction
+        (committed on success, rolled back on any exception)."""
+        try:
+            with self._kept.connection() as c, c.begin():  # BEGIN IMMEDIATE: the write lock
+                cur = c.connection.cursor()
+                try:
+                    yield c, cur
+                finally:
+                    cur.close()
+        except _DB_ERRORS as exc:
+            raise StoreUnavailable(f"state store: {exc}") from exc
 
     # -- idempotency
     def get_decision(self, idem_key: str) -> dict[str, Any] | None:
@@ -253,17 +336,14 @@ class SqlStateStore:
     def load(
         self, idem_key: str, debtor_id: str | None
     ) -> tuple[dict[str, Any] | None, ContactProfile | None]:
-        """The stored decision for the key and the debtor's profile, in one read."""
-        try:
-            with self._read() as c:
-                raw = c.exec_driver_sql(_GET_DECISION, (idem_key,)).scalar()
-                prof = (
-                    c.exec_driver_sql(_GET_PROFILE, (debtor_id,)).scalar()
-                    if debtor_id is not None and raw is None
-                    else None
-                )
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        """The stored decision for the key and, if there is none, the debtor's profile."""
+        with self._read() as cur:
+            raw = _scalar(cur, _GET_DECISION, (idem_key,))
+            prof = (
+                _scalar(cur, _GET_PROFILE, (debtor_id,))
+                if debtor_id is not None and raw is None
+                else None
+            )
         return (
             json.loads(raw) if raw is not None else None,
             ContactProfile.model_validate_json(prof) if prof is not None else None,
@@ -272,18 +352,15 @@ class SqlStateStore:
     def remember(
         self, idem_key: str, decision: dict[str, Any], journal: Journal | None = None
     ) -> dict[str, Any]:
-        try:
-            with self.engine.begin() as c:
-                raw = c.exec_driver_sql(_GET_DECISION, (idem_key,)).scalar()
-                if raw is not None:
-                    stored: dict[str, Any] = json.loads(raw)
-                    return stored
-                c.exec_driver_sql(_PUT_DECISION, (idem_key, json.dumps(decision), time.time()))
-                if journal is not None:
-                    journal(decision, c)
-                return decision
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        with self._write() as (c, cur):
+            raw = _scalar(cur, _GET_DECISION, (idem_key,))
+            if raw is not None:
+                stored: dict[str, Any] = json.loads(raw)
+                return stored
+            cur.execute(_PUT_DECISION, (idem_key, json.dumps(decision), time.time()))
+            if journal is not None:
+                journal(decision, c)
+            return decision
 
     # -- check and reserve
     def reserve(
@@ -295,73 +372,74 @@ class SqlStateStore:
         *,
         force: bool = False,
         journal: Journal | None = None,
+        on_cap: OnCap | None = None,
     ) -> ReserveResult:
-        try:
-            with self.engine.begin() as c:  # BEGIN IMMEDIATE: we hold the write lock
-                raw = c.exec_driver_sql(_GET_DECISION, (idem_key,)).scalar()
-                if raw is not None:
-                    return ReserveResult("replay", json.loads(raw))
-                if not force:
-                    for chk in checks:
-                        window = (chk.key, chk.min_score, chk.max_score)
-                        n = c.exec_driver_sql(_COUNT, window).scalar_one()
-                        if n >= chk.limit:
-                            scores = c.exec_driver_sql(_SCORES, window).scalars()
-                            return ReserveResult("cap", failed=chk, scores=tuple(scores))
+        with self._write() as (c, cur):
+            raw = _scalar(cur, _GET_DECISION, (idem_key,))
+            if raw is not None:
+                return ReserveResult("replay", json.loads(raw))
+            if not force:
                 for chk in checks:
-                    if chk.add:
-                        c.exec_driver_sql(_ADD, (chk.key, attempt.attempt_id, attempt.score))
-                c.exec_driver_sql(_PUT_ATTEMPT, (attempt.attempt_id, attempt.to_json()))
-                c.exec_driver_sql(_PUT_DECISION, (idem_key, json.dumps(decision), time.time()))
-                if journal is not None:
-                    journal(decision, c)  # the log entry commits (or not) with the reservation
-                return ReserveResult("reserved", decision)
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+                    window = (chk.key, chk.min_score, chk.max_score)
+                    if _scalar(cur, _COUNT, window) >= chk.limit:
+                        scores = tuple(r[0] for r in cur.execute(_SCORES, window).fetchall())
+                        if on_cap is None:
+                            return ReserveResult("cap", failed=chk, scores=scores)
+                        defer = on_cap(chk, scores)  # still under the lock: one transaction
+                        cur.execute(_PUT_DECISION, (idem_key, json.dumps(defer), time.time()))
+                        if journal is not None:
+                            journal(defer, c)
+                        return ReserveResult("cap", defer, failed=chk, scores=scores)
+            added = [(chk.key, attempt.attempt_id, attempt.score) for chk in checks if chk.add]
+            if added:
+                cur.executemany(_ADD, added)
+            cur.execute(_PUT_ATTEMPT, (attempt.attempt_id, attempt.to_json()))
+            cur.execute(_PUT_DECISION, (idem_key, json.dumps(decision), time.time()))
+            if journal is not None:
+                journal(decision, c)  # the log entry commits (or not) with the reservation
+            return ReserveResult("reserved", decision)
 
     def record_outcome(self, attempt_id: str, outcome: Outcome) -> Attempt:
-        try:
-            with self.engine.begin() as c:
-                raw = c.exec_driver_sql(_GET_ATTEMPT, (attempt_id,)).scalar()
-                if raw is None:
-                    raise UnknownAttempt(attempt_id)
-                att = Attempt.from_json(raw)
-                for effect, key in outcome_effects(att.keys, outcome):
-                    if effect == "remove":
-                        c.exec_driver_sql(_REMOVE, (key, attempt_id))
-                    elif effect == "add":
-                        c.exec_driver_sql(_ADD, (key, attempt_id, att.score))
-                new = Attempt(att.attempt_id, att.score, att.keys, outcome)
-                c.exec_driver_sql(_SET_ATTEMPT, (new.to_json(), attempt_id))
-                return new
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        with self._write() as (_c, cur):
+            raw = _scalar(cur, _GET_ATTEMPT, (attempt_id,))
+            if raw is None:
+                raise UnknownAttempt(attempt_id)
+            att = Attempt.from_json(raw)
+            for effect, key in outcome_effects(att.keys, outcome):
+                if effect == "remove":
+                    cur.execute(_REMOVE, (key, attempt_id))
+                elif effect == "add":
+                    cur.execute(_ADD, (key, attempt_id, att.score))
+            new = Attempt(att.attempt_id, att.score, att.keys, outcome)
+            cur.execute(_SET_ATTEMPT, (new.to_json(), attempt_id))
+            return new
 
     # -- profiles
     def get_profile(self, debtor_id: str) -> ContactProfile | None:
-        try:
-            with self._read() as c:
-                raw = c.exec_driver_sql(_GET_PROFILE, (debtor_id,)).scalar()
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        with self._read() as cur:
+            raw = _scalar(cur, _GET_PROFILE, (debtor_id,))
         return ContactProfile.model_validate_json(raw) if raw is not None else None
 
     def put_profile(self, debtor_id: str, profile: ContactProfile) -> None:
-        try:
-            with self.engine.begin() as c:
-                c.exec_driver_sql(_PUT_PROFILE, (debtor_id, profile.model_dump_json()))
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        with self._write() as (_c, cur):
+            cur.execute(_PUT_PROFILE, (debtor_id, profile.model_dump_json()))
 
     def ping(self) -> None:
-        try:
-            with self._read() as c:
-                c.exec_driver_sql("SELECT 1")
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"state store: {exc}") from exc
+        with self._read() as cur:
+            _scalar(cur, "SELECT 1", ())
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.engine.dispose()  # closes the kept connections too
+
+
+_DB_ERRORS = (SQLAlchemyError, sqlite3.Error)
+
+
+def _scalar(cur: Any, sql: str, params: Sequence[Any]) -> Any:
+    """The first column of the only row (None: no row). Fetches every row so that no
+    statement stays open (an open read would pin an old WAL snapshot)."""
+    rows = cur.execute(sql, params).fetchall()
+    return rows[0][0] if rows else None
 
 
 _GET_DECISION = "SELECT decision_json FROM gw_decisions WHERE idem_key = ?"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DAY_MINUTES = 1440
@@ -22,11 +23,13 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
 
 
+@lru_cache(maxsize=8192)
 def local_instant(day: dt.date, minute: int, tz: ZoneInfo) -> dt.datetime:
     """The instant at which the wall clock of `tz` shows `minute` (0–1440) on `day`.
 
     A wall time inside a spring-forward gap maps to the later side; an ambiguous one (fall
-    back) to its first occurrence — both err towards the shorter window.
+    back) to its first occurrence — both err towards the shorter window. Cached: every
+    decision asks for the same few window edges and midnights of the same few days.
     """
     if minute >= DAY_MINUTES:
         day, minute = day + dt.timedelta(days=1), 0

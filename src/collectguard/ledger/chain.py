@@ -81,13 +81,34 @@ def make_entry(
     """The entry that follows `prev` (None: the first of the stream)."""
     if prev is not None and prev.stream != stream:
         raise ValueError(f"previous entry belongs to stream {prev.stream!r}, not {stream!r}")
+    link = None if prev is None else (prev.seq, prev.entry_hash)
+    return next_entry(stream, link, kind, payload, recorded_stamp(recorded_at))
+
+
+def recorded_stamp(recorded_at: dt.datetime | None = None) -> str:
+    """`recorded_at` as stored and hashed: UTC ISO-8601 with microseconds (default: now)."""
     at = recorded_at or dt.datetime.now(dt.UTC)
     if at.tzinfo is None:
         raise ValueError("recorded_at must carry a time zone")
-    stamp = at.astimezone(dt.UTC).isoformat(timespec="microseconds")
-    seq = 1 if prev is None else prev.seq + 1
-    prev_hash = GENESIS if prev is None else prev.entry_hash
-    digest = sha256_hex(canonical_json(payload))
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def next_entry(
+    stream: str,
+    link: tuple[int, str] | None,
+    kind: str,
+    payload: dict[str, Any],
+    stamp: str,
+    *,
+    payload_sha256: str | None = None,
+) -> LedgerEntry:
+    """The entry after the one at `link` = (seq, entry_hash) (None: the first of the stream),
+    recorded at `stamp` (see `recorded_stamp`). Same hashes as `make_entry`; for stores that
+    read only the head's position and hash. `payload_sha256`: the payload's digest when the
+    caller already hashed its canonical JSON."""
+    seq = 1 if link is None else link[0] + 1
+    prev_hash = GENESIS if link is None else link[1]
+    digest = payload_sha256 or sha256_hex(canonical_json(payload))
     return LedgerEntry(
         stream=stream,
         seq=seq,
