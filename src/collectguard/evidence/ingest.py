@@ -50,7 +50,7 @@ from collectguard.evidence.sources import (
     RejectedRecord,
 )
 from collectguard.evidence.store import EvidenceStore
-from collectguard.ledger import canonical_json, ledger_entries, make_entry, sha256_hex
+from collectguard.ledger import canonical_json, sha256_hex
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], dt.datetime]
@@ -822,34 +822,15 @@ class Importer:
     def _chain(
         self, conn: Connection, chain: list[tuple[Any, int, str, dict[str, Any]]], now: dt.datetime
     ) -> None:
-        """Append the batch's entries to the ledger inside this transaction.
-
-        The first goes through `SqlLedger.append` (which takes the stream's lock and reads the
-        head); the rest are chained on it with `make_entry` and written in one statement.
-        """
+        """Append the batch's entries to the ledger inside this transaction (one head
+        look-up, one multi-row insert: `SqlLedger.append_many`), then note each item's
+        ledger position on its row."""
         if not chain:
             return
-        _model, _id, kind, payload = chain[0]
-        prev = self.store.ledger.append(kind, payload, conn=conn, recorded_at=now)
-        seqs = [prev.seq]
-        rows = []
-        for _model, _id, kind, payload in chain[1:]:
-            prev = make_entry(self.store.ledger.stream, prev, kind, payload, now)
-            seqs.append(prev.seq)
-            rows.append(
-                {
-                    "stream": prev.stream,
-                    "seq": prev.seq,
-                    "kind": prev.kind,
-                    "payload_json": canonical_json(payload).decode("utf-8"),
-                    "payload_sha256": prev.payload_sha256,
-                    "prev_hash": prev.prev_hash,
-                    "entry_hash": prev.entry_hash,
-                    "recorded_at": prev.recorded_at,
-                }
-            )
-        if rows:
-            conn.execute(insert(ledger_entries), rows)
+        entries = self.store.ledger.append_many(
+            [(kind, payload) for _model, _id, kind, payload in chain], conn=conn, recorded_at=now
+        )
+        seqs = [e.seq for e in entries]
         by_model: dict[Any, list[dict[str, Any]]] = {}
         for (model, item_id, _kind, _payload), seq in zip(chain, seqs, strict=True):
             by_model.setdefault(model, []).append({"b_id": item_id, "b_seq": seq})
