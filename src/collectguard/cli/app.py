@@ -331,9 +331,13 @@ def _mount_optional() -> None:
         ("collectguard.web.cli", "web_app", None),  # its one command: `collectguard serve`
     ]
     argv = sys.argv
-    if Path(argv[0]).name == "collectguard" and argv[1:2] and argv[1] in _CORE_COMMANDS:
+    first = argv[1] if Path(argv[0]).name == "collectguard" and argv[1:2] else None
+    if first in _CORE_COMMANDS:
         return  # `collectguard check …` need not import SQLAlchemy, FastAPI and DuckDB
-    for module_name, attr, name in mounts:
+    # `collectguard evidence …` imports only the evidence part; help, no command or an
+    # unknown one mount everything (so the help and the error list every command).
+    wanted = [m for m in mounts if first is not None and (m[2] or "serve") == first]
+    for module_name, attr, name in wanted or mounts:
         try:
             module = importlib.import_module(module_name)
         except ImportError:  # optional extra not installed

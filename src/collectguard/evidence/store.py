@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -130,6 +128,9 @@ class EvidenceStore:
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (Alembic, no ini file)."""
+    from alembic import command  # imported here: ~0.7 s that only a migration needs
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     with engine.begin() as conn:
