@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+import pydantic_core
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -126,6 +127,12 @@ class EvidenceStore:
         self.close()
 
 
+def _json_dumps(value: object) -> str:
+    """JSON columns (stored verdicts) serialised by pydantic-core: the same JSON value as
+    `json.dumps` gives, several times faster on a verdict's nested dicts."""
+    return pydantic_core.to_json(value).decode("utf-8")
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest revision (Alembic, no ini file)."""
     from alembic import command  # imported here: ~0.7 s that only a migration needs
@@ -164,7 +171,7 @@ def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -
     elif attachments_dir is None:
         attachments_dir = default_data_dir() / "attachments"
     try:
-        engine = create_engine(parsed)
+        engine = create_engine(parsed, json_serializer=_json_dumps)
     except (ArgumentError, ImportError) as exc:
         raise StoreError(f"无法连接数据库 / cannot use database {raw!r}: {exc}") from None
     if parsed.get_backend_name() == "sqlite":
