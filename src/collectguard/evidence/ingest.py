@@ -49,7 +49,7 @@ from collectguard.evidence.sources import (
     Record,
     RejectedRecord,
 )
-from collectguard.evidence.store import EvidenceStore
+from collectguard.evidence.store import EvidenceStore, RawJSON
 from collectguard.ledger import canonical_json, sha256_hex
 
 Progress = Callable[[int, int], None]
@@ -232,8 +232,8 @@ class ImportFailed(ImportFormatError):
 class Verdict:
     """What the locker stores of one analysis (small enough to come back from a worker)."""
 
-    data: dict[str, Any]
-    """The whole result as JSON-ready data (`CheckResult.to_contract`)."""
+    data: RawJSON
+    """The whole result as JSON (the contract of a check), serialised once in the worker."""
     is_collection: bool
     authenticity: str
     lender_id: str | None
@@ -245,7 +245,7 @@ class Verdict:
     def of(cls, result: CheckResult) -> Verdict:
         lender_id, lender_name = lender_of(result)
         return cls(
-            data=result.to_contract(),
+            data=RawJSON(result.model_dump_json()),
             is_collection=result.is_collection,
             authenticity=result.authenticity,
             lender_id=lender_id,

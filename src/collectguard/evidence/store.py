@@ -127,9 +127,18 @@ class EvidenceStore:
         self.close()
 
 
+class RawJSON(str):
+    """A JSON document already serialised (e.g. by `BaseModel.model_dump_json`): a JSON
+    column stores it as it is instead of encoding it again."""
+
+    __slots__ = ()
+
+
 def _json_dumps(value: object) -> str:
     """JSON columns (stored verdicts) serialised by pydantic-core: the same JSON value as
     `json.dumps` gives, several times faster on a verdict's nested dicts."""
+    if isinstance(value, RawJSON):
+        return str(value)
     return pydantic_core.to_json(value).decode("utf-8")
 
 

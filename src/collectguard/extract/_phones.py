@@ -307,9 +307,11 @@ def _prefix_kind(d: str) -> SenderKind:
     return "unknown"
 
 
+@functools.lru_cache(maxsize=16384)  # a phone's messages come from a few hundred senders
 def classify_sender(sender: str) -> SenderInfo:
     """Classify a message's sender field: a number (``95588``, ``+12035638713``), a name
-    (``建设银行``) or free text with a parenthetical note (``95188(伪基站冒用)``)."""
+    (``建设银行``) or free text with a parenthetical note (``95188(伪基站冒用)``). Cached:
+    `SenderInfo` is immutable."""
     raw = sender.strip()
     notes = [m.group(1).strip() for m in _PAREN_RE.finditer(raw)]
     rest = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", " ".join(_PAREN_RE.sub(" ", raw).split()))
