@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -20,6 +20,16 @@ Authenticity = Literal["genuine", "suspicious", "scam", "unknown"]
 
 MAX_TEXT_CHARS = 1_000_000
 """Longest text accepted; longer input is an InputError rather than a slow silent check."""
+
+
+def _zone_enum(schema: dict[str, Any]) -> None:
+    """The JSON schema of a zone field lists the zones this machine knows (computed only
+    when a schema is generated: listing them reads the tz database)."""
+    schema["enum"] = sorted(available_timezones())
+
+
+IanaZone = Annotated[str, Field(json_schema_extra=_zone_enum)]
+"""An IANA time-zone name (Asia/Shanghai, America/New_York); checked by `CheckInput`."""
 
 
 @lru_cache(maxsize=512)
@@ -40,7 +50,7 @@ class CheckInput(BaseModel):
     sender: str | None = None
     received_at: dt.datetime | dt.date | None = None
     """When the message arrived; a bare date (no time of day) is kept but never judged for hours."""
-    timezone: str | None = Field(
+    timezone: IanaZone | None = Field(
         default=None, description="IANA zone of the recipient, e.g. Asia/Shanghai"
     )
     jurisdiction: str | None = Field(default=None, description="cn or us; inferred when absent")

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectguard import Analyzer, CheckResult, InputError
+from collectguard.analyze.result import IanaZone
 from collectguard.evidence.letters import LETTER_KINDS
 from collectguard.web.deps import Csrf, DbSession, context, current_user, render
 from collectguard.web.letters import (
@@ -51,7 +52,7 @@ class CheckRequest(BaseModel):
     received_at: dt.datetime | dt.date | None = Field(
         default=None, description="Receive time, ISO-8601; naive times are read as Beijing time."
     )
-    timezone: str | None = Field(default=None, max_length=64, description="Recipient's IANA zone.")
+    timezone: IanaZone | None = Field(default=None, description="Recipient's IANA zone.")
     jurisdiction: str | None = Field(default=None, pattern="^(cn|us)$")
 
 
