@@ -12,13 +12,9 @@ import datetime as dt
 import itertools
 import json
 import os
-import pwd
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -38,97 +34,6 @@ from collectguard.ledger import ledger_entries
 from collectguard.rules import load_builtin, load_pack_file
 
 CN = dt.timezone(dt.timedelta(hours=8))
-PG_DIRS = (
-    "/usr/local/bin",
-    "/usr/lib/postgresql/17/bin",
-    "/usr/lib/postgresql/16/bin",
-    "/usr/lib/postgresql/15/bin",
-)
-
-
-# ---------------------------------------------------------------------------- PostgreSQL
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in PG_DIRS:
-        if Path(d, name).is_file():
-            return str(Path(d, name))
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
-    """A throwaway PostgreSQL server; yields a base URL without database name."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in "
-            f"{', '.join(PG_DIRS)}; `.ci/run` installs postgresql — run it, or install the "
-            "postgresql package (Debian: apt-get install postgresql)"
-        )
-    base = Path(tempfile.mkdtemp(prefix="cg-pg-"))
-    base.chmod(0o755)
-    data, sock = base / "data", base / "sock"
-    data.mkdir()
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as an unprivileged user
-        user = "postgres"
-        try:
-            pwd.getpwnam(user)
-        except KeyError:
-            user = "nobody"
-        ent = pwd.getpwnam(user)
-        for p in (base, data, sock):
-            os.chown(p, ent.pw_uid, ent.pw_gid)
-        run_as = ["runuser", "-u", user, "--"]
-    port = _free_port()
-    log = base / "server.log"
-    subprocess.run(
-        [
-            *run_as,
-            initdb,
-            "-D",
-            str(data),
-            "-A",
-            "trust",
-            "-U",
-            "cg",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    started = subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
-        capture_output=True,
-        text=True,
-    )
-    if started.returncode != 0:
-        detail = log.read_text(errors="replace") if log.exists() else started.stderr
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n{detail}")
-    try:
-        yield f"postgresql+psycopg://cg@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
-
-
 _db_numbers = itertools.count(1)
 
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
-import pwd
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -358,62 +352,11 @@ def test_concurrent_append_many_from_processes_sharing_one_file(tmp_path: Path) 
 # ---------------------------------------------------------------------- PostgreSQL
 
 
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for d in ("/usr/local/bin", *(f"/usr/lib/postgresql/{v}/bin" for v in (17, 16, 15))):
-        if Path(d, name).is_file():
-            return str(Path(d, name))
-    return None
-
-
 @pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    """A throwaway PostgreSQL server on a free port (the evidence locker's ledger may live
-    there); missing binaries are a failure, as in the evidence store's tests."""
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found; `.ci/run` installs them")
-    base = Path(tempfile.mkdtemp(prefix="cg-ledger-pg-"))
-    base.chmod(0o755)
-    data, sock = base / "data", base / "sock"
-    data.mkdir()
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses root
-        try:
-            ent = pwd.getpwnam("postgres")
-        except KeyError:
-            ent = pwd.getpwnam("nobody")
-        for p in (base, data, sock):
-            os.chown(p, ent.pw_uid, ent.pw_gid)
-        run_as = ["runuser", "-u", ent.pw_name, "--"]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    subprocess.run(
-        [*run_as, initdb, "-D", str(data), "-A", "trust", "-U", "cg", "-E", "UTF8", "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
-    log = base / "server.log"
-    started = subprocess.run(
-        [*run_as, pg_ctl, "-D", str(data), "-o", opts, "-l", str(log), "-w", "-t", "60", "start"],
-        capture_output=True,
-        text=True,
-    )
-    if started.returncode != 0:
-        pytest.fail(f"PostgreSQL did not start: {started.stderr}")
-    try:
-        yield f"postgresql+psycopg://cg@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-        )
-        shutil.rmtree(base, ignore_errors=True)
+def pg_url(pg_server: str) -> str:
+    """The throwaway PostgreSQL server of `conftest.pg_server` (the evidence locker's ledger
+    may live there)."""
+    return f"{pg_server}/postgres"
 
 
 def test_postgresql_append_many_and_concurrent_appenders(pg_url: str) -> None:
