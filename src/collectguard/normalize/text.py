@@ -234,12 +234,13 @@ _IDENTITY: tuple[int, ...] = tuple(range(4097))
 
 
 def _identity(start: int, stop: int) -> tuple[int, ...]:
-    """tuple(range(start, stop)) from a shared table (slicing beats building)."""
+    """tuple(range(start, stop)) from a shared table (slicing beats building); the table
+    grows to at most 65,536 entries, longer texts build their own."""
     global _IDENTITY
     if stop > len(_IDENTITY):
-        if stop > 1 << 20:
+        if stop > 1 << 16:
             return tuple(range(start, stop))
-        _IDENTITY = tuple(range(stop * 2))
+        _IDENTITY = tuple(range(min(stop * 2, 1 << 16)))
     return _IDENTITY[start:stop]
 
 
