@@ -2,12 +2,13 @@
 generate synthetic logs with ground truth.
 
     collectguard audit LOG --pack cn [--engine local|spark] --out DIR [--rejects FILE]
-                           [--error-budget N] [--workers N]
+                           [--error-budget N] [--workers N] [--overlay FILE]
+                           [--policy FILE] [--work-dir DIR] [--memory-limit 2GB]
     collectguard audit generate OUT.csv --events 100000 [--truth truth.jsonl]
 
 A first argument that is not a sub-command is the LOG of `audit run`. Exit codes: 0 audited
 (with or without violations); 3 audited, some rows rejected; 2 stopped (unreadable log,
-missing columns, error budget exceeded, Spark unavailable).
+missing columns, error budget exceeded, bad rule pack or overlay, Spark unavailable).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typer.core import TyperGroup
 
 from collectguard.audit.readers import AuditInputError
 from collectguard.audit.rules import AuditParams
+from collectguard.errors import RulePackError
 
 
 class _DefaultRun(TyperGroup):
@@ -79,6 +81,10 @@ def run_cmd(
         bool, typer.Option(help="乱序行作为拒绝 / reject rows out of time order")
     ] = False,
     workers: Annotated[int, typer.Option(help="内容规则进程数 / content-rule processes")] = 1,
+    read_workers: Annotated[
+        int,
+        typer.Option(help="校验进程数（多核时）/ row-validation processes (for 4+ cores)"),
+    ] = 1,
     reachable_hours: Annotated[
         int,
         typer.Option(help="债务人联系上后视为可联系的小时数 / hours the debtor counts reachable"),
@@ -93,6 +99,23 @@ def run_cmd(
     pdf: Annotated[
         bool, typer.Option(help="另存 PDF（需本机 Chromium）/ also write PDF (local Chromium)")
     ] = False,
+    overlay: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--overlay",
+            help="规则包覆盖文件（extends: cn/us，可重复）/ rule-pack overlay file (repeatable)",
+        ),
+    ] = None,
+    work_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="校验后事件的临时目录 / where validated events are kept (default: TMPDIR)"
+        ),
+    ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="DuckDB 内存上限，超出则落盘 / DuckDB memory limit, e.g. 2GB (spills)"),
+    ] = None,
 ) -> None:
     """审计一个日志 / audit one log."""
     if engine not in ("local", "spark"):
@@ -118,9 +141,16 @@ def run_cmd(
             params=params,
             master=master,
             pdf=pdf,
+            overlays=tuple(str(o) for o in overlay or ()),
+            work_dir=work_dir,
+            memory_limit=memory_limit,
+            read_workers=read_workers,
         )
     except AuditInputError as exc:
         _fail("日志无法审计（见下）", str(exc))
+        return
+    except RulePackError as exc:
+        _fail("规则包或覆盖文件有误（见下）", str(exc))
         return
     except SparkUnavailable as exc:
         _fail("Spark 不可用", str(exc))
@@ -155,14 +185,20 @@ def generate_cmd(
         Path | None, typer.Option(help="../shared/data 目录（可选的良性文本）/ optional corpus dir")
     ] = None,
 ) -> None:
-    """生成带真值的合成日志 / generate a synthetic log with injected ground truth."""
-    from collectguard.audit.generate import generate, write_log, write_truth
+    """生成带真值的合成日志 / generate a synthetic log with injected ground truth.
 
-    g = generate(events, seed=seed, corpus_dir=corpus_dir, shuffle=shuffle)
-    write_log(g.events, out)
+    Written chunk by chunk (bounded memory, any size); with --shuffle the events are shuffled
+    within each chunk (about one day of traffic)."""
+    from collectguard.audit.generate import stream_log, write_stream
+
     truth_path = truth or out.with_name(out.name + ".truth.jsonl")
-    write_truth(g.truth, truth_path)
+    stream = stream_log(events, seed=seed, corpus_dir=corpus_dir, shuffle=shuffle)
+    try:
+        n = write_stream(stream, out, truth_path)
+    except ValueError as exc:
+        _fail("无法写出日志", str(exc))
+        return
     typer.echo(
-        f"已生成 {len(g.events):,} 个事件，注入 {len(g.truth):,} 处违规 → {out}, {truth_path}\n"
-        f"generated {len(g.events):,} events with {len(g.truth):,} injected violations"
+        f"已生成 {n:,} 个事件，注入 {len(stream.truth):,} 处违规 → {out}, {truth_path}\n"
+        f"generated {n:,} events with {len(stream.truth):,} injected violations"
     )

@@ -39,18 +39,20 @@ CONTENT_SCHEMA = pa.schema(
 CONTENT_FIELDS = tuple(CONTENT_SCHEMA.names)
 
 _analyzer: Analyzer | None = None
+_packs: tuple[str, ...] = ()
 
 
 def _init(packs: tuple[str, ...]) -> None:
-    global _analyzer
+    global _analyzer, _packs
     _analyzer = Analyzer.from_options(packs) if packs else Analyzer.default()
+    _packs = packs
 
 
 def analyze_batch(
     pairs: Sequence[tuple[str, str]], packs: tuple[str, ...] = ()
 ) -> list[tuple[Any, ...]]:
     """Content rows for (text, jurisdiction) pairs (see `CONTENT_FIELDS`)."""
-    if _analyzer is None:
+    if _analyzer is None or _packs != packs:
         _init(packs)
     assert _analyzer is not None
     rows: list[tuple[Any, ...]] = []

@@ -20,6 +20,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from collectguard.audit.content import CONTENT_FIELDS, analyze_batch
+from collectguard.audit.readers import EventStore
 from collectguard.audit.rules import AuditParams, catalogue, violations_sql
 from collectguard.audit.violations import finalize
 from collectguard.gateway.policy import Policy
@@ -84,7 +85,7 @@ def _content(packs: tuple[str, ...]) -> Any:
 
 
 def run_spark(
-    events: pa.Table | str | Path,
+    events: pa.Table | EventStore | str | Path,
     policy: Policy,
     params: AuditParams,
     *,
@@ -92,7 +93,8 @@ def run_spark(
     master: str = "local[2]",
     spark: Any = None,
 ) -> pd.DataFrame:
-    """Audit validated events (an Arrow table, or a Parquet path of `EVENT_SCHEMA` rows)."""
+    """Audit validated events (an Arrow table, an `EventStore`, or a Parquet path of
+    `EVENT_SCHEMA` rows); the first two are handed to Spark as a Parquet file."""
     own = spark is None
     spark = spark or spark_session(master)
     spark.sparkContext.setLogLevel("ERROR")
@@ -102,6 +104,8 @@ def run_spark(
             tmp = tempfile.mkdtemp(prefix="cg-audit-spark-")
             path = str(Path(tmp) / "events.parquet")
             pq.write_table(events, path)
+        elif isinstance(events, EventStore):
+            path = str(events.to_parquet())
         else:
             path = str(events)
         sdf = spark.read.parquet(path).cache()
@@ -118,7 +122,7 @@ def run_spark(
         out = spark.sql(violations_sql(policy, params)).toArrow().to_pandas()
         content.unpersist()
         sdf.unpersist()
-        return finalize(out, catalogue(policy, params))
+        return finalize(out, catalogue(policy, params, packs))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

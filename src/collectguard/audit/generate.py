@@ -9,20 +9,33 @@ Content texts are written here (threats, insults, third-party disclosures, polit
 reminders); benign voice-bot texts may also be drawn at run time from the Apache-2.0
 `collection_call_intents_zh/bot_reminder_templates.csv` in ../shared/data (never copied).
 
+Contact profiles ride on every row of a debtor, as a lender's export would carry them: 5 % of
+debtors have consent to night contact on file (`night_consent`) and get some benign contacts
+at night — judged lawful, as the gateway judges them; 10 % have preferred hours
+(`preferred_hours`) and are contacted only inside them (their third parties need not be).
+Injected `preferred` violations contact such a debtor outside them (`policy.lender_hours`).
+
 Each truth item names `must` rule ids (a miss lowers recall) and `may` rule ids (a defensible
 extra reading of the same words: neither a hit nor a false positive).
+
+Streaming: `stream_log` produces the log day by day in time order (events are held only until
+no later-generated event can precede them: about one day of traffic), so a log of any size is
+written with bounded memory by `write_stream`; `generate` collects the same stream in memory
+for tests. Deterministic by seed.
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import json
+import operator
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from collectguard.audit.schema import COLUMNS
@@ -86,6 +99,15 @@ BOT_TEMPLATES = (
 )
 CORPUS_FILE = "collection_call_intents_zh/bot_reminder_templates.csv"
 
+PREFERRED = ((9 * 60, 18 * 60), (10 * 60, 20 * 60), (12 * 60, 21 * 60), (9 * 60, 12 * 60))
+"""Preferred-hours profiles (local minutes) given to 10 % of debtors."""
+PRODUCTS = ("cash", "card", "instalment")
+LENDER = "xxcf"
+CONSENT_SHARE = 0.05
+PREFERRED_SHARE = 0.10
+SHANGHAI, URUMQI = "Asia/Shanghai", "Asia/Urumqi"
+_EAST = ZoneInfo(SHANGHAI)  # the easternmost zone of ZONES: its midnight comes first
+
 
 @dataclass
 class Truth:
@@ -110,6 +132,8 @@ class _Debtor:
     contacts: list[tuple[str, str]]  # (role, phone)
     reachable: bool
     agent: tuple[str, str, str]
+    consent: bool = False
+    preferred: tuple[int, int] | None = None
 
 
 def load_corpus_texts(data_dir: Path | str | None) -> list[str]:
@@ -123,11 +147,17 @@ def load_corpus_texts(data_dir: Path | str | None) -> list[str]:
         return [r["text"] for r in csv.DictReader(fh) if r.get("action") in BOT_TEMPLATES]
 
 
+def _hhmm(m: int) -> str:
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
 class _Gen:
     def __init__(self, seed: int, policy: Policy, corpus: list[str]) -> None:
         self.rng = random.Random(seed)
-        self.events: list[dict[str, Any]] = []
+        self.buffer: list[tuple[float, int, dict[str, Any]]] = []
+        self.seq = 0
         self.truth: list[Truth] = []
+        self.pending: dict[int, Truth] = {}  # id(event) → its truth item
         self.corpus = corpus
         jp = policy.for_("cn")
         caps = {c.what: c for c in jp.caps}
@@ -148,6 +178,55 @@ class _Gen:
             for k in range(5)
         ]
         self.bad_agents = self.agents[::12][:5]
+        # debtors, compactly (a log of 10M events has 500k of them)
+        self.n_debtors = 0
+        self.tz_of = bytearray()
+        self.flags = bytearray()  # bit 0 reachable, bit 1 consent, bits 2.. preferred (1-based)
+        self.agent_of: list[int] = []
+        self.extra: dict[int, _Debtor] = {}
+
+    def make_debtors(self, n: int) -> None:
+        rng = self.rng
+        self.n_debtors = n
+        for _ in range(n):
+            self.tz_of.append(1 if rng.choice(ZONES) == URUMQI else 0)
+            f = 1 if rng.random() < 0.7 else 0
+            u = rng.random()
+            if u < CONSENT_SHARE:
+                f |= 2
+            elif u < CONSENT_SHARE + PREFERRED_SHARE:
+                f |= (1 + rng.randrange(len(PREFERRED))) << 2
+            self.flags.append(f)
+            self.agent_of.append(rng.randrange(len(self.agents)))
+
+    def debtor(self, idx: int) -> _Debtor:
+        if idx in self.extra:
+            return self.extra[idx]
+        f = self.flags[idx]
+        pref = f >> 2
+        return _Debtor(
+            idx,
+            URUMQI if self.tz_of[idx] else SHANGHAI,
+            f"138{idx:08d}",
+            [("emergency_contact", f"139{idx:08d}"), ("third_party", f"137{idx:08d}")],
+            bool(f & 1),
+            self.agents[self.agent_of[idx]],
+            bool(f & 2),
+            PREFERRED[pref - 1] if pref else None,
+        )
+
+    def new_debtor(self, reachable: bool) -> _Debtor:
+        i = self.n_debtors + len(self.extra)
+        d = _Debtor(
+            i,
+            self.rng.choice(ZONES),
+            f"136{i:08d}",
+            [("emergency_contact", f"135{i:08d}"), ("third_party", f"133{i:08d}")],
+            reachable,
+            self.rng.choice(self.agents),
+        )
+        self.extra[i] = d
+        return d
 
     def when(self, d: _Debtor, day: int, minute: int) -> dt.datetime:
         local = dt.datetime.combine(
@@ -186,9 +265,20 @@ class _Gen:
             "jurisdiction": "cn",
             "text": text,
             "state": None,
+            "night_consent": True if d.consent else None,
+            "preferred_hours": (
+                f"{_hhmm(d.preferred[0])}-{_hhmm(d.preferred[1])}" if d.preferred else None
+            ),
+            "lender_id": LENDER,
+            "product": PRODUCTS[d.idx % len(PRODUCTS)],
         }
-        self.events.append(ev)
+        self.seq += 1
+        self.buffer.append((at.timestamp(), self.seq, ev))
         return ev
+
+    def expect(self, ev: dict[str, Any], truth: Truth) -> None:
+        self.truth.append(truth)
+        self.pending[id(ev)] = truth
 
     def reminder(self) -> str:
         if self.corpus and self.rng.random() < 0.2:
@@ -196,13 +286,23 @@ class _Gen:
         return self.rng.choice(REMINDERS)
 
     # ------------------------------------------------------------------ benign
-    def benign_day(self, d: _Debtor, day: int) -> None:
+    def benign_day(self, d: _Debtor, day: int, limit: int) -> int:
+        """One debtor-day of lawful traffic, at most `limit` events; returns how many."""
         rng = self.rng
-        minutes = sorted(rng.sample(range(9 * 60, 21 * 60), 4))
-        conv = unans = 0
-        for m in minutes[: rng.randint(1, 4)]:
+        lo, hi = 9 * 60, 21 * 60
+        if d.preferred:
+            lo, hi = max(lo, d.preferred[0]), min(hi, d.preferred[1])
+        minutes = sorted(rng.sample(range(lo, hi), 4))
+        conv = unans = n = 0
+        for m in minutes[: min(rng.randint(1, 4), limit)]:
+            if d.consent and rng.random() < 0.15:  # consent on file: a lawful night contact
+                m = rng.choice((rng.randrange(22 * 60, 24 * 60), rng.randrange(6 * 60, 8 * 60)))
+                self.add(d, self.when(d, day, m), "sms", "delivered", text=self.reminder())
+                n += 1
+                continue
             at = self.when(d, day, m)
             r = rng.random()
+            n += 1
             if r < 0.4:
                 self.add(d, at, "sms", "delivered", text=self.reminder())
             elif d.reachable and r < 0.75 and conv < self.lim_conv - 1:
@@ -221,6 +321,9 @@ class _Gen:
                     self.add(d, at, "sms", "delivered", role=role, phone=phone, text=text)
                 else:
                     self.add(d, at, "call", "conversation", role=role, phone=phone)
+            else:
+                n -= 1
+        return n
 
     # ------------------------------------------------------------------ injections
     def inject(self, kind: str, d: _Debtor, day: int) -> None:
@@ -232,22 +335,26 @@ class _Gen:
             ev = self.add(
                 d, self.when(d, day, m), "sms", "delivered", text=self.reminder(), agent=agent
             )
-            self.truth.append(Truth(ev["event_id"], (self.r_hours,), kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", (self.r_hours,), kind=kind))
+        elif kind == "preferred":
+            assert d.preferred is not None
+            m = rng.randrange(d.preferred[1], 22 * 60)  # inside 08–22, after the debtor's hours
+            ev = self.add(
+                d, self.when(d, day, m), "sms", "delivered", text=self.reminder(), agent=agent
+            )
+            self.expect(ev, Truth("", ("policy.lender_hours",), kind=kind))
         elif kind == "conversations":
             evs = [
                 self.add(d, self.when(d, day, base + 20 * i), "call", "conversation", agent=agent)
                 for i in range(self.lim_conv + 1)
             ]
-            self.truth.append(Truth("", (self.r_conv,), kind=kind))
-            self._pending.append(evs[-1])
+            self.expect(evs[-1], Truth("", (self.r_conv,), kind=kind))
         elif kind == "unanswered":
             evs = [
                 self.add(d, self.when(d, day, base + 15 * i), "call", "delivered", agent=agent)
                 for i in range(self.lim_unans + 1)
             ]
-            self.truth.append(Truth("", (self.r_unans,), kind=kind))
-            self._pending.append(evs[-1])
+            self.expect(evs[-1], Truth("", (self.r_unans,), kind=kind))
         elif kind == "reachable":
             self.add(d, self.when(d, day, base), "call", "conversation", agent=agent)
             role, phone = rng.choice(d.contacts)
@@ -260,8 +367,7 @@ class _Gen:
                 phone=phone,
                 agent=agent,
             )
-            self.truth.append(Truth("", (self.r_reach,), kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", (self.r_reach,), kind=kind))
         elif kind == "disclosure":
             role, phone = rng.choice(d.contacts)
             tmpl, may = rng.choice(DISCLOSURES)
@@ -276,8 +382,7 @@ class _Gen:
                 text=text,
                 agent=agent,
             )
-            self.truth.append(Truth("", (self.r_disc,), may, kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", (self.r_disc,), may, kind=kind))
         elif kind == "objected":
             role, phone = rng.choice(d.contacts)
             self.add(
@@ -292,8 +397,7 @@ class _Gen:
                 phone=phone,
                 agent=agent,
             )
-            self.truth.append(Truth("", (self.r_obj,), kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", (self.r_obj,), kind=kind))
         elif kind == "opt_out":
             self.add(
                 d, self.when(d, day, base), "sms", "objected", text="退订", direction="inbound"
@@ -306,20 +410,26 @@ class _Gen:
                 text=self.reminder(),
                 agent=agent,
             )
-            self.truth.append(Truth("", (self.r_optout,), kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", (self.r_optout,), kind=kind))
         elif kind in ("threat", "insult"):
             text, must, may = rng.choice(THREATS if kind == "threat" else INSULTS)
             ev = self.add(d, self.when(d, day, base), "sms", "delivered", text=text, agent=agent)
-            self.truth.append(Truth("", must, may, kind=kind))
-            self._pending.append(ev)
+            self.expect(ev, Truth("", must, may, kind=kind))
 
-    _pending: list[dict[str, Any]]
+    def events_of(self, kind: str) -> int:
+        return {
+            "conversations": self.lim_conv + 1,
+            "unanswered": self.lim_unans + 1,
+            "reachable": 2,
+            "objected": 2,
+            "opt_out": 2,
+        }.get(kind, 1)
 
 
 # injections per 1,000 events (kind → count)
 MIX = {
     "night": 3.0,
+    "preferred": 0.5,
     "conversations": 0.5,
     "unanswered": 0.3,
     "reachable": 1.0,
@@ -331,6 +441,134 @@ MIX = {
 }
 
 
+class LogStream:
+    """A generated log as chunks of events in time order (`chunks()`), and its truth.
+
+    Iterate `chunks()` once; `truth` is complete when it is exhausted. About `n_events`
+    events (exactly, unless the injections alone need more). `shuffle` shuffles the events
+    inside each chunk (an unsorted log; event ids stay in time order)."""
+
+    def __init__(
+        self,
+        n_events: int,
+        *,
+        seed: int = 7,
+        policy: Policy | None = None,
+        corpus_dir: Path | str | None = None,
+        shuffle: bool = False,
+    ) -> None:
+        self.n_events = n_events
+        self.shuffle = shuffle
+        self.g = _Gen(seed, policy or default_policy(), load_corpus_texts(corpus_dir))
+        self.truth = self.g.truth
+        self.emitted = 0
+        self.counts = {k: max(1, round(v * n_events / 1000)) for k, v in MIX.items()}
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return dict(self.counts)
+
+    def _plan(self) -> tuple[dict[int, list[tuple[str, _Debtor]]], set[int], int]:
+        g, rng = self.g, self.g.rng
+        g.make_debtors(max(10, self.n_events // 20))
+        reach = [i for i in range(g.n_debtors) if g.flags[i] & 1]
+        unreach = [i for i in range(g.n_debtors) if not g.flags[i] & 1]
+        prefer = [i for i in reach if g.flags[i] >> 2]
+        plan: dict[int, list[tuple[str, _Debtor]]] = {}
+        injected: set[int] = set()
+        n_injected = 0
+        for kind, n in self.counts.items():
+            pool = (
+                unreach
+                if kind in ("disclosure", "objected")
+                else prefer
+                if kind == "preferred"
+                else reach
+            )
+            for _ in range(n):
+                # one injection per debtor where the pool allows: a debtor who opted out or was
+                # reached would make a later injection on another day a second finding
+                idx = -1
+                day = rng.randrange(DAYS - 1)
+                for _try in range(50):
+                    if not pool:
+                        break
+                    idx = rng.choice(pool)
+                    if idx not in injected:
+                        break
+                if idx < 0 or idx in injected:
+                    d = g.new_debtor(kind not in ("disclosure", "objected"))
+                    if kind == "preferred":
+                        d.preferred = PREFERRED[0]
+                else:
+                    d = g.debtor(idx)
+                    d.consent = False  # an injected debtor's profile holds only what is judged
+                    if kind != "preferred":
+                        d.preferred = None
+                injected.add(d.idx)
+                plan.setdefault(day, []).append((kind, d))
+                n_injected += g.events_of(kind)
+        return plan, injected, n_injected
+
+    def chunks(self) -> Iterator[list[dict[str, Any]]]:
+        g, rng = self.g, self.g.rng
+        plan, injected, n_injected = self._plan()
+        benign = max(0, self.n_events - n_injected)
+        for day in range(DAYS):
+            for kind, d in plan.get(day, ()):
+                g.inject(kind, d, day)
+            target = benign * (day + 1) // DAYS - benign * day // DAYS
+            today: set[int] = set()
+            tries = 0
+            while target > 0 and tries < 20 * g.n_debtors:
+                tries += 1
+                idx = rng.randrange(g.n_debtors)
+                if idx in injected or idx in today:
+                    continue
+                today.add(idx)
+                target -= g.benign_day(g.debtor(idx), day, target)
+            horizon = dt.datetime.combine(
+                START + dt.timedelta(days=day + 1), dt.time(0), tzinfo=_EAST
+            ).timestamp()
+            out = self._emit(horizon)
+            if out:
+                yield out
+        out = self._emit(float("inf"))
+        if out:
+            yield out
+
+    def _emit(self, horizon: float) -> list[dict[str, Any]]:
+        """The buffered events before `horizon`, in time order, with their event ids."""
+        g = self.g
+        g.buffer.sort(key=lambda t: (t[0], t[1]))
+        cut = bisect.bisect_left(g.buffer, horizon, key=lambda t: t[0])
+        ready, g.buffer = g.buffer[:cut], g.buffer[cut:]
+        out = []
+        for _, _, ev in ready:
+            self.emitted += 1
+            ev["event_id"] = f"E{self.emitted:09d}"
+            ev["occurred_at"] = ev["occurred_at"].isoformat()
+            t = g.pending.pop(id(ev), None)
+            if t is not None:
+                t.event_id = ev["event_id"]
+            out.append(ev)
+        if self.shuffle:
+            g.rng.shuffle(out)
+        return out
+
+
+def stream_log(
+    n_events: int,
+    *,
+    seed: int = 7,
+    policy: Policy | None = None,
+    corpus_dir: Path | str | None = None,
+    shuffle: bool = False,
+) -> LogStream:
+    """A log of about `n_events` events generated chunk by chunk (see `LogStream`)."""
+    return LogStream(n_events, seed=seed, policy=policy, corpus_dir=corpus_dir, shuffle=shuffle)
+
+
 def generate(
     n_events: int,
     *,
@@ -339,105 +577,135 @@ def generate(
     corpus_dir: Path | str | None = None,
     shuffle: bool = False,
 ) -> Generated:
-    """About `n_events` events (sorted by time unless `shuffle`) and the injected truth."""
-    g = _Gen(seed, policy or default_policy(), load_corpus_texts(corpus_dir))
-    g._pending = []
-    rng = g.rng
-    n_debtors = max(10, n_events // 20)
-    debtors = []
-    for i in range(n_debtors):
-        contacts = [("emergency_contact", f"139{i:08d}"), ("third_party", f"137{i:08d}")]
-        debtors.append(
-            _Debtor(
-                i,
-                rng.choice(ZONES),
-                f"138{i:08d}",
-                contacts,
-                rng.random() < 0.7,
-                rng.choice(g.agents),
-            )
-        )
-    # injections first (so the truth events are known), one debtor each
-    counts = {k: max(1, round(v * n_events / 1000)) for k, v in MIX.items()}
-    reach = [d for d in debtors if d.reachable]
-    unreach = [d for d in debtors if not d.reachable]
-    used: set[tuple[int, int]] = set()
-    injected: set[int] = set()
-    for kind, n in counts.items():
-        pool = unreach if kind in ("disclosure", "objected") else reach
-        for _ in range(n):
-            # one injection per debtor where the pool allows: a debtor who opted out or was
-            # reached would make a later injection on another day a second, unrecorded finding
-            for _try in range(50):
-                d = rng.choice(pool)
-                day = rng.randrange(DAYS - 1)
-                if d.idx not in injected:
-                    break
-            if d.idx in injected:
-                d = _Debtor(
-                    len(debtors),
-                    rng.choice(ZONES),
-                    f"136{len(debtors):08d}",
-                    [
-                        ("emergency_contact", f"135{len(debtors):08d}"),
-                        ("third_party", f"133{len(debtors):08d}"),
-                    ],
-                    d.reachable,
-                    rng.choice(g.agents),
-                )
-                debtors.append(d)
-            injected.add(d.idx)
-            used.update({(d.idx, day), (d.idx, day + 1)})
-            g.inject(kind, d, day)
-    # benign traffic until the target size
-    n_injected = len(g.events)
-    while len(g.events) < n_events:
-        d = debtors[rng.randrange(n_debtors)]
-        day = rng.randrange(DAYS)
-        if d.idx in injected or (d.idx, day) in used:
-            continue
-        used.add((d.idx, day))
-        g.benign_day(d, day)
-    del g.events[max(n_events, n_injected) :]
+    """About `n_events` events (sorted by time unless `shuffle`) and the injected truth, in
+    memory: the stream of `stream_log` collected."""
+    s = stream_log(n_events, seed=seed, policy=policy, corpus_dir=corpus_dir)
+    events = [ev for chunk in s.chunks() for ev in chunk]
     if shuffle:
-        rng.shuffle(g.events)
-    else:
-        g.events.sort(key=lambda e: e["occurred_at"])
-    for n, ev in enumerate(g.events, start=1):
-        ev["event_id"] = f"E{n:09d}"
-    for t, ev in zip(g.truth, g._pending, strict=True):
-        t.event_id = ev["event_id"]
-    for ev in g.events:
-        ev["occurred_at"] = ev["occurred_at"].isoformat()
-    return Generated(g.events, g.truth, {k: v for k, v in counts.items()})
+        random.Random(seed).shuffle(events)
+    return Generated(events, s.truth, s.stats)
 
 
 # ---------------------------------------------------------------------------- writers
 FIELDS = COLUMNS  # the documented log schema, in its column order
+_ROW = operator.itemgetter(*FIELDS)
+ROW_GROUP = 65_536
+
+
+def _parquet_schema(consent_as_bool: bool = True) -> Any:
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    return pa.schema(
+        [
+            (f, pa.bool_() if f == "night_consent" and consent_as_bool else pa.string())
+            for f in FIELDS
+        ]
+    )
+
+
+def _consent_text(v: Any) -> Any:
+    return "true" if v is True else "false" if v is False else v
+
+
+class LogWriter:
+    """Writes events to CSV, JSONL or Parquet chunk by chunk (Parquet: one row group per
+    `ROW_GROUP` rows), so a log of any size is written with bounded memory."""
+
+    def __init__(self, path: Path | str, fmt: str | None = None) -> None:
+        self.path = Path(path)
+        self.fmt = fmt or self.path.suffix.lstrip(".").lower()
+        self.rows = 0
+        self._fh: IO[str] | None = None
+        self._csv: Any = None
+        self._pq: Any = None
+        if self.fmt == "csv":
+            self._fh = self.path.open("w", encoding="utf-8", newline="")
+            self._csv = csv.writer(self._fh)
+            self._csv.writerow(FIELDS)
+        elif self.fmt == "jsonl":
+            self._fh = self.path.open("w", encoding="utf-8")
+        elif self.fmt != "parquet":
+            raise ValueError(f"unknown format {self.fmt!r}")
+
+    def _parquet(self, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        if self._pq is None:  # night_consent is boolean unless the caller wrote text
+            as_bool = all(e.get("night_consent") in (None, True, False) for e in rows)
+            self._schema = _parquet_schema(as_bool)
+            self._pq = pq.ParquetWriter(self.path, self._schema)
+        for i in range(0, len(rows), ROW_GROUP):
+            part = rows[i : i + ROW_GROUP]
+            cols = {}
+            for f in self._schema:
+                values = [e.get(f.name) for e in part]
+                if f.name == "night_consent" and f.type == pa.string():
+                    values = [_consent_text(v) for v in values]
+                cols[f.name] = pa.array(values, f.type)
+            self._pq.write_table(pa.table(cols, schema=self._schema))
+            self.rows += len(part)
+
+    def write(self, events: Iterable[dict[str, Any]]) -> None:
+        if self.fmt == "parquet":
+            self._parquet(list(events))
+            return
+        assert self._fh is not None
+        if self._csv is not None:
+            consent = FIELDS.index("night_consent")
+            for ev in events:
+                try:
+                    row = list(_ROW(ev))
+                except KeyError:  # a caller's dict without every column: those are empty
+                    row = [ev.get(f) for f in FIELDS]
+                if row[consent] is True or row[consent] is False:
+                    row[consent] = _consent_text(row[consent])
+                self._csv.writerow(row)
+                self.rows += 1
+        else:
+            for ev in events:
+                self._fh.write(json.dumps(ev, ensure_ascii=False) + "\n")
+                self.rows += 1
+
+    def close(self) -> None:
+        if self.fmt == "parquet" and self._pq is None:
+            self._parquet([])  # an empty log still gets its schema
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def write_log(events: Iterable[dict[str, Any]], path: Path | str, fmt: str | None = None) -> Path:
-    path = Path(path)
-    fmt = fmt or path.suffix.lstrip(".").lower()
-    if fmt == "csv":
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=FIELDS)
-            w.writeheader()
-            w.writerows(events)
-    elif fmt == "jsonl":
-        with path.open("w", encoding="utf-8") as fh:
-            for ev in events:
-                fh.write(json.dumps(ev, ensure_ascii=False) + "\n")
-    elif fmt == "parquet":
-        import pyarrow as pa  # type: ignore[import-untyped]
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    """Write events (dicts keyed by the schema's columns; missing ones are empty)."""
+    with LogWriter(path, fmt) as w:
+        chunk: list[dict[str, Any]] = []
+        for ev in events:
+            chunk.append(ev)
+            if len(chunk) >= ROW_GROUP:
+                w.write(chunk)
+                chunk = []
+        w.write(chunk)
+    return Path(path)
 
-        rows = list(events)
-        table = pa.table({f: pa.array([e[f] for e in rows], type=pa.string()) for f in FIELDS})
-        pq.write_table(table, path)
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
-    return path
+
+def write_stream(
+    stream: LogStream, path: Path | str, truth_path: Path | str, fmt: str | None = None
+) -> int:
+    """Write a generated log chunk by chunk and its truth beside it; return the event count."""
+    with LogWriter(path, fmt) as w:
+        for chunk in stream.chunks():
+            w.write(chunk)
+    write_truth(stream.truth, truth_path)
+    return w.rows
 
 
 def write_truth(truth: Iterable[Truth], path: Path | str) -> Path:

@@ -146,7 +146,11 @@ def charts(
         "heat_contacts": Markup(
             svg.heatmap(
                 t["heat_contacts"],
-                heat_grid(contacts["local_minute"], contacts["local_weekday"]),
+                heat_grid(
+                    contacts["local_minute"],
+                    contacts["local_weekday"],
+                    contacts["n"] if "n" in contacts.columns else None,
+                ),
                 WEEKDAYS[lang],
             )
         ),

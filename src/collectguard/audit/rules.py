@@ -9,6 +9,12 @@ unchanged: that is what makes the two engines give the same answer. Pure: no I/O
 Audit assumptions that are not in any regulation (configurable, see `AuditParams`):
 the debtor counts as reachable for `reachable_hours` after answering a call, having a
 conversation or contacting the collector.
+
+As the gateway does: consent to night contact on file (`night_consent`) lifts the legal window
+where the policy says `consent_lifts`; the debtor's preferred hours (`pref_start`/`pref_end`)
+bind contacts with the debtor and guarantors (not third parties) under `policy.lender_hours`;
+policy overlays apply per event by `lender_id`, `product` and the recipient's local day
+(tighter caps, a narrower lender window, more quiet days).
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from collectguard.gateway.policy import Cap, Cited, JurisdictionPolicy, Policy
-from collectguard.rules.pack import load_builtin
+import yaml
+
+from collectguard.errors import RulePackError
+from collectguard.gateway.policy import Cap, Cited, JurisdictionPolicy, Overlay, Policy
+from collectguard.rules.pack import RulePack, load_builtin, load_pack_file, resolve_pack
 
 THIRD = "('emergency_contact', 'third_party')"
 _EPOCH = dt.date(1970, 1, 1)
@@ -45,7 +55,7 @@ _SEVERITY_BY_BINDING = {
     "self_regulatory": "self_regulatory",
     "lender_policy": "policy",
 }
-_SAFE = re.compile(r"^[A-Za-z0-9_.\-/ ]+$")
+_SAFE = re.compile(r"^[A-Za-z0-9_.:\-/ ]+$")
 
 OUTPUT_COLUMNS = (
     "event_id",
@@ -77,6 +87,11 @@ EVENT_COLUMNS = (
     "agency",
     "jurisdiction",
     "tz",
+    "night_consent",
+    "pref_start",
+    "pref_end",
+    "lender_id",
+    "product",
     "line",
 )
 
@@ -117,27 +132,66 @@ def _in(values: tuple[str, ...] | list[str]) -> str:
     return "(" + ", ".join(_lit(v) for v in values) + ")"
 
 
-def _severity(cited: Cited | Cap, jurisdiction: str) -> str:
+def rule_packs(packs: tuple[str, ...] = ()) -> dict[str, RulePack]:
+    """The rule pack per jurisdiction: the shipped `cn` / `us`, replaced by user packs or
+    overlays (`extends: cn`) named in `packs` — the analyzer's choice (`from_options`)."""
+    chosen = {"cn": load_builtin("cn"), "us": load_builtin("us")}
+    given: dict[str, str] = {}
+    for spec in packs:
+        pack = resolve_pack(spec)
+        j = pack.jurisdiction.lower().split("-")[0]
+        if j in given:  # the analyzer would keep only the last: say so instead
+            raise RulePackError(
+                f"{spec}: a second pack or overlay for {j!r} (after {given[j]}); "
+                "merge them into one file"
+            )
+        given[j] = spec
+        chosen[j] = pack
+    return chosen
+
+
+def load_overlay(path: Path | str) -> str:
+    """Check that `path` is a rule-pack overlay (`extends: cn` or `us`); return it as a pack
+    option for the analyzer."""
+    load_pack_file(Path(path))  # a valid pack file, its base known
+    try:
+        head = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # pragma: no cover - loaded above
+        raise RulePackError(f"{path}: cannot read: {exc}") from exc
+    if not isinstance(head, dict) or not head.get("extends"):
+        raise RulePackError(
+            f"{path}: not an overlay (no `extends:`); a whole pack is given with --pack"
+        )
+    return str(path)
+
+
+def _severity(cited: Cited | Cap, pack: RulePack | None) -> str:
     pack_rule = getattr(cited, "pack_rule", None)
-    if pack_rule:
-        for rule in load_builtin(jurisdiction).rules:
-            if rule.id == pack_rule:
-                return str(rule.severity)
+    if pack_rule and pack is not None:
+        rule = pack.get(pack_rule)
+        if rule is not None and hasattr(rule, "severity"):
+            return str(rule.severity)
     return _SEVERITY_BY_BINDING.get(cited.binding, "regulatory")
 
 
-def _info(cited: Cited, j: str, kind: str, code: str, zh: str, en: str, **params: Any) -> RuleInfo:
+def _info(
+    cited: Cited, pack: RulePack | None, kind: str, code: str, zh: str, en: str, **params: Any
+) -> RuleInfo:
     return RuleInfo(
         cited.rule_id,
         kind,
         code,
         cited.binding,
-        _severity(cited, j),
+        _severity(cited, pack),
         cited.citation.strip(),
         zh,
         en,
         params,
     )
+
+
+def overlays_for(policy: Policy, jurisdiction: str) -> list[Overlay]:
+    return [ov for ov in policy.overlays if ov.jurisdiction == jurisdiction]
 
 
 def effective_policy(policy: Policy, params: AuditParams) -> Policy:
@@ -148,42 +202,58 @@ def effective_policy(policy: Policy, params: AuditParams) -> Policy:
     return policy
 
 
-def catalogue(policy: Policy, params: AuditParams) -> dict[str, RuleInfo]:
-    """Every structural rule the audit judges, by rule id (content rules come from the pack)."""
+def _overlay_limits(policy: Policy, j: str, cap_id: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "overlay": ov.id,
+            "lender": ov.lender,
+            "product": ov.product,
+            "from_day": (ov.effective_from - _EPOCH).days,
+            "to_day": (ov.effective_to - _EPOCH).days if ov.effective_to else None,
+            "limit": ov.cap_limits[cap_id],
+        }
+        for ov in overlays_for(policy, j)
+        if cap_id in ov.cap_limits
+    ]
+
+
+def _judged(policy: Policy, j: str, cap: Cap) -> bool:
+    """A cap is judged when it has a limit, here or in one of the jurisdiction's overlays."""
+    return cap.limit is not None or bool(_overlay_limits(policy, j, cap.id))
+
+
+def catalogue(
+    policy: Policy, params: AuditParams, packs: tuple[str, ...] = ()
+) -> dict[str, RuleInfo]:
+    """Every structural rule the audit judges, by rule id (content rules come from the pack).
+
+    `packs`: user packs or overlays (as for the analyzer); a policy rule's severity comes from
+    the pack rule it names (`pack_rule`) in the pack in force."""
     policy = effective_policy(policy, params)
+    chosen = rule_packs(packs)
     out: dict[str, RuleInfo] = {}
+    lender_cites: list[str] = []
     for j, jp in policy.jurisdictions.items():
+        pack = chosen.get(j)
         w = jp.window
         out[w.rule_id] = _info(
             w,
-            j,
+            pack,
             "time",
             "night_time",
             "非允许时段联系",
             "contact outside the allowed hours",
             start=w.start,
             end=w.end,
+            consent_lifts=w.consent_lifts,
         )
-        if _has_lender_hours(jp):
-            lw = jp.lender_window
-            out[LENDER_HOURS] = RuleInfo(
-                LENDER_HOURS,
-                "time",
-                "other",
-                "lender_policy",
-                "policy",
-                (lw.citation if lw else "lender policy") + "; quiet days",
-                "不在机构自定联系时段或静默日",
-                "outside the lender's hours or on a quiet day",
-                {
-                    "start": lw.start if lw else None,
-                    "end": lw.end if lw else None,
-                    "quiet_weekdays": list(jp.quiet_weekdays),
-                    "quiet_dates": [d.isoformat() for d in jp.quiet_dates],
-                },
-            )
+        if jp.lender_window is not None:
+            lender_cites.append(jp.lender_window.citation)
+        lender_cites += [
+            ov.lender_window.citation for ov in overlays_for(policy, j) if ov.lender_window
+        ]
         for cap in jp.caps:
-            if cap.limit is None:
+            if not _judged(policy, j, cap):
                 continue
             out[cap.id] = RuleInfo(
                 cap.id,
@@ -194,12 +264,17 @@ def catalogue(policy: Policy, params: AuditParams) -> dict[str, RuleInfo]:
                 cap.citation.strip(),
                 cap.message.zh,
                 cap.message.en,
-                {"limit": cap.limit, "window_days": cap.window_days, "what": cap.what},
+                {
+                    "limit": cap.limit,
+                    "window_days": cap.window_days,
+                    "what": cap.what,
+                    "overlay_limits": _overlay_limits(policy, j, cap.id),
+                },
             )
         p = jp.parties
         out[p.third_party_only_if_unreachable.rule_id] = _info(
             p.third_party_only_if_unreachable,
-            j,
+            pack,
             "third_party",
             "third_party_disclosure",
             "可联系到债务人时联系第三方",
@@ -208,7 +283,7 @@ def catalogue(policy: Policy, params: AuditParams) -> dict[str, RuleInfo]:
         )
         out[p.third_party_no_debt_details.rule_id] = _info(
             p.third_party_no_debt_details,
-            j,
+            pack,
             "third_party",
             "third_party_disclosure",
             "向第三方透露债务",
@@ -216,7 +291,7 @@ def catalogue(policy: Policy, params: AuditParams) -> dict[str, RuleInfo]:
         )
         out[p.third_party_objected.rule_id] = _info(
             p.third_party_objected,
-            j,
+            pack,
             "third_party",
             "other",
             "第三方拒绝后仍被联系",
@@ -224,12 +299,26 @@ def catalogue(policy: Policy, params: AuditParams) -> dict[str, RuleInfo]:
         )
         out[jp.stops.opt_out.rule_id] = _info(
             jp.stops.opt_out,
-            j,
+            pack,
             "stop",
             "other",
             "债务人拒绝后仍经同一渠道联系",
             "debtor contacted on a channel after opting out",
         )
+    # the gateway's rule id for the lender's own hours, quiet days and the debtor's preferred
+    # hours: always judged (preferred hours come with the log)
+    cites = list(dict.fromkeys(lender_cites)) or ["lender policy"]
+    out[LENDER_HOURS] = RuleInfo(
+        LENDER_HOURS,
+        "time",
+        "other",
+        "lender_policy",
+        "policy",
+        "; ".join(cites) + "; debtor preferred hours / quiet days",
+        "不在机构自定联系时段、静默日或债务人偏好时段",
+        "outside the lender's hours, on a quiet day, or outside the debtor's preferred hours",
+        {},
+    )
     return out
 
 
@@ -243,12 +332,17 @@ def _cols(rule_id: str, kind: str, metric: str) -> str:
     )
 
 
-def _window_sql(j: str, jp: JurisdictionPolicy) -> str:
+def _outside_legal(jp: JurisdictionPolicy) -> str:
+    """Outside the legal window, and no consent on file that lifts it (as the gateway)."""
     start, end = jp.window.minutes()
+    lifted = " AND NOT night_consent" if jp.window.consent_lifts else ""
+    return f"(local_minute < {start} OR local_minute >= {end}){lifted}"
+
+
+def _window_sql(j: str, jp: JurisdictionPolicy) -> str:
     return (
         f"SELECT {_cols(jp.window.rule_id, 'time', 'local_minute')} FROM events "
-        f"WHERE jurisdiction = {_lit(j)} AND direction = 'outbound' "
-        f"AND (local_minute < {start} OR local_minute >= {end})"
+        f"WHERE jurisdiction = {_lit(j)} AND direction = 'outbound' AND {_outside_legal(jp)}"
     )
 
 
@@ -257,31 +351,71 @@ LENDER_HOURS = "policy.lender_hours"
 hours or on one of its quiet days (policy `lender_window`, `quiet_weekdays`, `quiet_dates`)."""
 
 
-def _has_lender_hours(jp: JurisdictionPolicy) -> bool:
-    return bool(jp.lender_window or jp.quiet_weekdays or jp.quiet_dates)
+def _hhmm(v: str) -> int:
+    return int(v[:2]) * 60 + int(v[3:])
 
 
-def _lender_hours_sql(j: str, jp: JurisdictionPolicy) -> str:
-    start, end = jp.window.minutes()
+def _stricter_hours(
+    lender_window: Any, quiet_weekdays: tuple[int, ...], quiet_dates: tuple[dt.date, ...]
+) -> list[str]:
+    """Conditions under which a contact is outside a lender window or on a quiet day."""
     outside = []
-    if jp.lender_window is not None:
-        ls = int(jp.lender_window.start[:2]) * 60 + int(jp.lender_window.start[3:])
-        le = int(jp.lender_window.end[:2]) * 60 + int(jp.lender_window.end[3:])
-        outside.append(f"local_minute < {ls} OR local_minute >= {le}")
-    if jp.quiet_weekdays:
-        outside.append(f"local_weekday IN ({', '.join(str(int(d)) for d in jp.quiet_weekdays)})")
-    if jp.quiet_dates:
-        days = ", ".join(str((d - _EPOCH).days) for d in jp.quiet_dates)
+    if lender_window is not None:
+        ls, le = _hhmm(lender_window.start), _hhmm(lender_window.end)
+        outside.append(f"(local_minute < {ls} OR local_minute >= {le})")
+    if quiet_weekdays:
+        outside.append(f"local_weekday IN ({', '.join(str(int(d)) for d in quiet_weekdays)})")
+    if quiet_dates:
+        days = ", ".join(str((d - _EPOCH).days) for d in quiet_dates)
         outside.append(f"local_day IN ({days})")
+    return outside
+
+
+def _overlay_match(ov: Overlay) -> str:
+    """The events an overlay is in force for: its lender and product, on the recipient's
+    local days from `effective_from` (inclusive) to `effective_to` (exclusive)."""
+    cond = [f"local_day >= {(ov.effective_from - _EPOCH).days}"]
+    if ov.effective_to is not None:
+        cond.append(f"local_day < {(ov.effective_to - _EPOCH).days}")
+    if ov.lender is not None:
+        cond.append(f"lender_id = {_lit(ov.lender)}")
+    if ov.product is not None:
+        cond.append(f"product = {_lit(ov.product)}")
+    return "(" + " AND ".join(cond) + ")"
+
+
+def _lender_hours_sql(j: str, jp: JurisdictionPolicy, overlays: list[Overlay]) -> str:
+    """Inside the legal window (or consent lifts it) but outside a lender window (the
+    policy's, or an overlay's in force: windows intersect), on a quiet day, or outside the
+    debtor's preferred hours (contacts with the debtor and guarantors only)."""
+    outside = _stricter_hours(jp.lender_window, jp.quiet_weekdays, jp.quiet_dates)
+    for ov in overlays:
+        extra = _stricter_hours(ov.lender_window, ov.quiet_weekdays, ov.quiet_dates)
+        if extra:
+            outside.append(f"({_overlay_match(ov)} AND ({' OR '.join(extra)}))")
+    outside.append(
+        f"(role NOT IN {THIRD} AND pref_start IS NOT NULL "
+        "AND (local_minute < pref_start OR local_minute >= pref_end))"
+    )
     return (
         f"SELECT {_cols(LENDER_HOURS, 'time', 'local_minute')} FROM events "
         f"WHERE jurisdiction = {_lit(j)} AND direction = 'outbound' "
-        f"AND local_minute >= {start} AND local_minute < {end} AND ({' OR '.join(outside)})"
+        f"AND NOT ({_outside_legal(jp)}) AND ({' OR '.join(outside)})"
     )
 
 
-def _cap_sql(j: str, cap: Cap) -> str:
-    assert cap.limit is not None
+def _cap_sql(j: str, cap: Cap, overlays: list[Overlay]) -> str:
+    """A subject event with at least `limit` counted events before it in its window breaks
+    the cap; the limit is the lowest of the policy's and of the overlays in force for it."""
+    over: list[str] = []
+    if cap.limit is not None:
+        over.append(f"prior >= {int(cap.limit)}")
+    over += [
+        f"({_overlay_match(ov)} AND prior >= {int(ov.cap_limits[cap.id])})"
+        for ov in overlays
+        if cap.id in ov.cap_limits
+    ]
+    assert over, cap.id
     if cap.scope == "phone":
         key = "phone_key"
     else:
@@ -293,18 +427,18 @@ def _cap_sql(j: str, cap: Cap) -> str:
     state = f" AND state IN {_in(list(cap.states))}" if cap.states else ""
     return (
         f"SELECT {_cols(cap.id, 'frequency', 'prior')} FROM ("
-        "SELECT event_id, subj, "
+        "SELECT event_id, subj, local_day, lender_id, product, "
         "SUM(cnt) OVER (PARTITION BY k ORDER BY ts, event_id "
         "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - cnt - "
         "COALESCE(SUM(cnt) OVER (PARTITION BY k ORDER BY local_day "
         f"RANGE BETWEEN UNBOUNDED PRECEDING AND {cap.window_days} PRECEDING), 0) AS prior "
-        "FROM (SELECT event_id, ts, local_day, "
+        "FROM (SELECT event_id, ts, local_day, lender_id, product, "
         f"{key} AS k, "
         f"CASE WHEN {_COUNTED[cap.what]} THEN 1 ELSE 0 END AS cnt, "
         f"CASE WHEN {_SUBJECT[cap.what]} THEN 1 ELSE 0 END AS subj "
         f"FROM events WHERE jurisdiction = {_lit(j)} AND direction = 'outbound' "
         f"AND channel IN {_in(list(cap.channels))} AND role IN {_in(list(cap.roles))}{state}"
-        f") c) w WHERE subj = 1 AND prior >= {cap.limit}"
+        f") c) w WHERE subj = 1 AND ({' OR '.join(over)})"
     )
 
 
@@ -359,10 +493,10 @@ def rule_queries(policy: Policy, params: AuditParams) -> list[str]:
     out: list[str] = []
     reach_us = params.reachable_hours * 3_600_000_000
     for j, jp in policy.jurisdictions.items():
+        ovs = overlays_for(policy, j)
         out.append(_window_sql(j, jp))
-        if _has_lender_hours(jp):
-            out.append(_lender_hours_sql(j, jp))
-        out.extend(_cap_sql(j, cap) for cap in jp.caps if cap.limit is not None)
+        out.append(_lender_hours_sql(j, jp, ovs))
+        out.extend(_cap_sql(j, cap, ovs) for cap in jp.caps if _judged(policy, j, cap))
         p = jp.parties
         out.append(_unreachable_sql(j, p.third_party_only_if_unreachable.rule_id, reach_us))
         out.append(_disclosure_sql(j, p.third_party_no_debt_details.rule_id))

@@ -1,10 +1,17 @@
 """The audit pipeline: read and validate the log → run an engine → scorecards and repeat
-offenders → violations.parquet, scorecards.json, summary.json and the HTML reports."""
+offenders → violations.parquet, scorecards.json, summary.json and the HTML reports.
+
+The validated events live in an `EventStore` on disk under `work_dir` (default: the system
+temporary folder), removed at the end; DuckDB works within `memory_limit` and spills beyond
+it. What stays in Python memory is one chunk of rows while reading, the violations table and
+the per-agent-day-hour contact counts.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -13,12 +20,11 @@ import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from collectguard.audit.readers import read_events
+from collectguard.audit.readers import EventStore, load_events
 from collectguard.audit.report import render_html
-from collectguard.audit.rules import AuditParams
+from collectguard.audit.rules import AuditParams, load_overlay, rule_packs
 from collectguard.audit.scorecard import _week, contacts_frame, repeat_offenders, scorecards
 from collectguard.gateway.policy import Policy, load_policy
-from collectguard.rules.pack import load_builtin
 
 Engine = Literal["local", "spark"]
 LANGS = ("zh-CN", "en")
@@ -26,7 +32,7 @@ LANGS = ("zh-CN", "en")
 
 def run_engine(
     engine: Engine,
-    events: pa.Table,
+    events: pa.Table | EventStore,
     policy: Policy,
     params: AuditParams,
     *,
@@ -53,10 +59,13 @@ def summarize(
     params: AuditParams,
     escalation: list[dict[str, Any]],
     rejects_file: str | None,
+    packs: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     vio = violations
     bad_events = int(vio["event_id"].nunique()) if len(vio) else 0
-    n_contacts = len(contacts)
+    if "n" not in contacts.columns:
+        contacts = contacts.assign(n=1)
+    n_contacts = int(contacts["n"].sum())
     by_rule: list[dict[str, Any]] = []
     if len(vio):
         for rule_id, g in vio.groupby("rule_id"):
@@ -75,7 +84,7 @@ def summarize(
             )
     by_rule.sort(key=lambda r: (-int(r["count"]), str(r["rule_id"])))
     by_agency: list[dict[str, Any]] = []
-    vol = contacts.groupby("agency").size()
+    vol = contacts.groupby("agency")["n"].sum()
     vag = vio.groupby("agency").size() if len(vio) else pd.Series(dtype="int64")
     for agency, n in vol.items():
         by_agency.append(
@@ -87,7 +96,9 @@ def summarize(
         )
     by_agency.sort(key=lambda a: -int(a["violations"]))
     cw = (
-        _week(contacts["local_day"], contacts["local_weekday"]).value_counts() if n_contacts else {}
+        contacts["n"].groupby(_week(contacts["local_day"], contacts["local_weekday"])).sum()
+        if n_contacts
+        else {}
     )
     vw = _week(vio["local_day"], vio["local_weekday"]).value_counts() if len(vio) else {}
     weeks = sorted(set(getattr(cw, "index", [])) | set(getattr(vw, "index", [])))
@@ -95,7 +106,18 @@ def summarize(
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine": engine,
         "policy_version": policy.version,
-        "rule_packs": [f"{p.name}@{p.version}" for p in (load_builtin("cn"), load_builtin("us"))],
+        "rule_packs": [f"{p.name}@{p.version}" for p in rule_packs(packs).values()],
+        "policy_overlays": [
+            {
+                "id": ov.id,
+                "jurisdiction": ov.jurisdiction,
+                "lender": ov.lender,
+                "product": ov.product,
+                "from": ov.effective_from.isoformat(),
+                "to": ov.effective_to.isoformat() if ov.effective_to else None,
+            }
+            for ov in policy.overlays
+        ],
         "params": {
             "reachable_hours": params.reachable_hours,
             "repeat_window_days": params.repeat_window_days,
@@ -136,30 +158,46 @@ def audit(
     master: str = "local[2]",
     html: bool = True,
     pdf: bool = False,
+    overlays: tuple[str, ...] = (),
+    work_dir: Path | str | None = None,
+    memory_limit: str | None = None,
+    read_workers: int = 1,
 ) -> dict[str, Any]:
-    """Audit one log into `out_dir`; return the JSON summary (also written to summary.json)."""
+    """Audit one log into `out_dir`; return the JSON summary (also written to summary.json).
+
+    `packs`: rule packs or overlays for the content rules; `overlays`: rule-pack overlays
+    (`extends: cn`), checked to be overlays. `work_dir`: where the validated events are kept
+    while auditing (default: the system temporary folder); `memory_limit`: DuckDB's (e.g.
+    "2GB"; default DuckDB's own, 80 % of RAM). `workers`: processes for the content rules;
+    `read_workers`: processes that validate rows while this one parses (worth it with more
+    than two free cores: the rows are pickled to them)."""
     params = params or AuditParams()
+    packs = (*packs, *(load_overlay(o) for o in overlays))
+    rule_packs(packs)  # fail early: unreadable pack, two for one jurisdiction
+    policy = load_policy(policy_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rejects_path = Path(rejects) if rejects else out / "rejects.jsonl"
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    events, stats = read_events(
-        log,
-        rejects=rejects_path,
-        error_budget=error_budget,
-        fallback_encoding=fallback_encoding,
-        strict_order=strict_order,
-    )
-    timings["read_s"] = time.perf_counter() - t0
-    policy = load_policy(policy_path)
-    t1 = time.perf_counter()
-    violations = run_engine(
-        engine, events, policy, params, workers=workers, packs=packs, master=master
-    )
-    timings["engine_s"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
-    contacts = contacts_frame(events)
+    with EventStore(work_dir or tempfile.gettempdir(), memory_limit=memory_limit) as store:
+        t0 = time.perf_counter()
+        stats = load_events(
+            log,
+            store,
+            rejects=rejects_path,
+            error_budget=error_budget,
+            fallback_encoding=fallback_encoding,
+            strict_order=strict_order,
+            workers=read_workers,
+        )
+        timings["read_s"] = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        violations = run_engine(
+            engine, store, policy, params, workers=workers, packs=packs, master=master
+        )
+        timings["engine_s"] = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        contacts = contacts_frame(store)
     cards = scorecards(contacts, violations)
     escalation = repeat_offenders(violations, params.repeat_window_days)
     pq.write_table(
@@ -174,6 +212,7 @@ def audit(
         params=params,
         escalation=escalation,
         rejects_file=str(rejects_path),
+        packs=packs,
     )
     (out / "scorecards.json").write_text(
         json.dumps({"scorecards": cards, "escalation": escalation}, ensure_ascii=False, indent=1),

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from collectguard.gateway.models import phone_key
+from collectguard.gateway.models import PreferredHours, phone_key
 from collectguard.gateway.timewin import zone
 
 Channel = Literal["sms", "call", "ai_voice", "email", "app_push", "visit"]
@@ -46,12 +46,22 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "agency",
     "jurisdiction",
 )
-OPTIONAL_COLUMNS: tuple[str, ...] = ("text", "state")
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "text",
+    "state",
+    "night_consent",
+    "preferred_hours",
+    "lender_id",
+    "product",
+)
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,31}$")
 _STATE = re.compile(r"^[A-Z]{2}$")
+_HOURS = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
 MAX_TEXT = 20_000
 _EPOCH = dt.date(1970, 1, 1)
 _EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -86,6 +96,29 @@ class AuditEvent(BaseModel):
     jurisdiction: Literal["cn", "us"]
     text: str | None = Field(default=None, max_length=MAX_TEXT, description="message/transcript")
     state: str | None = Field(default=None, pattern=_STATE.pattern, description="US state")
+    night_consent: bool | None = Field(
+        default=None,
+        description="the debtor's consent to contact outside the legal hours was on file when "
+        "this contact was made (the gateway's `night_consent`); empty = no consent. Where the "
+        "policy window says `consent_lifts` (cn and us as shipped), such a contact is not a "
+        "time-window violation",
+    )
+    preferred_hours: Annotated[str, Field(pattern=_HOURS.pattern)] | PreferredHours | None = Field(
+        default=None,
+        description="the debtor's preferred contact hours on file, local wall clock "
+        "'HH:MM-HH:MM' (start < end; JSONL may also give the gateway's {start, end} object). "
+        "A contact with the debtor or a guarantor outside them is `policy.lender_hours`",
+    )
+    lender_id: str | None = Field(
+        default=None,
+        pattern=_ID.pattern,
+        description="the lender; selects the policy overlays for this lender (as the gateway)",
+    )
+    product: str | None = Field(
+        default=None,
+        pattern=_ID.pattern,
+        description="the product; selects the policy overlays for this product (as the gateway)",
+    )
 
 
 class RowError(ValueError):
@@ -137,6 +170,81 @@ def _ident(row: dict[str, Any], key: str) -> str:
     return v
 
 
+_SEEN_IDS: set[str] = set()
+"""Values of the few-valued id columns (agent, lender, product) already found valid."""
+
+
+def _few_ident(row: dict[str, Any], key: str) -> str:
+    v = row.get(key)
+    if v.__class__ is str and v in _SEEN_IDS:
+        return v
+    v = _ident(row, key)
+    if len(_SEEN_IDS) > 100_000:
+        _SEEN_IDS.clear()
+    _SEEN_IDS.add(v)
+    return v
+
+
+def _opt_ident(row: dict[str, Any], key: str) -> str | None:
+    v = row.get(key)
+    if v is None:
+        return None
+    if v.__class__ is str and (v in _SEEN_IDS or _ID.fullmatch(v)):
+        if len(_SEEN_IDS) > 100_000:
+            _SEEN_IDS.clear()
+        _SEEN_IDS.add(v)
+        return v
+    v = str(v).strip()
+    if not v:
+        return None
+    if not _ID.fullmatch(v):
+        raise RowError(f"{key}: {v[:40]!r} is not an id (letters, digits, _.:- ; ≤128)")
+    return v
+
+
+def _consent(row: dict[str, Any]) -> bool:
+    v = row.get("night_consent")
+    if v is None or v is False:
+        return False
+    if v is True:
+        return True
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    s = str(v).strip().lower()
+    if not s or s in _FALSE:
+        return False
+    if s in _TRUE:
+        return True
+    raise RowError(f"night_consent: {s[:20]!r} is not true/false (or 1/0, yes/no)")
+
+
+_HOURS_SEEN: dict[str, tuple[int, int]] = {}
+
+
+def _preferred(row: dict[str, Any]) -> tuple[int, int] | tuple[None, None]:
+    v = row.get("preferred_hours")
+    if v is None:
+        return None, None
+    if v.__class__ is str and v in _HOURS_SEEN:
+        return _HOURS_SEEN[v]
+    if isinstance(v, dict):  # the gateway's shape: {"start": "09:00", "end": "18:00"}
+        v = f"{v.get('start')}-{v.get('end')}"
+    elif not isinstance(v, str):
+        v = str(v)
+    if not v.strip():
+        return None, None
+    m = _HOURS.match(v)
+    if m is None:
+        raise RowError(f"preferred_hours: {v[:40]!r} is not HH:MM-HH:MM (e.g. 09:00-18:00)")
+    h1, m1, h2, m2 = (int(x) for x in m.groups())
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start >= end:
+        raise RowError(f"preferred_hours: {v.strip()!r} needs start < end (same local day)")
+    if len(_HOURS_SEEN) < 10_000:
+        _HOURS_SEEN[v] = (start, end)
+    return start, end
+
+
 def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
     v = row.get(key)
     if v in allowed:  # fast path: already canonical
@@ -150,7 +258,8 @@ def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
 Normalized = tuple[Any, ...]
 """(event_id, occurred_at, ts_us, local_day, local_minute, local_weekday, debtor_id, debt_id,
 role, phone_key, timezone, channel, direction, outcome, agent_id, team, agency, jurisdiction,
-text, state) — the order of `NORMALIZED_FIELDS`."""
+text, state, night_consent, pref_start, pref_end, lender_id, product) — the order of
+`NORMALIZED_FIELDS`."""
 
 NORMALIZED_FIELDS: tuple[str, ...] = (
     "event_id",
@@ -173,6 +282,11 @@ NORMALIZED_FIELDS: tuple[str, ...] = (
     "jurisdiction",
     "text",
     "state",
+    "night_consent",
+    "pref_start",
+    "pref_end",
+    "lender_id",
+    "product",
 )
 
 
@@ -182,6 +296,8 @@ def validate_row(row: dict[str, Any]) -> Normalized:
     `ts` is the instant in microseconds since the epoch (UTC); `local_day` (days since
     1970-01-01), `local_minute` (0–1439) and `local_weekday` (ISO, 1 = Monday) are the
     recipient's wall clock — the clock the time-window and daily-cap rules speak of.
+    `night_consent` is a bool (empty = False); `pref_start` / `pref_end` are the preferred
+    hours in local minutes (None when not given).
     """
     event_id = _ident(row, "event_id")
     value = row.get("occurred_at")
@@ -203,9 +319,13 @@ def validate_row(row: dict[str, Any]) -> Normalized:
     if tz is None:
         raise RowError(f"recipient_timezone: unknown IANA zone {tz_name[:64]!r}")
     local = at.astimezone(tz)
-    phone = _text(row, "recipient_phone")
-    if not _PHONE.match(phone):
-        raise RowError("recipient_phone: must be digits, optionally with +, spaces, dashes")
+    phone = row.get("recipient_phone")
+    key = _PHONES.get(phone) if phone.__class__ is str else None  # seen: valid
+    if key is None:
+        phone = _text(row, "recipient_phone")
+        if not _PHONE.match(phone):
+            raise RowError("recipient_phone: must be digits, optionally with +, spaces, dashes")
+        key = _phone_key(phone)
     team = _text(row, "team")
     agency = _text(row, "agency")
     if len(team) > 128 or len(agency) > 128:
@@ -227,6 +347,7 @@ def validate_row(row: dict[str, Any]) -> Normalized:
         state = state.strip().upper() or None
         if state is not None and not _STATE.match(state):
             raise RowError(f"state: {state[:10]!r} is not a two-letter US state code")
+    pref_start, pref_end = _preferred(row)
     return (
         event_id,
         raw_at,
@@ -237,15 +358,20 @@ def validate_row(row: dict[str, Any]) -> Normalized:
         _ident(row, "debtor_id"),
         _ident(row, "debt_id"),
         _choice(row, "recipient_role", ROLES),
-        _phone_key(phone),
+        key,
         tz_name,
         _choice(row, "channel", CHANNELS),
         _choice(row, "direction", DIRECTIONS),
         _choice(row, "outcome", OUTCOMES),
-        _ident(row, "agent_id"),
+        _few_ident(row, "agent_id"),
         team,
         agency,
         _choice(row, "jurisdiction", JURISDICTIONS),
         text,
         state,
+        _consent(row),
+        pref_start,
+        pref_end,
+        _opt_ident(row, "lender_id"),
+        _opt_ident(row, "product"),
     )

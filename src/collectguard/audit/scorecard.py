@@ -1,5 +1,7 @@
 """Scorecards per agent, team and agency, and repeat-offender (屡教不改) escalation. Pure
-(pandas / Arrow in, plain data out).
+(pandas / Arrow in, plain data out) but for `contacts_frame`, which counts the contacts in
+DuckDB: one row per agent, local day and hour with its count `n` — tens of thousands of rows
+whatever the size of the log.
 
 - Volume: outbound contacts. Violation rate: events with at least one violation / contacts.
 - By rule and by severity: violation counts. Trend: contacts and violations per ISO week
@@ -13,9 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+from collectguard.audit.readers import EventStore
 
 LEVELS = {"agent": ["agent_id", "team", "agency"], "team": ["team", "agency"], "agency": ["agency"]}
 _EPOCH = dt.date(1970, 1, 1)
@@ -26,19 +30,38 @@ def _week(local_day: pd.Series, weekday: pd.Series) -> pd.Series:
     return monday.map(lambda d: (_EPOCH + dt.timedelta(days=int(d))).isoformat())
 
 
-def contacts_frame(events: pa.Table) -> pd.DataFrame:
-    out = events.filter(pc.equal(events["direction"], "outbound"))
-    cols = ["agent_id", "team", "agency", "local_day", "local_weekday", "local_minute"]
-    return out.select(cols).to_pandas()
+CONTACTS_SQL = (
+    "SELECT agent_id, team, agency, local_day, local_weekday, "
+    "CAST(local_minute // 60 * 60 AS INTEGER) AS local_minute, COUNT(*) AS n "
+    "FROM events WHERE direction = 'outbound' GROUP BY ALL "
+    "ORDER BY agent_id, team, agency, local_day, local_minute"
+)
+
+
+def contacts_frame(events: pa.Table | EventStore) -> pd.DataFrame:
+    """Outbound contacts counted per agent, team, agency, local day and local hour
+    (`local_minute` is the hour's first minute; `n` the count)."""
+    if isinstance(events, EventStore):
+        return events.con.sql(CONTACTS_SQL).df()
+    con = duckdb.connect()
+    try:
+        con.register("events", events)
+        return con.sql(CONTACTS_SQL).df()
+    finally:
+        con.close()
 
 
 def scorecards(contacts: pd.DataFrame, violations: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per agent, team and agency; `contacts` as `contacts_frame` gives it (a count `n` per
+    row; a frame without `n` counts one per row)."""
     vio = violations[violations["direction"] == "outbound"] if len(violations) else violations
+    if "n" not in contacts.columns:
+        contacts = contacts.assign(n=1)
     out: dict[str, list[dict[str, Any]]] = {}
     c_week = _week(contacts["local_day"], contacts["local_weekday"]) if len(contacts) else None
     v_week = _week(vio["local_day"], vio["local_weekday"]) if len(vio) else None
     for level, keys in LEVELS.items():
-        vol = contacts.groupby(keys).size()
+        vol = contacts.groupby(keys)["n"].sum()
         ev = vio.drop_duplicates(["event_id"]).groupby(keys).size() if len(vio) else None
         cards = []
         for key, n in vol.items():
@@ -52,7 +75,11 @@ def scorecards(contacts: pd.DataFrame, violations: pd.DataFrame) -> dict[str, li
             cmask = pd.Series(True, index=contacts.index)
             for k, v in sel.items():
                 cmask &= contacts[k] == v
-            weekly_c = c_week[cmask].value_counts() if c_week is not None else pd.Series()
+            weekly_c = (
+                contacts["n"][cmask].groupby(c_week[cmask]).sum()
+                if c_week is not None
+                else pd.Series()
+            )
             weekly_v = v_week[mask].value_counts() if v_week is not None else pd.Series()
             weeks = sorted(set(weekly_c.index) | set(weekly_v.index))
             cards.append(
@@ -111,13 +138,20 @@ def repeat_offenders(violations: pd.DataFrame, window_days: int = 30) -> list[di
     return out
 
 
-def heat_grid(minutes: pd.Series, weekdays: pd.Series) -> list[list[float]]:
-    """7 × 24 counts: ISO weekday rows (Mon first), local hour columns."""
+def heat_grid(
+    minutes: pd.Series, weekdays: pd.Series, weights: pd.Series | None = None
+) -> list[list[float]]:
+    """7 × 24 counts (or sums of `weights`): ISO weekday rows (Mon first), local hours."""
     grid = [[0.0] * 24 for _ in range(7)]
     if len(minutes):
-        counts = pd.DataFrame(
-            {"w": weekdays.astype("int64"), "h": minutes.astype("int64") // 60}
-        ).value_counts()
+        frame = pd.DataFrame(
+            {
+                "w": weekdays.astype("int64").to_numpy(),
+                "h": minutes.astype("int64").to_numpy() // 60,
+                "n": weights.astype("int64").to_numpy() if weights is not None else 1,
+            }
+        )
+        counts = frame.groupby(["w", "h"])["n"].sum()
         for (w, h), n in counts.items():
             grid[int(w) - 1][int(h)] = float(n)
     return grid

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from collectguard.audit.rules import EVENT_COLUMNS, LENDER_HOURS, OUTPUT_COLUMNS, RuleInfo
+from collectguard.audit.schema import THIRD_PARTIES
 
 COLUMNS = (*OUTPUT_COLUMNS, *EVENT_COLUMNS)
 INT_COLUMNS = (
@@ -23,6 +24,8 @@ INT_COLUMNS = (
     "local_day",
     "local_minute",
     "local_weekday",
+    "pref_start",
+    "pref_end",
     "line",
 )
 
@@ -31,14 +34,44 @@ def _hours(us: Any) -> str:
     return f"{int(us) / 3_600_000_000:.1f}"
 
 
+def _hm(m: Any) -> str:
+    m = int(m)
+    return f"{m // 60:02d}:{m % 60:02d}"
+
+
+def _cap_limit(row: Any, p: dict[str, Any]) -> Any:
+    """The cap in force for this event: the policy's, or a lower one of an overlay in force
+    for its lender, product and local day (as `rules._cap_sql` judges)."""
+    limits = [p["limit"]] if p.get("limit") is not None else []
+    day = int(row.local_day)
+    for ov in p.get("overlay_limits", ()):
+        if (
+            (ov["lender"] is None or ov["lender"] == row.lender_id)
+            and (ov["product"] is None or ov["product"] == row.product)
+            and ov["from_day"] <= day
+            and (ov["to_day"] is None or day < ov["to_day"])
+        ):
+            limits.append(ov["limit"])
+    return min(limits) if limits else None
+
+
 def _evidence(row: Any, info: RuleInfo | None) -> str:
     kind = row.kind
     if kind == "time" and row.rule_id == LENDER_HOURS:
-        m = int(row.local_minute)
+        hhmm = _hm(row.local_minute)
+        if (
+            not pd.isna(row.pref_start)
+            and row.role not in THIRD_PARTIES
+            and not int(row.pref_start) <= int(row.local_minute) < int(row.pref_end)
+        ):
+            pref = f"{_hm(row.pref_start)}–{_hm(row.pref_end)}"
+            return (
+                f"本地时间 {hhmm}（{row.tz}），不在债务人偏好时段 {pref} 内 / "
+                f"local time {hhmm} ({row.tz}): outside the debtor's preferred hours {pref}"
+            )
         return (
-            f"本地时间 {m // 60:02d}:{m % 60:02d}（{row.tz}），不在机构时段或为静默日 / "
-            f"local time {m // 60:02d}:{m % 60:02d} ({row.tz}): outside the lender's hours "
-            "or a quiet day"
+            f"本地时间 {hhmm}（{row.tz}），不在机构时段或为静默日 / "
+            f"local time {hhmm} ({row.tz}): outside the lender's hours or a quiet day"
         )
     if kind == "time":
         m = int(row.local_minute)
@@ -57,9 +90,10 @@ def _evidence(row: Any, info: RuleInfo | None) -> str:
                 f"{p.get('window_days')} 天内已有通话 / a conversation took place within "
                 f"{p.get('window_days')} days"
             )
+        cap = _cap_limit(row, p)
         return (
-            f"{p.get('window_days')} 天窗口内第 {n + 1} 次（上限 {p.get('limit')}）/ "
-            f"#{n + 1} in a {p.get('window_days')}-day window (cap {p.get('limit')})"
+            f"{p.get('window_days')} 天窗口内第 {n + 1} 次（上限 {cap}）/ "
+            f"#{n + 1} in a {p.get('window_days')}-day window (cap {cap})"
         )
     if kind == "third_party" and info is not None and info.code == "third_party_disclosure":
         if pd.isna(row.metric):

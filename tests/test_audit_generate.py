@@ -1,0 +1,130 @@
+"""The log generator streams: chunk by chunk in time order, the same events as in memory,
+deterministic by seed, with its truth written beside the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+
+from collectguard.audit.engine_local import run_local
+from collectguard.audit.generate import (
+    DAYS,
+    MIX,
+    generate,
+    read_truth,
+    score,
+    stream_log,
+    write_log,
+    write_stream,
+)
+from collectguard.audit.readers import read_events
+from collectguard.audit.rules import AuditParams
+from collectguard.gateway.policy import default_policy
+
+
+def instants(events: list[dict[str, object]]) -> list[dt.datetime]:
+    return [dt.datetime.fromisoformat(str(e["occurred_at"])) for e in events]
+
+
+def test_stream_is_chunked_in_time_order_and_equals_the_in_memory_log() -> None:
+    s = stream_log(5000, seed=4)
+    chunks = list(s.chunks())
+    assert DAYS - 2 <= len(chunks) <= DAYS + 1  # about a day of traffic per chunk
+    assert max(len(c) for c in chunks) < 5000 / DAYS * 2
+    events = [e for c in chunks for e in c]
+    assert len(events) == 5000
+    assert instants(events) == sorted(instants(events))
+    assert [e["event_id"] for e in events] == [f"E{i:09d}" for i in range(1, 5001)]
+    g = generate(5000, seed=4)
+    assert g.events == events
+    assert [(t.event_id, t.must, t.kind) for t in g.truth] == [
+        (t.event_id, t.must, t.kind) for t in s.truth
+    ]
+    ids = {e["event_id"] for e in events}
+    assert all(t.event_id in ids for t in s.truth)
+    assert Counter(t.kind for t in s.truth) == {k: max(1, round(v * 5)) for k, v in MIX.items()}
+
+
+def test_deterministic_by_seed_and_profiles_on_rows() -> None:
+    a, b, c = generate(2000, seed=9), generate(2000, seed=9), generate(2000, seed=10)
+    assert a.events == b.events and a.events != c.events
+    consent = [e for e in a.events if e["night_consent"]]
+    assert consent and {e["recipient_timezone"] for e in a.events} <= {
+        "Asia/Shanghai",
+        "Asia/Urumqi",
+    }
+    assert any(e["preferred_hours"] for e in a.events)
+    assert {e["lender_id"] for e in a.events} == {"xxcf"}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_write_stream_matches_write_log(tmp_path: Path, fmt: str) -> None:
+    n = write_stream(stream_log(1500, seed=2), tmp_path / f"s.{fmt}", tmp_path / "t.jsonl")
+    g = generate(1500, seed=2)
+    write_log(g.events, tmp_path / f"m.{fmt}")
+    assert n == 1500
+    if fmt == "parquet":  # row groups differ (a day per group vs 65,536 rows), rows do not
+        assert pq.read_table(tmp_path / "s.parquet").equals(pq.read_table(tmp_path / "m.parquet"))
+    else:
+        assert (tmp_path / f"s.{fmt}").read_bytes() == (tmp_path / f"m.{fmt}").read_bytes()
+    truth = read_truth(tmp_path / "t.jsonl")
+    assert [t.event_id for t in truth] == [t.event_id for t in g.truth]
+    table, stats = read_events(tmp_path / f"s.{fmt}")
+    assert stats.rejected == 0 and table.num_rows == 1500
+
+
+def test_parquet_is_written_in_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from collectguard.audit import generate as gen
+
+    monkeypatch.setattr(gen, "ROW_GROUP", 100)
+    write_stream(stream_log(1000, seed=1), tmp_path / "g.parquet", tmp_path / "t.jsonl")
+    meta = pq.ParquetFile(tmp_path / "g.parquet").metadata
+    assert meta.num_rows == 1000 and meta.num_row_groups >= 10
+    assert pq.read_schema(tmp_path / "g.parquet").field("night_consent").type == "bool"
+
+
+def test_shuffled_stream_is_unsorted_within_chunks(tmp_path: Path) -> None:
+    s = stream_log(1200, seed=5, shuffle=True)
+    events = [e for c in s.chunks() for e in c]
+    assert instants(events) != sorted(instants(events))
+    path = write_log(events, tmp_path / "u.jsonl")
+    _, stats = read_events(path)
+    assert stats.out_of_order > 0 and stats.rejected == 0
+
+
+def test_consent_and_preferred_hours_are_scored_exactly(tmp_path: Path) -> None:
+    """Lawful night contacts under consent are not flagged; contacts outside the debtor's
+    preferred hours are (`policy.lender_hours`), and every structural kind is found."""
+    g = generate(6000, seed=12)
+    assert sum(1 for e in g.events if e["night_consent"]) > 20
+    events, _ = read_events(write_log(g.events, tmp_path / "g.parquet"))
+    v = run_local(events, default_policy(), AuditParams())
+    s = score(g.truth, zip(v["event_id"], v["rule_id"], strict=True))
+    for kind in ("night", "preferred", "conversations", "unanswered", "reachable", "opt_out"):
+        assert s["per_kind"][kind]["found"] == s["per_kind"][kind]["truth"], kind
+    assert s["fp"] == 0, s["false_positives"]
+    night = [
+        e
+        for e in g.events
+        if e["night_consent"]
+        and not 8 <= dt.datetime.fromisoformat(str(e["occurred_at"])).hour < 22
+    ]
+    assert night and not set(v["event_id"]) & {e["event_id"] for e in night}
+
+
+def test_cli_generate_streams_with_truth(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from collectguard.audit.cli import audit_app
+
+    out = tmp_path / "c.csv"
+    res = CliRunner().invoke(audit_app, ["generate", str(out), "--events", "900", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "c.csv.truth.jsonl").read_text(encoding="utf-8").splitlines()
+    assert lines and all(json.loads(x)["event_id"].startswith("E") for x in lines)
+    assert out.read_text(encoding="utf-8").count("\n") == 901
