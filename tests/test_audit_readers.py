@@ -228,7 +228,8 @@ def test_event_store_on_disk_spills_and_cleans_up(tmp_path: Path) -> None:
         assert pq.read_table(out).num_rows == 20
     assert list((tmp_path / "work").iterdir()) == []  # the work folder is removed
     with pytest.raises(AuditInputError, match="memory limit"):
-        EventStore(memory_limit="lots")
+        EventStore(tmp_path / "work", memory_limit="lots")
+    assert list((tmp_path / "work").iterdir()) == []  # nothing left behind
 
 
 def test_seen_hashes_answer_like_a_set() -> None:

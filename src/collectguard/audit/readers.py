@@ -379,20 +379,26 @@ class EventStore:
     ) -> None:
         import pyarrow.parquet as pq
 
+        limit = _size(memory_limit) if memory_limit else None  # checked before any file
         if workdir is not None:
             Path(workdir).mkdir(parents=True, exist_ok=True)
         self.dir: Path | None = Path(tempfile.mkdtemp(prefix="cg-audit-", dir=workdir))
         self.path = self.dir / "events.parquet"
         self.con = duckdb.connect()
-        spill = (self.dir / "spill").as_posix().replace("'", "''")
-        self.con.execute(f"SET temp_directory = '{spill}'")
-        if memory_limit:
-            self.con.execute(f"SET memory_limit = '{_size(memory_limit)}'")
-        if threads:
-            self.con.execute(f"SET threads TO {int(threads)}")
-        self.con.execute("SET preserve_insertion_order = false")
-        self.con.execute("CREATE TABLE ids (event_id VARCHAR, line BIGINT)")
-        self._writer: Any = pq.ParquetWriter(self.path, EVENT_SCHEMA)
+        self._writer: Any = None
+        try:
+            spill = (self.dir / "spill").as_posix().replace("'", "''")
+            self.con.execute(f"SET temp_directory = '{spill}'")
+            if limit:
+                self.con.execute(f"SET memory_limit = '{limit}'")
+            if threads:
+                self.con.execute(f"SET threads TO {int(threads)}")
+            self.con.execute("SET preserve_insertion_order = false")
+            self.con.execute("CREATE TABLE ids (event_id VARCHAR, line BIGINT)")
+            self._writer = pq.ParquetWriter(self.path, EVENT_SCHEMA)
+        except BaseException:
+            self.close()
+            raise
         self._seen = _SeenHashes()
         self.rows = 0
 
