@@ -7,6 +7,7 @@ import itertools
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,25 @@ def chain(n: int, stream: str = "s") -> list[LedgerEntry]:
     for i in range(n):
         out.append(make_entry(stream, out[-1] if out else None, "msg", {"i": i, "t": "短信"}, T0))
     return out
+
+
+def _run_in_threads(worker: Callable[[int], None], n: int) -> None:
+    """Run worker(0) … worker(n-1) in threads; fail with the first exception any raised."""
+    errors: list[BaseException] = []
+
+    def guarded(k: int) -> None:
+        try:
+            worker(k)
+        except BaseException as exc:  # collected and raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def test_intact_chain_verifies_and_reports_its_head() -> None:
@@ -208,21 +228,12 @@ def test_unreadable_payload_is_reported_not_raised(engine: Engine) -> None:
 
 def test_concurrent_appends_keep_one_chain(engine: Engine) -> None:
     led = SqlLedger(engine, "evidence")
-    errors: list[BaseException] = []
 
     def worker(k: int) -> None:
-        try:
-            for j in range(5):
-                led.append("message", {"worker": k, "j": j})
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+        for j in range(5):
+            led.append("message", {"worker": k, "j": j})
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    _run_in_threads(worker, 8)
     report = led.verify()
     assert report.ok and report.checked == 40
 
@@ -292,26 +303,17 @@ def test_concurrent_append_many_never_forks_the_chain(engine: Engine) -> None:
     """Threads appending batches and single entries to one SQLite stream: one chain, every
     batch contiguous and in its own order."""
     led = SqlLedger(engine, "evidence")
-    errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
     def worker(k: int) -> None:
-        try:
-            barrier.wait()
-            for j in range(4):
-                if k % 2:
-                    led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(5)])
-                else:
-                    led.append("message", {"w": k, "j": j, "i": 0})
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+        barrier.wait()
+        for j in range(4):
+            if k % 2:
+                led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(5)])
+            else:
+                led.append("message", {"w": k, "j": j, "i": 0})
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    _run_in_threads(worker, 8)
     report = led.verify()
     assert report.ok and report.checked == 4 * 4 * 5 + 4 * 4
     entries = list(led.entries())
@@ -369,22 +371,13 @@ def test_postgresql_append_many_and_concurrent_appenders(pg_url: str) -> None:
     with pytest.raises(RuntimeError), eng.begin() as c:
         led.append("message", {"n": "rolled back"}, conn=c)
         raise RuntimeError("import failed")
-    errors: list[BaseException] = []
 
     def worker(k: int) -> None:
-        try:
-            for j in range(5):
-                led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(3)])
-                led.append("message", {"w": k, "j": j})
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
+        for j in range(5):
+            led.append_many([("message", {"w": k, "j": j, "i": i}) for i in range(3)])
+            led.append("message", {"w": k, "j": j})
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    _run_in_threads(worker, 6)
     report = led.verify()
     assert report.ok and report.checked == 4 + 6 * 5 * 4
     head = led.head()
