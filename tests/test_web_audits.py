@@ -26,9 +26,9 @@ from collectguard.web import WebSettings, create_app
 from collectguard.web.audits import router as audits_router
 from collectguard.web.demo import seed_demo
 from collectguard.web.models import AuditRun
+from webclient import PASSWORDS, csrf, login
 
 NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
-PASSWORDS = {"zhangwei": "zw-secret-1", "lina": "ln-secret-2", "wangfang": "wf-secret-3"}
 HEADER = (
     "event_id,occurred_at,debtor_id,debt_id,recipient_role,recipient_phone,recipient_timezone,"
     "channel,direction,outcome,agent_id,team,agency,jurisdiction,text,state\n"
@@ -54,24 +54,6 @@ def app(tmp_path: Path) -> FastAPI:
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
     return app
-
-
-def csrf(client: TestClient, path: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    r = client.post(
-        "/login",
-        data={"csrf_token": csrf(client, "/login"), "username": username,
-              "password": PASSWORDS[username]},
-        follow_redirects=False,
-    )  # fmt: skip
-    assert r.status_code == 303
-    return client
 
 
 def submit(client: TestClient, name: str = "log.csv", data: bytes = LOG) -> TestClient:

@@ -4,7 +4,6 @@ body-size limit, login rate limit, session revocation, and no stack traces to us
 from __future__ import annotations
 
 import datetime as dt
-import re
 import warnings
 from pathlib import Path
 
@@ -27,9 +26,9 @@ from collectguard.web.demo import seed_demo
 from collectguard.web.locker import router as locker_router
 from collectguard.web.models import Bill, Complaint, LenderMessage, User
 from collectguard.web.portal import router as portal_router
+from webclient import PASSWORDS, csrf, login
 
 NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
-PASSWORDS = {"zhangwei": "zw-secret-1", "lina": "ln-secret-2", "wangfang": "wf-secret-3"}
 
 
 @pytest.fixture
@@ -38,24 +37,6 @@ def app(tmp_path: Path) -> FastAPI:
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
     return app
-
-
-def csrf(client: TestClient, path: str = "/") -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
-def login(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    r = client.post(
-        "/login",
-        data={"csrf_token": csrf(client, "/login"), "username": username,
-              "password": PASSWORDS[username]},
-        follow_redirects=False,
-    )  # fmt: skip
-    assert r.status_code == 303, r.text
-    return client
 
 
 def ids_of(app: FastAPI, username: str) -> dict[str, int]:
