@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -427,19 +428,21 @@ class Importer:
                     "imported_at": now,
                 }
                 conn = s.connection()
-                (aid,) = self._insert(conn, Attachment, [row])
+                (row["id"],) = _reserve_ids(conn, Attachment, 1)
                 payload = {
                     "imported_at": _iso(now),
                     "source_sha256": digest,
                     "import_run": report.run_id,
                     "item": "attachment",
-                    "item_id": aid,
+                    "item_id": row["id"],
                     "item_sha256": digest,
                     "dedupe_key": key,
                     "case_key": case_key,
                     "message_item_id": message_id,
                 }
-                self._chain(conn, [(Attachment, aid, "attachment", payload)], now)
+                entry = self.store.ledger.append("attachment", payload, conn=conn, recorded_at=now)
+                row["ledger_seq"] = entry.seq
+                conn.execute(insert(Attachment), [row])
                 report.new, report.new_by_kind["attachment"] = 1, 1
             else:
                 report.duplicate = 1
@@ -647,83 +650,98 @@ class Importer:
                 "source_sha256": report.source_sha256,
                 "import_run": report.run_id,
             }
-            chain: list[tuple[Any, int, str, dict[str, Any]]] = []  # (table, id, kind, payload)
-            if messages:
-                ids = self._insert(conn, Message, [m for m, _, _ in messages])
-                violations: list[dict[str, Any]] = []
-                attachments: list[tuple[dict[str, Any], str]] = []
-                for mid, (row, rec, verdict) in zip(ids, messages, strict=True):
-                    chain.append(
-                        (
-                            Message,
-                            mid,
-                            "message",
-                            {
-                                **base,
-                                "item": "message",
-                                "item_id": mid,
-                                "item_sha256": row["item_sha256"],
-                                "dedupe_key": row["dedupe_key"],
-                            },
-                        )
-                    )
-                    violations += [
-                        {
-                            "message_id": mid,
-                            "rule_id": rule_id,
-                            "code": code,
-                            "severity": severity,
-                            "title": title[:400],
-                        }
-                        for rule_id, code, severity, title in verdict.violations
-                    ]
-                    for att in rec.attachments:
-                        arow = self._attachment_row(att, mid, row["dedupe_key"], report, now)
-                        if arow["dedupe_key"] not in seen:  # the same file twice in one MMS
-                            seen.add(arow["dedupe_key"])
-                            attachments.append((arow, row["dedupe_key"]))
-                if violations:
-                    conn.execute(insert(Violation), violations)
-                if attachments:
-                    att_ids = self._insert(conn, Attachment, [a for a, _ in attachments])
-                    for aid, (arow, _mkey) in zip(att_ids, attachments, strict=True):
-                        chain.append(
-                            (
-                                Attachment,
-                                aid,
-                                "attachment",
-                                {
-                                    **base,
-                                    "item": "attachment",
-                                    "item_id": aid,
-                                    "item_sha256": arow["sha256"],
-                                    "dedupe_key": arow["dedupe_key"],
-                                    "message_item_id": arow["message_id"],
-                                },
-                            )
-                        )
-                by_kind["message"] += len(messages)
-                by_kind["attachment"] += len(attachments)
-            if calls:
-                ids = self._insert(conn, CallRecord, calls)
-                for cid, row in zip(ids, calls, strict=True):
-                    chain.append(
-                        (
-                            CallRecord,
-                            cid,
-                            "call",
-                            {
-                                **base,
-                                "item": "call",
-                                "item_id": cid,
-                                "item_sha256": row["item_sha256"],
-                                "dedupe_key": row["dedupe_key"],
-                            },
-                        )
-                    )
-                by_kind["call"] += len(calls)
+            # Ids are reserved first, so the ledger entries (which name their item) and the
+            # rows (which name their ledger position) are each written once, in bulk.
+            message_rows = [m for m, _, _ in messages]
+            for mid, row in zip(
+                _reserve_ids(conn, Message, len(message_rows)), message_rows, strict=True
+            ):
+                row["id"] = mid
+            violations: list[dict[str, Any]] = []
+            attachments: list[dict[str, Any]] = []
+            for row, rec, verdict in messages:
+                violations += [
+                    {
+                        "message_id": row["id"],
+                        "rule_id": rule_id,
+                        "code": code,
+                        "severity": severity,
+                        "title": title[:400],
+                    }
+                    for rule_id, code, severity, title in verdict.violations
+                ]
+                for att in rec.attachments:
+                    arow = self._attachment_row(att, row["id"], row["dedupe_key"], report, now)
+                    if arow["dedupe_key"] not in seen:  # the same file twice in one MMS
+                        seen.add(arow["dedupe_key"])
+                        attachments.append(arow)
+            for aid, arow in zip(
+                _reserve_ids(conn, Attachment, len(attachments)), attachments, strict=True
+            ):
+                arow["id"] = aid
+            for cid, crow in zip(_reserve_ids(conn, CallRecord, len(calls)), calls, strict=True):
+                crow["id"] = cid
+            chain: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
+                (
+                    row,
+                    "message",
+                    {
+                        **base,
+                        "item": "message",
+                        "item_id": row["id"],
+                        "item_sha256": row["item_sha256"],
+                        "dedupe_key": row["dedupe_key"],
+                    },
+                )
+                for row in message_rows
+            ]
+            chain += [
+                (
+                    arow,
+                    "attachment",
+                    {
+                        **base,
+                        "item": "attachment",
+                        "item_id": arow["id"],
+                        "item_sha256": arow["sha256"],
+                        "dedupe_key": arow["dedupe_key"],
+                        "message_item_id": arow["message_id"],
+                    },
+                )
+                for arow in attachments
+            ]
+            chain += [
+                (
+                    crow,
+                    "call",
+                    {
+                        **base,
+                        "item": "call",
+                        "item_id": crow["id"],
+                        "item_sha256": crow["item_sha256"],
+                        "dedupe_key": crow["dedupe_key"],
+                    },
+                )
+                for crow in calls
+            ]
+            if chain:
+                entries = self.store.ledger.append_many(
+                    [(kind, payload) for _row, kind, payload in chain], conn=conn, recorded_at=now
+                )
+                for (row, _kind, _payload), entry in zip(chain, entries, strict=True):
+                    row["ledger_seq"] = entry.seq
+            for model, rows in (
+                (Message, message_rows),
+                (Violation, violations),
+                (Attachment, attachments),
+                (CallRecord, calls),
+            ):
+                if rows:
+                    conn.execute(insert(model), rows)
+            by_kind["message"] += len(messages)
+            by_kind["attachment"] += len(attachments)
+            by_kind["call"] += len(calls)
             counts["new"] = len(messages) + len(calls)
-            self._chain(conn, chain, now)
             report.resume_position = batch[-1].position
             conn.execute(
                 update(ImportRun)
@@ -812,33 +830,21 @@ class Importer:
             "imported_at": now,
         }
 
-    @staticmethod
-    def _insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-        """Bulk insert, ids back in the order of `rows`."""
-        table = model.__table__
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return [int(i) for i in conn.execute(stmt, rows).scalars()]
 
-    def _chain(
-        self, conn: Connection, chain: list[tuple[Any, int, str, dict[str, Any]]], now: dt.datetime
-    ) -> None:
-        """Append the batch's entries to the ledger inside this transaction (one head
-        look-up, one multi-row insert: `SqlLedger.append_many`), then note each item's
-        ledger position on its row."""
-        if not chain:
-            return
-        entries = self.store.ledger.append_many(
-            [(kind, payload) for _model, _id, kind, payload in chain], conn=conn, recorded_at=now
+def _reserve_ids(conn: Connection, model: Any, n: int) -> list[int]:
+    """`n` new primary keys for `model`'s table, ascending, inside the caller's write
+    transaction: from the table's sequence on PostgreSQL (safe with concurrent writers), else
+    after the largest id (SQLite: the transaction holds the write lock from BEGIN IMMEDIATE)."""
+    if n == 0:
+        return []
+    table = model.__table__
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(
+            sql_text(
+                "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+            ),
+            {"t": table.name, "n": n},
         )
-        seqs = [e.seq for e in entries]
-        by_model: dict[Any, list[dict[str, Any]]] = {}
-        for (model, item_id, _kind, _payload), seq in zip(chain, seqs, strict=True):
-            by_model.setdefault(model, []).append({"b_id": item_id, "b_seq": seq})
-        for model, params in by_model.items():
-            table = model.__table__
-            conn.execute(
-                update(table)
-                .where(table.c.id == bindparam("b_id"))
-                .values(ledger_seq=bindparam("b_seq")),
-                params,
-            )
+        return sorted(int(r[0]) for r in rows)
+    start = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    return list(range(int(start) + 1, int(start) + n + 1))
