@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import subprocess
 import sys
 import threading
@@ -65,6 +66,41 @@ def test_canonical_json_is_stable_and_refuses_non_json() -> None:
     assert canonical_json({"b": 1, "a": "催"}) == '{"a":"催","b":1}'.encode()
     with pytest.raises(TypeError, match="ISO"):
         canonical_json({"at": T0})
+
+
+_PLAIN = st.one_of(
+    st.text(),
+    st.booleans(),
+    st.none(),
+    st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(), _PLAIN | st.integers() | st.floats(allow_nan=False), max_size=8))
+def test_canonical_json_fast_path_writes_what_json_dumps_writes(obj: dict[str, object]) -> None:
+    """Flat str/bool/None/int dicts take a faster encoder: its bytes must equal the reference
+    encoding, or old ledgers would stop verifying. Lone surrogates fail the same way."""
+    try:
+        reference: bytes | None = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+    except UnicodeEncodeError:
+        reference = None
+    if reference is None:
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json(obj)
+    else:
+        assert canonical_json(obj) == reference
+
+
+def test_canonical_json_of_control_characters_and_surrogates() -> None:
+    every_control = "".join(chr(i) for i in range(0x20)) + '"\\\x7f\u2028\u2029\ufeff😀'
+    assert canonical_json({"t": every_control}) == json.dumps(
+        {"t": every_control}, ensure_ascii=False, separators=(",", ":")
+    ).encode("utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        canonical_json({"t": "\ud800"})
 
 
 def test_naive_time_is_refused() -> None:

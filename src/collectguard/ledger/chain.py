@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import pydantic_core
+
 GENESIS = "0" * 64
 """`prev_hash` of the first entry of every stream."""
 
@@ -24,6 +26,14 @@ Problem = Literal["edited", "deleted", "inserted", "reordered", "broken_link"]
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no insignificant spaces, UTF-8. Non-JSON types (datetimes…) are refused
     so a payload hashes the same on every machine."""
+    if type(obj) is dict and _flat_plain(obj):
+        # The hot case (dedupe keys, item contents, entry headers): pydantic-core writes the
+        # same bytes as `json.dumps` below for str / bool / None / small-int values (property-
+        # tested), about twice as fast.
+        try:
+            return pydantic_core.to_json({k: obj[k] for k in sorted(obj)})
+        except pydantic_core.PydanticSerializationError:
+            pass  # e.g. a lone surrogate: let json.dumps raise its own error
 
     def refuse(o: object) -> object:
         raise TypeError(f"{type(o).__name__} is not JSON: convert it first (ISO text for times)")
@@ -31,6 +41,20 @@ def canonical_json(obj: Any) -> bytes:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=refuse
     ).encode("utf-8")
+
+
+_PLAIN_TYPES = frozenset({str, bool, type(None)})
+
+
+def _flat_plain(obj: dict[Any, Any]) -> bool:
+    """A dict with str keys and only str / bool / None / int (|i| < 2**53) values."""
+    for k, v in obj.items():
+        if type(k) is not str:
+            return False
+        t = type(v)
+        if t not in _PLAIN_TYPES and not (t is int and -(2**53) < v < 2**53):
+            return False
+    return True
 
 
 def sha256_hex(data: bytes) -> str:
