@@ -772,6 +772,38 @@ def test_concurrent_imports_of_one_backup_store_each_item_once(
     assert verify_store(store).ok
 
 
+def test_duplicates_across_batches_and_a_write_between_read_and_commit(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """A batch is read (and its stored keys looked up) one batch before it is written. The
+    writer must still see a duplicate stored by the batch before it, and one stored by another
+    import in between; every item is stored once and the chain verifies."""
+    texts = [f"【招联金融】第{i}条提醒" for i in range(30)]
+    records = [sms("10690000", ms(2025, 4, 1, 9) + i * 60_000, t) for i, t in enumerate(texts)]
+    # batch size 10: items 0..9, 10..19, 20..29, then repeats of items 5 and 15
+    f = tmp_path / "dups.xml"
+    f.write_text(backup(*records, records[5], records[15]), encoding="utf-8")
+    other = tmp_path / "other.xml"
+    other.write_text(backup(records[12], records[25]), encoding="utf-8")
+
+    class Interleaved(Importer):
+        calls = 0
+
+        def _commit(self, b: Any, report: Any, fmt: str) -> None:
+            Interleaved.calls += 1
+            if Interleaved.calls == 1:  # batches 1 and 2 are read; batch 1 not yet written
+                assert Importer(store).import_file(other).new == 2
+            super()._commit(b, report, fmt)
+
+    report = Interleaved(store, batch_size=10, workers=2).import_file(f)
+    assert Interleaved.calls >= 4
+    assert (report.new, report.duplicate) == (28, 4)
+    again = Importer(store, batch_size=10).import_file(f)
+    assert (again.new, again.duplicate) == (0, 32)
+    assert count(store, Message) == 30 and ledger_rows(store) == 30
+    assert verify_store(store).ok
+
+
 def test_migrations_match_the_models(store: EvidenceStore) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

@@ -35,7 +35,6 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from collectguard.analyze.analyzer import Analyzer
 from collectguard.analyze.result import CheckResult
@@ -51,7 +50,7 @@ from collectguard.evidence.sources import (
     RejectedRecord,
 )
 from collectguard.evidence.store import EvidenceStore, RawJSON
-from collectguard.ledger import canonical_json, sha256_hex
+from collectguard.ledger import canonical_json, ledger_entries, sha256_hex
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], dt.datetime]
@@ -293,6 +292,10 @@ class _Batch:
     pending: list[_Pending]
     keys: list[str]
     todo: list[_Pending]
+    known: set[str]
+    """Keys of the batch already stored when it was read."""
+    head_seen: int
+    """The ledger head (highest position) just before `known` was looked up."""
     results: list[Verdict | str] | None = None
     futures: list[Future[list[Verdict | str]]] = field(default_factory=list)
 
@@ -330,6 +333,9 @@ class Importer:
         self.clock = clock
         self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
         self._pool: ProcessPoolExecutor | None = None
+        # (ledger head before, head after, keys written) of the last batch this importer
+        # committed: lets the next batch skip looking up its keys again (`_known_now`).
+        self._last_write: tuple[int, int, set[str]] | None = None
 
     # ------------------------------------------------------------------ entry points
     def import_file(
@@ -542,15 +548,34 @@ class Importer:
         return None
 
     @staticmethod
-    def _existing(s: Session, keys: list[str]) -> set[str]:
+    def _existing(conn: Connection, keys: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
-            found.update(s.scalars(select(Message.dedupe_key).where(Message.dedupe_key.in_(part))))
-            found.update(
-                s.scalars(select(CallRecord.dedupe_key).where(CallRecord.dedupe_key.in_(part)))
-            )
+            for model in (Message, CallRecord):
+                col = model.__table__.c.dedupe_key
+                found.update(conn.execute(select(col).where(col.in_(part))).scalars())
         return found
+
+    def _head_seq(self, conn: Connection) -> int:
+        t = ledger_entries
+        seq = conn.execute(
+            select(func.max(t.c.seq)).where(t.c.stream == self.store.ledger.stream)
+        ).scalar()
+        return int(seq) if seq is not None else 0
+
+    def _known_now(self, conn: Connection, head: int, b: _Batch) -> set[str]:
+        """The batch's keys stored by now (`head`: the ledger head under the write lock). If
+        the ledger moved only by our own previous batch since `b` was read (every stored item
+        has a ledger entry), that is what was known then plus what that batch wrote; else look
+        again. A wrong guess cannot store a duplicate: the unique keys refuse it and the batch
+        is written again with `look_again`."""
+        if head == b.head_seen:
+            return b.known
+        last = self._last_write
+        if last is not None and last[0] == b.head_seen and last[1] == head:
+            return b.known | (last[2] & set(b.keys))
+        return self._existing(conn, b.keys)
 
     def _job(self, rec: Record) -> _Job:
         assert isinstance(rec, MessageRecord)
@@ -561,10 +586,12 @@ class Importer:
         pending = [_Pending(r, self._key(r)) for r in map(storable, records)]
         keys = [p.key for p in pending if p.key is not None]
         with self.store.session() as s:
-            known = self._existing(s, keys)
+            conn = s.connection()
+            head_seen = self._head_seq(conn)  # first: what `known` sees is at least this
+            known = self._existing(conn, keys)
         # Analyse outside the write transaction so SQLite's write lock is held briefly.
         todo = [p for p in pending if isinstance(p.rec, MessageRecord) and p.key not in known]
-        batch = _Batch(records, pending, keys, todo)
+        batch = _Batch(records, pending, keys, todo, known, head_seen)
         jobs = [self._job(p.rec) for p in todo]
         if self.workers > 1 and len(jobs) >= 2 * self.workers:
             pool = self._pool_for_analysis()
@@ -580,7 +607,6 @@ class Importer:
     def _commit(self, b: _Batch, report: ImportReport, fmt: str) -> None:
         if not b.records:
             return
-        pending, keys, batch = b.pending, b.keys, b.records
         for p, result in zip(b.todo, b.analysed(), strict=True):
             if isinstance(result, str):
                 p.rec = RejectedRecord(p.rec.position, result)
@@ -589,7 +615,7 @@ class Importer:
                 p.verdict = result
         for attempt in range(3):
             try:
-                counts, by_kind, rejections = self._write(pending, keys, batch, report, fmt)
+                counts, by_kind, rejections = self._write(b, report, fmt, look_again=attempt > 0)
                 break
             except IntegrityError:
                 # another import stored one of these items first: look again and retry
@@ -606,21 +632,19 @@ class Importer:
         report.rejections.extend(rejections[: max(room, 0)])
 
     def _write(
-        self,
-        pending: list[_Pending],
-        keys: list[str],
-        batch: list[Record],
-        report: ImportReport,
-        fmt: str,
+        self, b: _Batch, report: ImportReport, fmt: str, *, look_again: bool = False
     ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]]]:
-        """One transaction: the batch's new items, their ledger entries, the run's counters."""
+        """One transaction: the batch's new items, their ledger entries, the run's counters.
+        `look_again`: query the stored keys instead of trusting what the batch saw."""
+        pending, batch = b.pending, b.records
         counts = {"new": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
         by_kind = {"message": 0, "call": 0, "attachment": 0}
         rejections: list[tuple[str, str]] = []
         now = self.clock()
         with self.store.writer() as s, s.begin():
             conn = s.connection()
-            known = self._existing(s, keys)  # again, under the write lock
+            head = self._head_seq(conn)
+            known = self._existing(conn, b.keys) if look_again else self._known_now(conn, head, b)
             seen: set[str] = set()
             messages: list[tuple[dict[str, Any], MessageRecord, Verdict]] = []
             calls: list[dict[str, Any]] = []
@@ -730,6 +754,7 @@ class Importer:
                 )
                 for (row, _kind, _payload), entry in zip(chain, entries, strict=True):
                     row["ledger_seq"] = entry.seq
+            written = (head, entries[-1].seq if chain else head, seen)
             for model, rows in (
                 (Message, message_rows),
                 (Violation, violations),
@@ -754,6 +779,7 @@ class Importer:
                     resume_position=report.resume_position[:200],
                 )
             )
+        self._last_write = written  # committed: the next batch may count on it
         return counts, by_kind, rejections
 
     # ------------------------------------------------------------------ rows
