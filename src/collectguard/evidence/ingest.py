@@ -762,7 +762,7 @@ class Importer:
                 (CallRecord, calls),
             ):
                 if rows:
-                    conn.execute(insert(model), rows)
+                    _bulk_insert(conn, model, rows)
             by_kind["message"] += len(messages)
             by_kind["attachment"] += len(attachments)
             by_kind["call"] += len(calls)
@@ -855,6 +855,24 @@ class Importer:
             "import_run_id": report.run_id,
             "imported_at": now,
         }
+
+
+def _bulk_insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys. On SQLite one plain ``executemany`` with the
+    columns' own bind processors (what `conn.execute(insert(...), rows)` does, without
+    compiling parameters row by row: a third of the writer's time on a large import)."""
+    table = model.__table__
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in cols]
+    plan = list(zip(cols, procs, strict=True))
+    names = ", ".join(f'"{c}"' for c in cols)
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(cols))})'
+    conn.exec_driver_sql(
+        sql, [tuple(r[c] if p is None else p(r[c]) for c, p in plan) for r in rows]
+    )
 
 
 def _reserve_ids(conn: Connection, model: Any, n: int) -> list[int]:
