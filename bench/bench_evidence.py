@@ -110,6 +110,8 @@ def _measure(cmd: list[str], env: dict[str, str]) -> dict[str, float]:
         "sys.stderr.write(p.stderr.decode()[-3000:])\n"
         "print(json.dumps({'rc':p.returncode,'wall':w,"
         "'maxrss_kib':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+        "'cpu':resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime"
+        "+resource.getrusage(resource.RUSAGE_CHILDREN).ru_stime,"
         "'stdout':p.stdout.decode()}))\n"
     )
     proc = subprocess.run(
@@ -131,11 +133,11 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
     gen = time.perf_counter() - t0
     size_mb = backup.stat().st_size / 1e6
     print(f"\nbackup: {n:,} messages, {size_mb:.1f} MB, generated in {gen:.1f} s\n")
-    print("| step | workers | median wall | rate | peak RSS | runs |")
-    print("|---|---|---|---|---|---|")
+    print("| step | workers | median wall | rate | CPU (all processes) | peak RSS | runs |")
+    print("|---|---|---|---|---|---|---|")
     db_for_rest: Path | None = None
     for w in workers:
-        walls, peaks = [], []
+        walls, peaks, cpus = [], [], []
         for r in range(repeat):
             db = tmp / f"locker-w{w}-{r}.db"
             res = _measure(
@@ -147,6 +149,7 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
                 raise SystemExit(f"import stored {report.get('new')} of {n}: {report}")
             walls.append(res["wall"])
             peaks.append(res["maxrss_kib"] / 1024)
+            cpus.append(res["cpu"])
             if db_for_rest is None:
                 db_for_rest = db
             else:
@@ -154,7 +157,8 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
         med = statistics.median(walls)
         print(
             f"| import {n:,} messages | {w} | {med:.1f} s | {n / med:,.0f} msg/s "
-            f"| {max(peaks):.0f} MiB (largest process) | {len(walls)} |"
+            f"| {statistics.median(cpus):.1f} s | {max(peaks):.0f} MiB (largest process) "
+            f"| {len(walls)} |"
         )
     assert db_for_rest is not None
     url = f"sqlite:///{db_for_rest}"
@@ -166,7 +170,7 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
             raise SystemExit(f"verify failed: {verdict}")
         walls.append(res["wall"])
     med = statistics.median(walls)
-    print(f"| verify {n:,} items | 1 | {med:.1f} s | {n / med:,.0f} items/s | | {len(walls)} |")
+    print(f"| verify {n:,} items | 1 | {med:.1f} s | {n / med:,.0f} items/s | | | {len(walls)} |")
 
     res = _measure([str(EXE), "evidence", "cases", "--db", url, "--json"], env)
     cases = json.loads(res["stdout"])
@@ -182,7 +186,7 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
         if not pdf.exists() or pdf.stat().st_size < 1000:
             raise SystemExit("the PDF letter was not written")
     med = statistics.median(walls)
-    print(f"| PDF letter (largest case, CLI wall) | 1 | {med:.1f} s | | | {len(walls)} |")
+    print(f"| PDF letter (largest case, CLI wall) | 1 | {med:.1f} s | | | | {len(walls)} |")
 
 
 def main() -> int:
