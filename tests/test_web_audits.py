@@ -94,6 +94,10 @@ def test_staff_uploads_a_log_and_sees_the_report(app: FastAPI) -> None:
     )
     summary = staff.get(f"/staff/audits/{run_id}/files/summary.json").json()
     assert summary["contacts"] == 5 and summary["violations"] >= 3
+    # the reports name the upload, never the server's folders
+    server_dir = str(app.state.web.settings.data_dir)
+    assert summary["log"]["path"] == "log.csv" and summary["rejects_file"] == "rejects.jsonl"
+    assert server_dir not in report.text and "<code>log.csv</code>" in report.text
     cards = json.loads(staff.get(f"/staff/audits/{run_id}/files/scorecards.json").text)
     assert cards["scorecards"]["agent"][0]["agent_id"] == "AG1"
     for name in ("violations.parquet", "rejects.jsonl", "log.csv", "..%2F..%2Fweb-secret",
@@ -134,6 +138,16 @@ def test_rejected_rows_are_counted_and_failures_say_why(
     app.state.audit_runner.submit(run_id).result(timeout=60)
     page = staff.get(f"/staff/audits/{run_id}").text
     assert 'data-status="failed"' in page and "the uploaded log is gone" in page
+    # a log the audit refuses (no event columns): the reason names the upload, not our disk
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    wrong = tmp_path / "wrong.parquet"
+    pq.write_table(pa.table({"a": [1, 2]}), wrong)
+    r = submit(staff, "wrong.parquet", wrong.read_bytes())
+    page = wait_done(staff, str(r.url).removeprefix("http://testserver"))
+    assert 'data-status="failed"' in page and "missing columns" in page
+    assert "wrong.parquet" in page and str(app.state.web.settings.data_dir) not in page
     # a crash inside the audit: a plain message, no internals
     import collectguard.audit.run as run_module
 

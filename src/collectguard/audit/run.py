@@ -162,8 +162,13 @@ def audit(
     work_dir: Path | str | None = None,
     memory_limit: str | None = None,
     read_workers: int = 1,
+    log_name: str | None = None,
 ) -> dict[str, Any]:
     """Audit one log into `out_dir`; return the JSON summary (also written to summary.json).
+
+    `log_name`: how the summary and the reports name the log (default: its path; a server
+    passes the uploaded file's name so its folders never reach a report). A rejects file in
+    `out_dir` is named without its folder.
 
     `packs`: rule packs or overlays for the content rules; `overlays`: rule-pack overlays
     (`extends: cn`), checked to be overlays. `work_dir`: where the validated events are kept
@@ -211,9 +216,11 @@ def audit(
         policy=policy,
         params=params,
         escalation=escalation,
-        rejects_file=str(rejects_path),
+        rejects_file=rejects_path.name if rejects_path.parent == out else str(rejects_path),
         packs=packs,
     )
+    if log_name is not None:
+        summary["log"]["path"] = log_name
     (out / "scorecards.json").write_text(
         json.dumps({"scorecards": cards, "escalation": escalation}, ensure_ascii=False, indent=1),
         encoding="utf-8",

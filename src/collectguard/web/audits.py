@@ -134,17 +134,20 @@ class AuditRunner:
                 return
             folder = _dir(self.settings, run)
             log = next(folder.glob("log.*"), None)
+            filename = run.filename
         self._set(run_id, status="running", started_at=self.settings.clock(), error=None)
         try:
             if log is None:
                 raise AuditInputError("the uploaded log is gone")
             out = folder / "out"
             shutil.rmtree(out, ignore_errors=True)
-            summary = audit(log, out, html=True)
+            summary = audit(log, out, html=True, log_name=filename)
         except AuditInputError as exc:
-            # the audit's own message names the line and the problem: show it as is
+            # the audit's own message names the line and the problem: show it, with the
+            # uploaded file's name where it names the server's copy
+            error = str(exc).replace(str(log), filename).replace(str(folder), "…")
             self._set(
-                run_id, status="failed", finished_at=self.settings.clock(), error=str(exc)[:2000]
+                run_id, status="failed", finished_at=self.settings.clock(), error=error[:2000]
             )
             return
         except Exception:
