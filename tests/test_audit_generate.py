@@ -115,6 +115,8 @@ def test_consent_and_preferred_hours_are_scored_exactly(tmp_path: Path) -> None:
         and not 8 <= dt.datetime.fromisoformat(str(e["occurred_at"])).hour < 22
     ]
     assert night and not set(v["event_id"]) & {e["event_id"] for e in night}
+    # the consent is the debtor's own: the lawful night contacts are all with the debtor
+    assert {e["recipient_role"] for e in night} == {"debtor"}
 
 
 def test_cli_generate_streams_with_truth(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -94,14 +94,18 @@ def test_consent_lifts_the_night_window_as_the_gateway_does() -> None:
         one(1, "22:30", night_consent="true"),
         one(2, "22:30"),
         one(3, "07:00", night_consent="yes"),
-        # the debtor's consent on file lifts the window for every contact about the debt, as
-        # in the gateway (it keys the profile by debtor, not by recipient)
+        # the consent is the debtor's own: it lifts the window for contacts with the debtor
+        # only, never for a third party or a guarantor (as in the gateway)
         one(4, "23:00", night_consent="true", recipient_role="emergency_contact"),
+        one(5, "07:30", night_consent="true", recipient_role="guarantor"),
+        one(6, "23:00", night_consent="true", recipient_role="third_party"),
+        one(7, "12:00", night_consent="true", recipient_role="emergency_contact"),
     ]
     v = run_local(table_of(rows), default_policy(), AuditParams())
     assert found(v, "E0001") == set() and found(v, "E0003") == set()
     assert found(v, "E0002") == {"cn.hours"}
-    assert found(v, "E0004") == set()
+    assert found(v, "E0004") == found(v, "E0005") == found(v, "E0006") == {"cn.hours"}
+    assert found(v, "E0007") == set()
     raw = raw_policy()
     raw["jurisdictions"]["cn"]["window"]["consent_lifts"] = False
     strict = run_local(table_of(rows), Policy.model_validate(raw), AuditParams())
@@ -171,7 +175,7 @@ def test_policy_overlays_apply_by_lender_product_and_local_day() -> None:
     assert overlay_caps[0]["overlay"] == "acme-cards" and overlay_caps[0]["limit"] == 2
 
 
-ROLES = ("debtor", "guarantor", "emergency_contact")
+ROLES = ("debtor", "guarantor", "emergency_contact", "third_party")
 PREFS = (None, ("09:00", "18:00"), ("12:00", "21:00"), ("07:00", "10:00"))
 case = st.tuples(
     st.sampled_from(("cn", "cn", "us")),
@@ -188,6 +192,11 @@ CONTENT = ContentChecker()
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(case, min_size=5, max_size=25))
+# always tried: consent on file and contacts at night (23:00, 07:00) with each role, in both
+# jurisdictions; the consent takes only the debtor's contacts out of the legal window
+@example(
+    [(j, True, 0, role, 1, q, None, None) for j in ("cn", "us") for role in ROLES for q in (92, 28)]
+)
 def test_time_verdicts_equal_the_gateways_plan(cases: list[tuple[Any, ...]]) -> None:
     """Whatever consent, preferred hours, role, lender, product and local time: the audit
     flags a contact under the rule the gateway would have deferred it by, and only then."""

@@ -174,3 +174,31 @@ def test_profile_command_changes_decisions(tmp_path: Path) -> None:
     assert d["decision"] == "defer" and d["not_before"].startswith("2030-01-02T12:00:00")
     res = runner.invoke(gateway_app, ["profile", "cli-debtor", "--db", str(db), "--hours", "9-5"])
     assert res.exit_code == 2
+
+
+def test_check_regf_excluded_calls(tmp_path: Path) -> None:
+    db = tmp_path / "gw.db"
+    us = ["--db", str(db), "--phone", "+16175550100", "--tz", "America/New_York"]
+    us += ["--channel", "call", "--jurisdiction", "us", "--at", "2030-01-08T10:00:00-05:00"]
+
+    def us_check(*args: str) -> tuple[int, str]:
+        res = runner.invoke(gateway_app, ["check", *us, *args])
+        return res.exit_code, res.output
+
+    for _ in range(7):
+        assert us_check()[0] == 0
+    code, out = us_check()
+    assert code == 1 and "us.regf.7in7" in out
+    code, out = us_check("--responds-to-request")
+    assert code == 0, out
+    assert "备注 / note: excluded_call:person_request" in out and "1006.14(b)(3)(i)" in out
+    code, out = us_check("--call-consent-at", "2030-01-08T09:00:00-05:00", "--json")
+    assert code == 0, out
+    assert "day 1 of 7" in json.loads(out)["notes"][0]
+    code, out = us_check("--call-consent-at", "2030-01-08 09:00")  # no offset
+    assert code == 2 and "UTC offset" in out
+    res = runner.invoke(
+        gateway_app, ["profile", "cli-debtor", "--db", str(db), "--call-consent-at", "none"]
+    )
+    assert res.exit_code == 0 and json.loads(res.output)["call_consent_at"] is None
+    assert us_check()[0] == 1  # revoked: counted again

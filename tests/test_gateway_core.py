@@ -587,3 +587,181 @@ def test_corrected_outcome_replaces_the_first(tmp_path: Path) -> None:
     assert gw.decide(us_call()).decision == "defer"  # conversation blocks 7 days
     gw.record_outcome(d.attempt_id, "failed")  # correction: the call never connected
     assert gw.decide(us_call()).decision == "allow"
+
+
+# ------------------------------------------------------------------ consent is the debtor's own
+@pytest.mark.parametrize(
+    ("jurisdiction", "tz", "phone", "at"),
+    [
+        ("cn", "Asia/Shanghai", "13600002222", dt.datetime(2026, 11, 30, 23, 0, tzinfo=SH)),
+        ("us", "America/New_York", "+16175550199", dt.datetime(2026, 12, 1, 7, 0, tzinfo=NY)),
+    ],
+)
+def test_night_consent_lifts_the_window_for_the_debtor_only(
+    tmp_path: Path, jurisdiction: str, tz: str, phone: str, at: dt.datetime
+) -> None:
+    gw = make_gateway(tmp_path, at)
+    gw.set_profile("cust-1", ContactProfile(night_consent=True, debtor_unreachable=True))
+    debtor = {"timezone": tz, "phone": "+16175550100" if jurisdiction == "us" else "13812345678"}
+    assert gw.decide(req(jurisdiction=jurisdiction, recipient=debtor)).decision == "allow"
+    window = "cn.hours" if jurisdiction == "cn" else "us.fdcpa.time"
+    for role in ("guarantor", "emergency_contact", "third_party"):
+        d = gw.decide(
+            req(jurisdiction=jurisdiction, recipient={"role": role, "timezone": tz, "phone": phone})
+        )
+        assert d.decision == "defer", (role, d.reasons)
+        assert [r.rule_id for r in d.reasons] == [window], role
+        assert d.not_before is not None and d.not_before.astimezone(ZoneInfo(tz)).hour == 8
+
+
+def test_cap_deferral_lands_in_the_legal_window_for_a_guarantor_despite_debtor_consent(
+    tmp_path: Path,
+) -> None:
+    gw = make_gateway(tmp_path, dt.datetime(2026, 11, 30, 20, 0, tzinfo=SH))
+    gw.set_profile("cust-1", ContactProfile(night_consent=True))
+    guarantor = {"role": "guarantor", "phone": "13600002222"}
+    for recipient in ({}, guarantor):
+        for _ in range(3):
+            d = gw.decide(req(recipient=recipient))
+            assert d.decision == "allow" and d.attempt_id
+            gw.record_outcome(d.attempt_id, "conversation")
+    mine = gw.decide(req())
+    theirs = gw.decide(req(recipient=guarantor))
+    assert mine.reasons[0].rule_id == theirs.reasons[0].rule_id == "cn.freq.voice_conversations"
+    # the debtor consented to night contact: the next day starts at midnight for her …
+    assert mine.not_before == dt.datetime(2026, 12, 1, 0, 0, tzinfo=SH)
+    # … not for the guarantor, whom the legal hours still protect
+    assert theirs.not_before == dt.datetime(2026, 12, 1, 8, 0, tzinfo=SH)
+
+
+# ------------------------------------------------------------------ Reg F excluded calls
+def regf_notes(d: Decision) -> list[str]:
+    return [n for n in d.notes if n.startswith("excluded_call:")]
+
+
+def test_regf_prior_consent_excludes_calls_for_seven_days(tmp_path: Path) -> None:
+    day0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)  # Tuesday
+    clock = {"now": day0}
+    gw = make_gateway(tmp_path, day0, clock=lambda: clock["now"])
+    for _ in range(7):
+        d = gw.decide(us_call())
+        assert d.decision == "allow" and regf_notes(d) == []
+    clock["now"] = day0.replace(hour=10, minute=30)
+    given = day0.replace(hour=11)
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=given))
+    d = gw.decide(us_call())  # before the consent was given: not "with prior consent"
+    assert d.decision == "defer" and d.reasons[0].rule_id == "us.regf.7in7"
+    clock["now"] = day0.replace(hour=12)
+    d = gw.decide(us_call())
+    assert d.decision == "allow" and d.attempt_id, d.reasons
+    (note,) = regf_notes(d)
+    assert note.startswith("excluded_call:prior_consent")
+    assert "12 CFR 1006.14(b)(3)(i)" in note and "day 1 of 7" in note
+    assert "us.regf.7in7, us.regf.after_conversation" in note
+    for day in range(2, 7):  # Dec 3 … Dec 7 (day 7): two calls a day, none counted
+        clock["now"] = day0 + dt.timedelta(days=day, hours=8)
+        for _ in range(2):
+            d = gw.decide(us_call())
+            assert d.decision == "allow" and f"day {day + 1} of 7" in regf_notes(d)[0]
+            assert d.attempt_id
+            gw.record_outcome(d.attempt_id, "delivered")
+    # day 8: the consent is over; the Dec 1 calls left the window and the excluded ones were
+    # never counted: seven calls again, then the cap
+    clock["now"] = dt.datetime(2026, 12, 8, 9, 0, tzinfo=NY)
+    for _ in range(7):
+        d = gw.decide(us_call())
+        assert d.decision == "allow" and regf_notes(d) == [], d.reasons
+    assert gw.decide(us_call()).reasons[0].rule_id == "us.regf.7in7"
+
+
+def test_regf_shorter_or_revoked_consent_ends_early(tmp_path: Path) -> None:
+    day0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    clock = {"now": day0}
+    gw = make_gateway(tmp_path, day0, clock=lambda: clock["now"])
+    for _ in range(7):
+        assert gw.decide(us_call()).decision == "allow"
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=day0, call_consent_days=2))
+    clock["now"] = day0 + dt.timedelta(days=1)
+    d = gw.decide(us_call())
+    assert d.decision == "allow" and "day 2 of 2" in regf_notes(d)[0]
+    clock["now"] = day0 + dt.timedelta(days=2)
+    assert gw.decide(us_call()).reasons[0].rule_id == "us.regf.7in7"
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=day0 + dt.timedelta(days=2)))
+    assert gw.decide(us_call()).decision == "allow"
+    gw.set_profile("cust-1", ContactProfile())  # revoked
+    assert gw.decide(us_call()).reasons[0].rule_id == "us.regf.7in7"
+
+
+def test_regf_consent_lifts_the_conversation_block_but_its_conversations_count(
+    tmp_path: Path,
+) -> None:
+    day0 = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    clock = {"now": day0}
+    gw = make_gateway(tmp_path, day0, clock=lambda: clock["now"])
+    d = gw.decide(us_call())
+    assert d.attempt_id
+    gw.record_outcome(d.attempt_id, "conversation")
+    clock["now"] = day0 + dt.timedelta(days=2)  # Dec 3
+    assert gw.decide(us_call()).reasons[0].rule_id == "us.regf.after_conversation"
+    # "call me back": consent given directly on Dec 3 covers Dec 3 … Dec 9
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=clock["now"] - dt.timedelta(hours=1)))
+    d = gw.decide(us_call())
+    assert d.decision == "allow" and regf_notes(d)
+    clock["now"] = day0 + dt.timedelta(days=7)  # Dec 8, day 6 of the consent
+    d = gw.decide(us_call())
+    assert d.decision == "allow" and d.attempt_id and regf_notes(d)
+    gw.record_outcome(d.attempt_id, "conversation")  # the excluded call had a conversation
+    clock["now"] = day0 + dt.timedelta(days=9)  # Dec 10: consent over, Dec 8 talk blocks
+    d = gw.decide(us_call())
+    assert d.decision == "defer" and d.reasons[0].rule_id == "us.regf.after_conversation"
+    assert d.not_before == dt.datetime(2026, 12, 15, 8, 0, tzinfo=NY)
+
+
+def test_regf_debtors_consent_does_not_cover_a_guarantor_but_a_request_does(
+    tmp_path: Path,
+) -> None:
+    now = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    gw = make_gateway(tmp_path, now)
+    g = {"role": "guarantor", "timezone": "America/New_York", "phone": "+16175550199"}
+    for _ in range(7):
+        assert gw.decide(req(jurisdiction="us", recipient=g)).decision == "allow"
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=now - dt.timedelta(hours=1)))
+    d = gw.decide(req(jurisdiction="us", recipient=g))
+    assert d.decision == "defer" and d.reasons[0].rule_id == "us.regf.7in7"
+    assert regf_notes(d) == []
+    d = gw.decide(req(jurisdiction="us", recipient=g, responds_to_request=True))
+    assert d.decision == "allow", d.reasons
+    (note,) = regf_notes(d)
+    assert note.startswith("excluded_call:person_request") and "1006.14(b)(3)(i)" in note
+    # text messages are not telephone calls: no Reg F cap to spare, no note
+    d = gw.decide(us_call(channel="sms", text=OK_US, responds_to_request=True))
+    assert d.decision == "allow" and regf_notes(d) == []
+
+
+def test_state_and_cn_caps_still_count_excluded_calls(tmp_path: Path) -> None:
+    now = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    gw = make_gateway(tmp_path, now)
+    gw.set_profile("cust-1", ContactProfile(call_consent_at=now - dt.timedelta(hours=1)))
+    assert gw.decide(us_call(state="MA", responds_to_request=True)).decision == "allow"
+    assert gw.decide(us_call(state="MA")).decision == "allow"
+    d = gw.decide(us_call(state="MA", responds_to_request=True))
+    assert d.decision == "defer" and d.reasons[0].rule_id == "us.ma.2in7"
+    assert len(regf_notes(d)) == 2  # excluded from Reg F on both grounds, not from MA
+    (tmp_path / "cn").mkdir()
+    cn = make_gateway(tmp_path / "cn", dt.datetime(2026, 11, 30, 10, 0, tzinfo=SH))
+    cn.set_profile("cust-1", ContactProfile(call_consent_at=now - dt.timedelta(days=1)))
+    for _ in range(3):
+        d = cn.decide(req(responds_to_request=True))
+        assert d.decision == "allow" and d.attempt_id and regf_notes(d) == []
+        cn.record_outcome(d.attempt_id, "conversation")
+    d = cn.decide(req(responds_to_request=True))
+    assert d.decision == "defer" and d.reasons[0].rule_id == "cn.freq.voice_conversations"
+
+
+def test_call_consent_validation() -> None:
+    with pytest.raises(ValueError, match="UTC offset"):
+        ContactProfile.model_validate({"call_consent_at": "2026-12-01T10:00:00"})
+    with pytest.raises(ValueError):
+        ContactProfile(call_consent_days=8)
+    with pytest.raises(ValueError):
+        ContactProfile(call_consent_days=0)

@@ -326,3 +326,50 @@ def test_direct_path_reads_a_body_in_parts_and_hands_large_ones_to_fastapi(
     status, data = _asgi_post(app, [bad[:20], bad[20:]])
     assert status == 422
     assert any("channel" in e["loc"] for e in json.loads(data)["detail"])
+
+
+def test_regf_excluded_calls_over_http(client: TestClient) -> None:
+    """Prior consent in the profile and `responds_to_request` on a decision: the call is not
+    counted toward the Reg F caps and the decision says why; OpenAPI documents both."""
+    at = "2026-12-01T10:00:00-05:00"
+    us = {"role": "debtor", "phone": "+16175550100", "timezone": "America/New_York"}
+
+    def call(key: str, **kw: Any) -> dict[str, Any]:
+        return body(
+            idempotency_key=key,
+            channel="call",
+            text=None,
+            jurisdiction="us",
+            recipient=us,
+            planned_at=at,
+            **kw,
+        )
+
+    for i in range(7):
+        assert client.post("/v1/decisions", json=call(f"c{i}")).json()["decision"] == "allow"
+    d = client.post("/v1/decisions", json=call("c7")).json()
+    assert d["decision"] == "defer" and d["reasons"][0]["rule_id"] == "us.regf.7in7"
+    d = client.post("/v1/decisions", json=call("c8", responds_to_request=True)).json()
+    assert d["decision"] == "allow" and d["notes"][0].startswith("excluded_call:person_request")
+    r = client.put(
+        "/v1/debtors/cust-1/profile", json={"call_consent_at": "2026-12-01T09:00:00-05:00"}
+    )
+    assert r.status_code == 200, r.text
+    assert (
+        client.get("/v1/debtors/cust-1/profile")
+        .json()["call_consent_at"]
+        .startswith("2026-12-01T09:00:00")
+    )
+    d = client.post("/v1/decisions", json=call("c9")).json()
+    assert d["decision"] == "allow" and "day 1 of 7" in d["notes"][0]
+    bad = client.put("/v1/debtors/cust-1/profile", json={"call_consent_at": "2026-12-01T09:00"})
+    assert bad.status_code == 422
+    bad = client.post("/v1/decisions", json=call("c10", responds_to_request="perhaps"))
+    assert bad.status_code == 422
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    req_props = schemas["DecisionRequest"]["properties"]
+    assert "1006.14(b)(3)(i)" in req_props["responds_to_request"]["description"]
+    prof = schemas["ContactProfile"]["properties"]
+    assert "1006.14(b)(3)(i)" in prof["call_consent_at"]["description"]
+    assert "debtor only" in prof["night_consent"]["description"]
+    assert prof["call_consent_days"]["maximum"] == 7

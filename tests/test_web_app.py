@@ -294,7 +294,7 @@ def test_serve_cli_help() -> None:
 
 
 def test_contact_preferences_feed_the_gateway_consent_state(tmp_path: Path) -> None:
-    from collectguard.gateway import Gateway, SqlStateStore
+    from collectguard.gateway import ContactProfile, Gateway, SqlStateStore
     from collectguard.gateway.store import sqlite_engine
 
     gateway = Gateway(SqlStateStore(sqlite_engine(f"sqlite:///{tmp_path / 'gw.db'}")), None)
@@ -302,10 +302,16 @@ def test_contact_preferences_feed_the_gateway_consent_state(tmp_path: Path) -> N
         data_dir=tmp_path,
         secret_key="test-secret",
         clock=lambda: NOW,
-        on_contact_preferences=gateway.set_profile,
+        on_contact_preferences=gateway.set_preferences,
     )
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
+    # what the lender holds on file survives the borrower's own choices
+    on_file = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+    gateway.set_profile(
+        "zhangwei",
+        ContactProfile(night_consent=True, call_consent_at=on_file, attorney_represented=True),
+    )
     zhang = login(app, "zhangwei")
     data = {"csrf_token": csrf(zhang, "/portal/preferences"), "sms": "true", "email": "true"}
     zhang.post("/portal/preferences", data={**data, "hour_start": "10", "hour_end": "18"})
@@ -314,6 +320,8 @@ def test_contact_preferences_feed_the_gateway_consent_state(tmp_path: Path) -> N
     assert (profile.preferred_hours.start, profile.preferred_hours.end) == ("10:00", "18:00")
     assert set(profile.opted_out_channels) == {"call", "ai_voice", "app_push"}
     assert profile.cease_communication is False
+    assert profile.night_consent and profile.attorney_represented
+    assert profile.call_consent_at == on_file
     zhang.post("/portal/preferences", data={**data, "opt_out": "true"})
     assert gateway.get_profile("zhangwei").cease_communication is True
 

@@ -11,7 +11,8 @@ reminders); benign voice-bot texts may also be drawn at run time from the Apache
 
 Contact profiles ride on every row of a debtor, as a lender's export would carry them: 5 % of
 debtors have consent to night contact on file (`night_consent`) and get some benign contacts
-at night — judged lawful, as the gateway judges them; 10 % have preferred hours
+at night — to the debtor only (the consent is the debtor's own and lifts the window for no one
+else), judged lawful, as the gateway judges them; 10 % have preferred hours
 (`preferred_hours`) and are contacted only inside them (their third parties need not be).
 Injected `preferred` violations contact such a debtor outside them (`policy.lender_hours`).
 
@@ -295,9 +296,11 @@ class _Gen:
         minutes = sorted(rng.sample(range(lo, hi), 4))
         conv = unans = n = 0
         for m in minutes[: min(rng.randint(1, 4), limit)]:
-            if d.consent and rng.random() < 0.15:  # consent on file: a lawful night contact
+            if d.consent and rng.random() < 0.15:  # consent on file: a lawful night contact,
+                # with the debtor only (it would break the window for a third party)
                 m = rng.choice((rng.randrange(22 * 60, 24 * 60), rng.randrange(6 * 60, 8 * 60)))
-                self.add(d, self.when(d, day, m), "sms", "delivered", text=self.reminder())
+                at = self.when(d, day, m)
+                self.add(d, at, "sms", "delivered", role="debtor", text=self.reminder())
                 n += 1
                 continue
             at = self.when(d, day, m)

@@ -10,11 +10,16 @@ Audit assumptions that are not in any regulation (configurable, see `AuditParams
 the debtor counts as reachable for `reachable_hours` after answering a call, having a
 conversation or contacting the collector.
 
-As the gateway does: consent to night contact on file (`night_consent`) lifts the legal window
-where the policy says `consent_lifts`; the debtor's preferred hours (`pref_start`/`pref_end`)
+As the gateway does: consent to night contact on file (`night_consent`, the debtor's own) lifts
+the legal window where the policy says `consent_lifts`, for contacts with the debtor only (never
+for a guarantor or third party); the debtor's preferred hours (`pref_start`/`pref_end`)
 bind contacts with the debtor and guarantors (not third parties) under `policy.lender_hours`;
 policy overlays apply per event by `lender_id`, `product` and the recipient's local day
 (tighter caps, a narrower lender window, more quiet days).
+
+Unlike the gateway, the audit does not know Reg F's excluded calls (12 CFR 1006.14(b)(3)(i):
+calls with the person's prior consent given directly, calls answering the person's own
+request): the log schema has no column for either, so such calls are counted.
 """
 
 from __future__ import annotations
@@ -333,9 +338,10 @@ def _cols(rule_id: str, kind: str, metric: str) -> str:
 
 
 def _outside_legal(jp: JurisdictionPolicy) -> str:
-    """Outside the legal window, and no consent on file that lifts it (as the gateway)."""
+    """Outside the legal window, and no consent on file that lifts it (as the gateway: the
+    debtor's consent lifts it for contacts with the debtor only)."""
     start, end = jp.window.minutes()
-    lifted = " AND NOT night_consent" if jp.window.consent_lifts else ""
+    lifted = " AND NOT (night_consent AND role = 'debtor')" if jp.window.consent_lifts else ""
     return f"(local_minute < {start} OR local_minute >= {end}){lifted}"
 
 
@@ -385,9 +391,10 @@ def _overlay_match(ov: Overlay) -> str:
 
 
 def _lender_hours_sql(j: str, jp: JurisdictionPolicy, overlays: list[Overlay]) -> str:
-    """Inside the legal window (or consent lifts it) but outside a lender window (the
-    policy's, or an overlay's in force: windows intersect), on a quiet day, or outside the
-    debtor's preferred hours (contacts with the debtor and guarantors only)."""
+    """Inside the legal window (or the debtor's consent lifts it for a contact with the
+    debtor) but outside a lender window (the policy's, or an overlay's in force: windows
+    intersect), on a quiet day, or outside the debtor's preferred hours (contacts with the
+    debtor and guarantors only)."""
     outside = _stricter_hours(jp.lender_window, jp.quiet_weekdays, jp.quiet_dates)
     for ov in overlays:
         extra = _stricter_hours(ov.lender_window, ov.quiet_weekdays, ov.quiet_dates)

@@ -100,8 +100,9 @@ class AuditEvent(BaseModel):
         default=None,
         description="the debtor's consent to contact outside the legal hours was on file when "
         "this contact was made (the gateway's `night_consent`); empty = no consent. Where the "
-        "policy window says `consent_lifts` (cn and us as shipped), such a contact is not a "
-        "time-window violation",
+        "policy window says `consent_lifts` (cn and us as shipped), such a contact WITH THE "
+        "DEBTOR is not a time-window violation; the consent is the debtor's own and never "
+        "covers a guarantor or third party",
     )
     preferred_hours: Annotated[str, Field(pattern=_HOURS.pattern)] | PreferredHours | None = Field(
         default=None,

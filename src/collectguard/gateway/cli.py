@@ -142,6 +142,24 @@ def check(
     agent: Annotated[str, typer.Option(help="agent id")] = "cli",
     key: Annotated[str | None, typer.Option(help="idempotency key (default: random)")] = None,
     consent: Annotated[bool, typer.Option(help="record night-time consent first")] = False,
+    call_consent_at: Annotated[
+        str | None,
+        typer.Option(
+            "--call-consent-at",
+            help="record first when the debtor gave prior consent to calls directly to the "
+            "collector (ISO-8601 with offset); US: calls to the debtor on that day through "
+            "day 7 do not count toward the Reg F call frequencies (12 CFR 1006.14(b)(3)(i))",
+        ),
+    ] = None,
+    responds_to_request: Annotated[
+        bool,
+        typer.Option(
+            "--responds-to-request",
+            help="this call answers the recipient's own request for information or a call, "
+            "made directly to the collector (US: not counted toward the Reg F call "
+            "frequencies)",
+        ),
+    ] = False,
     unreachable: Annotated[bool, typer.Option(help="record debtor unreachable first")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
     db: DbOpt = None,
@@ -171,8 +189,19 @@ def check(
                     "idempotency_key": key or f"cli-{uuid.uuid4().hex}",
                     "jurisdiction": jurisdiction,
                     "state": state,
+                    "responds_to_request": responds_to_request,
                 }
             )
+        if responds_to_request and not req.responds_to_request:  # given with --request
+            req = req.model_copy(update={"responds_to_request": True})
+        update: dict[str, Any] = {}
+        if consent:
+            update["night_consent"] = True
+        if unreachable:
+            update["debtor_unreachable"] = True
+        if call_consent_at is not None:
+            update["call_consent_at"] = call_consent_at
+        ContactProfile.model_validate(update)  # bad input: exit 2 before anything is stored
     except (ValidationError, ValueError, OSError) as exc:
         typer.echo(f"错误 / error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -188,14 +217,11 @@ def check(
     except (CollectguardError, ValidationError, ValueError, OSError, yaml.YAMLError) as exc:
         typer.echo(f"错误 / error: {exc}", err=True)
         raise typer.Exit(2) from None
-    if consent or unreachable:
+    if update:
         prof = gw.get_profile(req.debtor_id)
-        update: dict[str, Any] = {}
-        if consent:
-            update["night_consent"] = True
-        if unreachable:
-            update["debtor_unreachable"] = True
-        gw.set_profile(req.debtor_id, prof.model_copy(update=update))
+        gw.set_profile(
+            req.debtor_id, ContactProfile.model_validate({**prof.model_dump(), **update})
+        )
     decision = gw.decide(req)
     if as_json:
         typer.echo(decision.model_dump_json(indent=2))
@@ -215,6 +241,8 @@ def render(d: Decision) -> str:
         lines.append(f"最早可发送 / not before: {d.not_before.isoformat()}")
     if d.replayed:
         lines.append("重复请求，返回首次决定 / replayed: first decision returned")
+    for note in d.notes:
+        lines.append(f"备注 / note: {note}")
     for r in d.reasons:
         lines.append(f"- [{r.rule_id}] ({r.binding}) {r.message_zh}")
         lines.append(f"  {r.message_en}")
@@ -253,6 +281,18 @@ def profile(
     hours: Annotated[
         str | None, typer.Option("--hours", help="preferred hours HH:MM-HH:MM, or 'none'")
     ] = None,
+    call_consent_at: Annotated[
+        str | None,
+        typer.Option(
+            "--call-consent-at",
+            help="when the debtor gave prior consent to calls directly to the collector "
+            "(ISO-8601 with offset), or 'none' (revoked)",
+        ),
+    ] = None,
+    call_consent_days: Annotated[
+        int | None,
+        typer.Option("--call-consent-days", help="days that consent covers, 1–7 (default 7)"),
+    ] = None,
     db: DbOpt = None,
     redis_url: RedisOpt = None,
 ) -> None:
@@ -279,6 +319,12 @@ def profile(
         changed = True
     if objected:
         data["objected_contacts"] = [*data["objected_contacts"], *objected]
+        changed = True
+    if call_consent_at is not None:
+        data["call_consent_at"] = None if call_consent_at == "none" else call_consent_at
+        changed = True
+    if call_consent_days is not None:
+        data["call_consent_days"] = call_consent_days
         changed = True
     if hours is not None:
         if hours == "none":

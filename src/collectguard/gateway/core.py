@@ -3,6 +3,10 @@ content verdict of the analyzer, decide deny / defer, or "allow if these caps ho
 
 Owns every rule of the gateway except the atomic counting itself (the state store does that
 with the `CapCheck`s planned here). Imports no web, database or CLI code.
+
+Consents in the profile are the debtor's own: night consent lifts the legal window, and prior
+consent to calls excludes calls from the Reg F frequencies, for contacts with the debtor only
+(`consent_lifts_window`, `excluded_calls`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from collectguard.gateway.models import (
     Verdict,
     phone_hash,
 )
-from collectguard.gateway.policy import Cap, CapKind, Cited, JurisdictionPolicy, Policy
+from collectguard.gateway.policy import (
+    Cap,
+    CapKind,
+    Cited,
+    JurisdictionPolicy,
+    Policy,
+    Role,
+)
 from collectguard.gateway.timewin import local_midnight, next_allowed, zone
 
 THIRD_PARTIES = ("emergency_contact", "third_party")
@@ -356,13 +367,8 @@ def plan(
     assert tz is not None
 
     # --- time windows in the recipient's zone
-    windows: list[tuple[int, int]] = []
-    if not (jp.window.consent_lifts and profile.night_consent):
-        windows.append(jp.window.minutes())
-    if jp.lender_window is not None:
-        windows.append((_mins(jp.lender_window.start), _mins(jp.lender_window.end)))
-    if profile.preferred_hours is not None and not third:
-        windows.append((_mins(profile.preferred_hours.start), _mins(profile.preferred_hours.end)))
+    lifted = consent_lifts_window(jp, profile, role)
+    windows = _windows(jp, profile, role)
     nb = next_allowed(at, tz, windows, quiet_weekdays=jp.quiet_weekdays, quiet_dates=jp.quiet_dates)
     if nb is None:
         return Plan(
@@ -385,9 +391,7 @@ def plan(
     if nb > at:
         w = jp.window
         local = at.astimezone(tz)
-        legal_ok = (jp.window.consent_lifts and profile.night_consent) or next_allowed(
-            at, tz, [jp.window.minutes()]
-        ) == at
+        legal_ok = lifted or next_allowed(at, tz, [jp.window.minutes()]) == at
         if legal_ok:  # only the lender's windows, quiet days or the debtor's hours defer it
             reason = Reason(
                 rule_id="policy.lender_hours",
@@ -422,15 +426,88 @@ def plan(
             overlays=overlays,
         )
 
-    checks, keys = cap_checks(req, jp, at, tz)
+    exclusions = excluded_calls(req, profile, jp, at, tz)
+    checks, keys = cap_checks(req, jp, at, tz, excluded=bool(exclusions))
+    if exclusions:
+        spared = [c.id for c in jp.caps if c.excludable and _applies(c, req)]
+        notes += [f"{note}; not counted toward {', '.join(spared)}" for note in exclusions]
     return Plan("allow", (), None, at, tz, checks, keys, rule_pack, tuple(notes), jp, overlays)
 
 
+def consent_lifts_window(jp: JurisdictionPolicy, profile: ContactProfile, role: Role) -> bool:
+    """Whether the debtor's consent to contact outside the legal hours lifts the legal window
+    for this recipient: only for the debtor. The consent is the debtor's own (FDCPA §805(a)(1):
+    "the prior consent of the consumer given directly"); a debtor cannot consent for a
+    guarantor, an emergency contact or anyone else, whom the window protects in their own
+    right."""
+    return jp.window.consent_lifts and profile.night_consent and role == "debtor"
+
+
+def _windows(jp: JurisdictionPolicy, profile: ContactProfile, role: Role) -> list[tuple[int, int]]:
+    """The local windows an attempt must fall in: the legal one (unless consent lifts it),
+    the lender's, and the debtor's preferred hours (debtor and guarantors, not third
+    parties)."""
+    windows: list[tuple[int, int]] = []
+    if not consent_lifts_window(jp, profile, role):
+        windows.append(jp.window.minutes())
+    if jp.lender_window is not None:
+        windows.append((_mins(jp.lender_window.start), _mins(jp.lender_window.end)))
+    if profile.preferred_hours is not None and role not in THIRD_PARTIES:
+        windows.append((_mins(profile.preferred_hours.start), _mins(profile.preferred_hours.end)))
+    return windows
+
+
+def excluded_calls(
+    req: DecisionRequest,
+    profile: ContactProfile,
+    jp: JurisdictionPolicy,
+    at: dt.datetime,
+    tz: ZoneInfo,
+) -> list[str]:
+    """Why this attempt does not count toward the caps marked `excludable` (one note per
+    ground; empty: it counts). Grounds: it answers the recipient's own request
+    (`responds_to_request`), or it is a call to the debtor on day 1…N of the debtor's prior
+    consent given directly to the collector (`call_consent_at`; day 1 = the local day the
+    consent was given; N = the shorter of the policy's days and `call_consent_days`). The
+    consent is the debtor's: it never covers calls to anyone else."""
+    ex = jp.excluded_calls
+    if ex is None or not any(c.excludable and _applies(c, req) for c in jp.caps):
+        return []
+    out: list[str] = []
+    pc = ex.prior_consent
+    given = profile.call_consent_at
+    if pc is not None and given is not None and req.recipient.role == "debtor" and given <= at:
+        first = given.astimezone(tz).date()
+        days = min(pc.days, profile.call_consent_days)
+        day = (at.astimezone(tz).date() - first).days + 1
+        if day <= days:
+            out.append(
+                f"excluded_call:prior_consent ({pc.rule_id}; {pc.citation}): the debtor's "
+                f"prior consent given directly on {first.isoformat()}, day {day} of {days}"
+            )
+    pr = ex.person_request
+    if pr is not None and req.responds_to_request:
+        out.append(
+            f"excluded_call:person_request ({pr.rule_id}; {pr.citation}): answers the "
+            "recipient's own request"
+        )
+    return out
+
+
 def cap_checks(
-    req: DecisionRequest, jp: JurisdictionPolicy, at: dt.datetime, tz: ZoneInfo
+    req: DecisionRequest,
+    jp: JurisdictionPolicy,
+    at: dt.datetime,
+    tz: ZoneInfo,
+    *,
+    excluded: bool = False,
 ) -> tuple[tuple[CapCheck, ...], tuple[tuple[CapKind, str], ...]]:
     """The frequency caps that apply to this attempt, as day-aligned windows in the
-    recipient's zone (day 1 = the attempt's local day)."""
+    recipient's zone (day 1 = the attempt's local day).
+
+    `excluded` (see `excluded_calls`): the caps marked `excludable` are neither checked nor
+    counted; only a `conversations_block` key is kept, so that a conversation on this call
+    still blocks later calls (the call is excluded, the conversation is not)."""
     checks: list[CapCheck] = []
     keys: list[tuple[CapKind, str]] = []
     day = at.astimezone(tz).date()
@@ -439,6 +516,10 @@ def cap_checks(
             continue
         scope = _scope_value(cap, req)
         key = f"{cap.id}|{cap.scope}:{scope}"
+        if excluded and cap.excludable:
+            if cap.what == "conversations_block":
+                keys.append((cap.what, key))
+            continue
         lo = local_midnight(day - dt.timedelta(days=cap.window_days - 1), tz).timestamp()
         hi = local_midnight(day + dt.timedelta(days=1), tz).timestamp()
         assert cap.limit is not None
@@ -506,19 +587,16 @@ def after_caps(
     jp: JurisdictionPolicy,
     tz: ZoneInfo,
     profile: ContactProfile,
-    third: bool,
+    role: Role,
     candidate: dt.datetime,
 ) -> dt.datetime:
-    """Move a cap's not-before into the next allowed local time window."""
-    windows: list[tuple[int, int]] = []
-    if not (jp.window.consent_lifts and profile.night_consent):
-        windows.append(jp.window.minutes())
-    if jp.lender_window is not None:
-        windows.append((_mins(jp.lender_window.start), _mins(jp.lender_window.end)))
-    if profile.preferred_hours is not None and not third:
-        windows.append((_mins(profile.preferred_hours.start), _mins(profile.preferred_hours.end)))
+    """Move a cap's not-before into the next allowed local time window of this recipient."""
     nb = next_allowed(
-        candidate, tz, windows, quiet_weekdays=jp.quiet_weekdays, quiet_dates=jp.quiet_dates
+        candidate,
+        tz,
+        _windows(jp, profile, role),
+        quiet_weekdays=jp.quiet_weekdays,
+        quiet_dates=jp.quiet_dates,
     )
     return nb or candidate
 

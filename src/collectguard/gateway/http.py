@@ -279,7 +279,8 @@ def create_app(
     @app.put(
         "/v1/debtors/{debtor_id}/profile",
         response_model=ContactProfile,
-        summary="Consent, preferred hours, opt-outs, cease, attorney, objections / 联系偏好与状态",
+        summary="Consents (night contact, calls), preferred hours, opt-outs, cease, attorney, "
+        "objections / 联系偏好与状态",
     )
     def put_profile(
         debtor_id: Annotated[str, PathParam(pattern=_ID)], profile: ContactProfile

@@ -1,6 +1,6 @@
 """The decision log: every decision, with its inputs (phone numbers masked), rule-pack and
 policy versions and reasons, appended to the shared hash-chained ledger
-(`collectguard.ledger`, stream ``gateway``). Owns the payload shape and the audit export
+(`collectguard.ledger`, stream ``gateway``). Owns the payload shape, the audit export
 (JSONL entries followed by one line with the verified chain head).
 """
 
@@ -46,7 +46,7 @@ class DecisionLog:
         # entries outside a store transaction (outcomes, profiles, every decision on Redis)
         # append on kept connections: a pool checkout costs more than the append
         self.ledger = SqlLedger(engine, stream, connect=KeptConnections(engine).connection)
-        self.ledger.create_table()
+        self.ledger.create_table()  # safe when replicas start together (advisory lock)
 
     def decision(
         self,

@@ -68,6 +68,14 @@ class DecisionRequest(_Model):
     product: str | None = Field(
         default=None, pattern=_ID, description="selects the product's policy overlays"
     )
+    responds_to_request: bool = Field(
+        default=False,
+        description="this call answers the recipient's own request for information or for a "
+        "call, made directly to the collector within the last 7 days (its day = day 1). US: "
+        "such a call is placed with the person's prior consent and does not count toward the "
+        "Reg F call frequencies (12 CFR 1006.14(b)(3)(i)); the decision notes it and the "
+        "flag is logged with the request. Other caps (Massachusetts, CN) still count the call",
+    )
 
     @field_validator("planned_at")
     @classmethod
@@ -145,10 +153,30 @@ class PreferredHours(_Model):
 
 
 class ContactProfile(_Model):
-    """What the lender knows about one debtor's contact wishes and status."""
+    """What the lender knows about one debtor's contact wishes and status. Consents here are
+    the debtor's own: they never extend to a guarantor, emergency contact or other person."""
 
     night_consent: bool = Field(
-        default=False, description="debtor agreed to contact outside the legal window"
+        default=False,
+        description="the debtor agreed to contact outside the legal hours; lifts the legal "
+        "window (where the policy says consent_lifts) for contacts with the debtor only, "
+        "never for a guarantor, emergency contact or other third party",
+    )
+    call_consent_at: dt.datetime | None = Field(
+        default=None,
+        description="when the debtor gave prior consent to further calls directly to the "
+        "collector (ISO-8601 with offset). US: calls to the debtor from then on, on the day it "
+        "was given (day 1) through day 7 in the debtor's zone, do not count toward the Reg F "
+        "call frequencies (12 CFR 1006.14(b)(3)(i)); null = no such consent, and clearing it "
+        "ends the consent early (revoked)",
+    )
+    call_consent_days: int = Field(
+        default=7,
+        ge=1,
+        le=7,
+        description="days the consent in call_consent_at covers, counting the day it was "
+        "given: fewer than 7 when the debtor consented for a shorter period (Reg F caps the "
+        "period at 7 consecutive days)",
     )
     preferred_hours: PreferredHours | None = None
     opted_out_channels: list[Channel] = Field(default_factory=list)
@@ -158,6 +186,13 @@ class ContactProfile(_Model):
     objected_contacts: list[str] = Field(
         default_factory=list, description="phones of third parties who objected"
     )
+
+    @field_validator("call_consent_at")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("call_consent_at needs a UTC offset (e.g. 2026-12-01T10:00:00-05:00)")
+        return v
 
     def objected(self, phone: str | None) -> bool:
         if phone is None:

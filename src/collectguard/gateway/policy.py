@@ -86,10 +86,30 @@ class Cap(_Strict):
     window_days: int = Field(ge=1, le=31)
     limit: int | None = Field(default=None, ge=1)
     states: tuple[str, ...] = ()
+    excludable: bool = False
+    """Calls excluded by the jurisdiction's `excluded_calls` do not count toward this cap
+    (neither checked nor counted; a conversation on such a call still starts a
+    `conversations_block`)."""
     binding: str
     citation: str
     source_ref: tuple[str, ...] = ()
     message: Localized
+
+
+class PriorConsent(Cited):
+    """Calls placed with the person's prior consent, given directly to the collector, on the
+    day it was received (day 1) through day `days` in the recipient's zone."""
+
+    days: int = Field(ge=1, le=31)
+
+
+class ExcludedCalls(_Strict):
+    """Calls that do not count toward the caps marked `excludable`: with the debtor's prior
+    consent on file (`ContactProfile.call_consent_at`, calls to the debtor only), or
+    answering the recipient's own request (`DecisionRequest.responds_to_request`)."""
+
+    prior_consent: PriorConsent | None = None
+    person_request: Cited | None = None
 
 
 class Parties(_Strict):
@@ -116,6 +136,7 @@ class JurisdictionPolicy(_Strict):
     quiet_weekdays: tuple[int, ...] = ()
     quiet_dates: tuple[dt.date, ...] = ()
     caps: tuple[Cap, ...] = ()
+    excluded_calls: ExcludedCalls | None = None
     parties: Parties
     stops: Stops
     require_opt_out_text: OptOutText | None = None

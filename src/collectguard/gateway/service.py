@@ -167,9 +167,8 @@ class Gateway:
             """The deferral when a cap is full; the store keeps it in the same round."""
             assert p.tz is not None
             jp = p.policy or self.policy.for_(req.jurisdiction)
-            third = req.recipient.role in ("emergency_contact", "third_party")
             nb = cap_not_before(failed, scores, p.tz)
-            nb = after_caps(jp, p.tz, profile, third, nb)
+            nb = after_caps(jp, p.tz, profile, req.recipient.role, nb)
             d = self._make(req, p, "defer", (cap_reason(failed, jp, nb),), nb, decision_id, now)
             deferred.append(d)
             return d.model_dump(mode="json")
@@ -285,8 +284,22 @@ class Gateway:
         if self.log is not None:
             self.log.profile(debtor_id, profile)
 
+    def set_preferences(self, debtor_id: str, prefs: ContactProfile) -> ContactProfile:
+        """Apply what the debtor chose themselves (`BORROWER_FIELDS`: preferred hours,
+        channels opted out, cease communication) to the stored profile, keeping what the
+        lender holds on file (consents, attorney, unreachable, third parties' objections).
+        Returns the profile now stored."""
+        current = self.get_profile(debtor_id)
+        merged = current.model_copy(update={f: getattr(prefs, f) for f in BORROWER_FIELDS})
+        self.set_profile(debtor_id, merged)
+        return merged
+
     def get_profile(self, debtor_id: str) -> ContactProfile:
         return self.store.get_profile(debtor_id) or ContactProfile()
+
+
+BORROWER_FIELDS = ("preferred_hours", "opted_out_channels", "cease_communication")
+"""The profile fields a debtor sets themselves (the borrower portal's preferences)."""
 
 
 def _replay(stored: dict[str, Any]) -> Decision:

@@ -258,9 +258,13 @@ class KeptConnections:
         self._generation += 1
         while self._idle:
             try:
-                self._idle.pop()[1].close()
+                c = self._idle.pop()[1]
             except IndexError:  # another thread took the last one
                 break
+            # `dispose` has already closed the pool these came from: checked in there, they
+            # would stay open until garbage collection; close the driver connection itself
+            c.invalidate()
+            c.close()
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:

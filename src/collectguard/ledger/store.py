@@ -32,9 +32,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     select,
+    text,
 )
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from collectguard.ledger.chain import (
     ChainReport,
@@ -69,6 +71,9 @@ class LedgerBusyError(RuntimeError):
     """Could not append after many retries (the database stayed locked)."""
 
 
+_CREATE_LOCK = "collectguard.ledger:create_table"
+
+
 class SqlLedger:
     """One stream of the ledger in a SQL database."""
 
@@ -90,8 +95,25 @@ class SqlLedger:
         self.connect = connect or engine.connect
 
     def create_table(self) -> None:
-        """Create `ledger_entries` if missing (for stores without Alembic)."""
-        ledger_metadata.create_all(self.engine)
+        """Create `ledger_entries` if missing (for stores without Alembic), also when several
+        processes open one shared database at the same moment.
+
+        `create_all` looks, then creates: writers that start together on an empty PostgreSQL
+        database all see no table, and all but one fail (``DuplicateTable``, or a unique
+        violation on ``pg_type`` while the first one's CREATE is uncommitted). On PostgreSQL
+        the look and the creation therefore run under a transaction-scoped advisory lock: the
+        others wait, then see the table. Should the look still miss a table created meanwhile,
+        the error is ignored when the table is there afterwards."""
+        try:
+            with self.engine.begin() as c:
+                if c.dialect.name == "postgresql":
+                    c.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _CREATE_LOCK}
+                    )
+                ledger_metadata.create_all(c)
+        except (IntegrityError, OperationalError, ProgrammingError):
+            if not inspect(self.engine).has_table(ledger_entries.name):
+                raise
 
     # ------------------------------------------------------------------ writing
     def append(

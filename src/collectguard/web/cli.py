@@ -58,7 +58,7 @@ def serve(
         engine = sqlite_engine(f"sqlite:///{gateway_db}")
         log = DecisionLog(engine)
         gateway = Gateway(SqlStateStore(engine), log)
-        gateway_options = {"decision_log": log, "on_contact_preferences": gateway.set_profile}
+        gateway_options = {"decision_log": log, "on_contact_preferences": gateway.set_preferences}
     settings = WebSettings.from_env(
         db_url=db, data_dir=data_dir, secure_cookies=secure_cookies or None, **gateway_options
     )

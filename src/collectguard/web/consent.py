@@ -2,8 +2,9 @@
 
 Owns: the mapping from the portal's `ContactPreference` row to the gateway's
 `ContactProfile` (channels, preferred hours, cease-communication). The portal hands the
-profile to ``WebSettings.on_contact_preferences`` — for example ``Gateway.set_profile`` —
-so the pre-send gateway honours what the borrower chose.
+profile to ``WebSettings.on_contact_preferences`` — for example ``Gateway.set_preferences``,
+which keeps what the lender holds on file (consents, attorney) — so the pre-send gateway
+honours what the borrower chose.
 """
 
 from __future__ import annotations

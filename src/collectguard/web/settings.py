@@ -68,7 +68,8 @@ class WebSettings:
     """Aware-UTC clock; injected so tests are exact."""
     on_contact_preferences: Callable[[str, ContactProfile], None] | None = None
     """Called with (user name, gateway profile) when a borrower saves contact preferences,
-    e.g. ``Gateway.set_profile``; the user name is the lender's debtor id."""
+    e.g. ``Gateway.set_preferences`` (``set_profile`` would drop what the lender holds on file:
+    consents, attorney); the user name is the lender's debtor id."""
     decision_log: DecisionLog | None = None
     """The gateway's decision log; when set, the staff desk lists recent decisions and
     whether the log's hash chain is intact."""
