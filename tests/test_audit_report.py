@@ -154,3 +154,42 @@ def test_pdf_printed_by_local_chromium(result: tuple[Path, dict[str, Any]], tmp_
     out, _ = result
     pdf = html_to_pdf(out / "report.zh-CN.html", tmp_path / "report.pdf")
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+
+
+def test_a_policy_the_audit_cannot_use_is_a_clear_cli_error(tmp_path: Path) -> None:
+    """A missing, broken or unusable `--policy` file: exit 2 with the file and the fault
+    named, no traceback."""
+    import yaml
+
+    from collectguard.audit.cli import audit_app
+    from collectguard.gateway.policy import default_policy
+
+    app = typer.Typer()
+    app.add_typer(audit_app, name="audit")
+
+    @app.command()
+    def version() -> None:  # a second command so that `audit` stays a sub-command
+        pass
+
+    runner = CliRunner()
+    log = tmp_path / "g.csv"
+    assert runner.invoke(app, ["audit", "generate", str(log), "--events", "300"]).exit_code == 0
+    base = default_policy().model_dump(mode="json")
+    weird = dict(base, overlays=[{"id": "o1", "jurisdiction": "cn", "lender": "x'; DROP",
+                                  "effective_from": "2020-01-01",
+                                  "lender_window": {"start": "09:00", "end": "20:00"}}])  # fmt: skip
+    (tmp_path / "weird.yaml").write_text(yaml.safe_dump(weird, allow_unicode=True), "utf-8")
+    (tmp_path / "bad.yaml").write_text("version: 1\n", "utf-8")
+    (tmp_path / "broken.yaml").write_text("version: [1\n", "utf-8")
+    for name, expected in (
+        ("missing.yaml", "cannot read"),
+        ("bad.yaml", "jurisdictions"),
+        ("broken.yaml", "not valid YAML"),
+        ("weird.yaml", "cannot be used by the audit"),
+    ):
+        policy = tmp_path / name
+        res = runner.invoke(app, ["audit", str(log), "--policy", str(policy),
+                                  "--out", str(tmp_path / "o")])  # fmt: skip
+        assert res.exit_code == 2, (name, res.output)
+        assert "策略文件有误" in res.output and expected in res.output and name in res.output
+        assert "Traceback" not in res.output

@@ -202,3 +202,20 @@ def test_check_regf_excluded_calls(tmp_path: Path) -> None:
     )
     assert res.exit_code == 0 and json.loads(res.output)["call_consent_at"] is None
     assert us_check()[0] == 1  # revoked: counted again
+
+
+def test_a_bad_policy_file_stops_serve_and_check_clearly(tmp_path: Path) -> None:
+    """`serve` refuses a policy it cannot use before starting any worker; `check` too."""
+    bad = tmp_path / "policy.yaml"
+    bad.write_text("version: 1\njurisdictions: {cn: {window: nope}}\n", encoding="utf-8")
+    for policy in (bad, tmp_path / "missing.yaml"):
+        res = runner.invoke(gateway_app, ["serve", "--policy", str(policy), "--port", "1"])
+        assert res.exit_code == 2 and f"policy {policy}" in res.output, res.output
+        assert "Traceback" not in res.output
+        res = runner.invoke(
+            gateway_app,
+            ["check", "--db", str(tmp_path / "g.db"), "--policy", str(policy), "--debt", "d1",
+             "--debtor", "p1", "--phone", "13800000000", "--tz", "Asia/Shanghai",
+             "--text", "您好"],
+        )  # fmt: skip
+        assert res.exit_code == 2 and f"policy {policy}" in res.output, res.output

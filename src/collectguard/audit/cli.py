@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 
 from collectguard.audit.readers import AuditInputError
 from collectguard.audit.rules import AuditParams
-from collectguard.errors import RulePackError
+from collectguard.errors import PolicyError, RulePackError
 
 
 class _DefaultRun(TyperGroup):
@@ -151,6 +151,9 @@ def run_cmd(
         return
     except RulePackError as exc:
         _fail("规则包或覆盖文件有误（见下）", str(exc))
+        return
+    except PolicyError as exc:
+        _fail("策略文件有误（见下）", str(exc))
         return
     except SparkUnavailable as exc:
         _fail("Spark 不可用", str(exc))

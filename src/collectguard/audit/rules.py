@@ -32,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from collectguard.errors import RulePackError
+from collectguard.errors import PolicyError, RulePackError
 from collectguard.gateway.policy import Cap, Cited, JurisdictionPolicy, Overlay, Policy
 from collectguard.rules.pack import RulePack, load_builtin, load_pack_file, resolve_pack
 
@@ -129,7 +129,10 @@ class RuleInfo:
 
 def _lit(value: str) -> str:
     if not _SAFE.match(value):
-        raise ValueError(f"unsafe identifier in policy: {value!r}")
+        raise PolicyError(
+            f"policy value {value!r} cannot be used by the audit: ids, lender ids and products "
+            "may hold letters, digits, spaces and . _ : - / only"
+        )
     return f"'{value}'"
 
 

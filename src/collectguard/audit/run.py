@@ -24,6 +24,7 @@ from collectguard.audit.readers import EventStore, load_events
 from collectguard.audit.report import render_html
 from collectguard.audit.rules import AuditParams, load_overlay, rule_packs
 from collectguard.audit.scorecard import _week, contacts_frame, repeat_offenders, scorecards
+from collectguard.errors import PolicyError
 from collectguard.gateway.policy import Policy, load_policy
 
 Engine = Literal["local", "spark"]
@@ -197,9 +198,12 @@ def audit(
         )
         timings["read_s"] = time.perf_counter() - t0
         t1 = time.perf_counter()
-        violations = run_engine(
-            engine, store, policy, params, workers=workers, packs=packs, master=master
-        )
+        try:
+            violations = run_engine(
+                engine, store, policy, params, workers=workers, packs=packs, master=master
+            )
+        except PolicyError as exc:  # a value the SQL cannot take: name the file it came from
+            raise PolicyError(f"policy {policy_path or '(shipped)'}: {exc}") from None
         timings["engine_s"] = time.perf_counter() - t1
         t2 = time.perf_counter()
         contacts = contacts_frame(store)

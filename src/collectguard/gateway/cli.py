@@ -101,6 +101,14 @@ def serve(
     from collectguard.gateway.http import ENV_PREFIX
 
     _templates(templates)  # fail early on a bad file
+    if policy is not None:
+        from collectguard.gateway.policy import load_policy
+
+        try:
+            load_policy(policy)  # the workers load it again; a bad file stops here, clearly
+        except CollectguardError as exc:
+            typer.echo(f"错误 / error: {exc}", err=True)
+            raise typer.Exit(2) from None
     env = {
         "DB": str(db or default_db()),
         "REDIS_URL": redis_url or "",

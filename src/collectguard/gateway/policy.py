@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collectguard.errors import PolicyError
 
 Channel = Literal["sms", "call", "ai_voice", "email", "app_push", "visit"]
 Role = Literal["debtor", "guarantor", "emergency_contact", "third_party"]
@@ -249,11 +251,23 @@ def _mins(hhmm: str) -> int:
 
 
 def load_policy(path: Path | str | None = None) -> Policy:
-    """The shipped policy, or a lender's file with the same schema."""
+    """The shipped policy, or a lender's file with the same schema. A file that cannot be
+    read or does not validate is a `PolicyError` naming the file and the fields at fault."""
     if path is None:
         return default_policy()
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    return Policy.model_validate(data)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy {path}: cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"policy {path}: not valid YAML: {exc}") from None
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg']}" for e in exc.errors()
+        )
+        raise PolicyError(f"policy {path}: {problems}") from None
 
 
 @lru_cache(maxsize=1)
