@@ -26,6 +26,7 @@ import hashlib
 import mimetypes
 import multiprocessing
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -254,6 +255,9 @@ class Verdict:
         )
 
 
+PIPELINE_DEPTH = 2
+"""With analysis workers: how many batches are read and being analysed while one is written."""
+
 _Job = tuple[str, str | None, dt.datetime | None, str | None]  # text, sender, received, zone
 _WORKER_ANALYZER: Analyzer | None = None  # set in the parent just before the pool forks
 
@@ -333,9 +337,9 @@ class Importer:
         self.clock = clock
         self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
         self._pool: ProcessPoolExecutor | None = None
-        # (ledger head before, head after, keys written) of the last batch this importer
-        # committed: lets the next batch skip looking up its keys again (`_known_now`).
-        self._last_write: tuple[int, int, set[str]] | None = None
+        # (ledger head before, head after, keys written) of the last batches this importer
+        # committed: lets the batches in flight skip looking up their keys again (`_known_now`).
+        self._recent_writes: deque[tuple[int, int, set[str]]] = deque(maxlen=PIPELINE_DEPTH + 1)
 
     # ------------------------------------------------------------------ entry points
     def import_file(
@@ -482,28 +486,29 @@ class Importer:
         return ImportReport(run_id=run_id, source_name=name, format=fmt, source_sha256=digest)
 
     def _run(self, records: Iterable[Record], report: ImportReport, fmt: str) -> ImportReport:
-        """Read, analyse and store batch by batch; with workers, batch N+1 is analysed while
-        batch N is written (writes stay in order: a crash loses at most what is in flight)."""
+        """Read, analyse and store batch by batch; with workers, the next `PIPELINE_DEPTH`
+        batches are analysed while one is written (writes stay in order: a crash loses at
+        most what is in flight)."""
         batch: list[Record] = []
-        ahead: _Batch | None = None  # read and sent for analysis, not yet written
+        ahead: deque[_Batch] = deque()  # read and sent for analysis, not yet written
+        depth = 1 if self.workers == 1 else PIPELINE_DEPTH
         iterator: Iterator[Record] = iter(records)
         try:
             try:
                 for rec in iterator:
                     batch.append(rec)
                     if len(batch) >= self.batch_size:
-                        nxt = self._prepare(batch)
-                        if ahead is not None:
-                            self._commit(ahead, report, fmt)
-                        ahead, batch = nxt, []
-                if ahead is not None:
-                    self._commit(ahead, report, fmt)
-                    ahead = None
+                        ahead.append(self._prepare(batch))
+                        batch = []
+                        if len(ahead) > depth:
+                            self._commit(ahead.popleft(), report, fmt)
+                while ahead:
+                    self._commit(ahead.popleft(), report, fmt)
                 if batch:
                     self._commit(self._prepare(batch), report, fmt)
             except ImportFormatError as exc:
-                if ahead is not None:
-                    self._commit(ahead, report, fmt)
+                while ahead:
+                    self._commit(ahead.popleft(), report, fmt)
                 if batch:
                     self._commit(self._prepare(batch), report, fmt)
                 self._finish(report, "failed", str(exc))
@@ -566,15 +571,20 @@ class Importer:
 
     def _known_now(self, conn: Connection, head: int, b: _Batch) -> set[str]:
         """The batch's keys stored by now (`head`: the ledger head under the write lock). If
-        the ledger moved only by our own previous batch since `b` was read (every stored item
-        has a ledger entry), that is what was known then plus what that batch wrote; else look
-        again. A wrong guess cannot store a duplicate: the unique keys refuse it and the batch
-        is written again with `look_again`."""
+        the ledger moved only by this importer's own batches since `b` was read (every stored
+        item has a ledger entry), that is what was known then plus what those batches wrote;
+        else look again. A wrong guess cannot store a duplicate: the unique keys refuse it and
+        the batch is written again with `look_again`."""
         if head == b.head_seen:
             return b.known
-        last = self._last_write
-        if last is not None and last[0] == b.head_seen and last[1] == head:
-            return b.known | (last[2] & set(b.keys))
+        known = set(b.known)
+        at = b.head_seen
+        for before, after, keys in self._recent_writes:  # oldest first
+            if before == at:
+                known |= keys & set(b.keys)
+                at = after
+        if at == head:
+            return known
         return self._existing(conn, b.keys)
 
     def _job(self, rec: Record) -> _Job:
@@ -779,7 +789,7 @@ class Importer:
                     resume_position=report.resume_position[:200],
                 )
             )
-        self._last_write = written  # committed: the next batch may count on it
+        self._recent_writes.append(written)  # committed: the batches in flight may count on it
         return counts, by_kind, rejections
 
     # ------------------------------------------------------------------ rows
