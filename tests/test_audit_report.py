@@ -30,6 +30,27 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     return tmp / "out", audit(log, tmp / "out")
 
 
+def test_progress_reports_each_stage_with_rows(tmp_path: Path) -> None:
+    from collectguard.audit import readers
+
+    g = generate(3000, seed=7)
+    log = write_log(g.events, tmp_path / "log.csv")
+    seen: list[tuple[str, int]] = []
+    old = readers.CHUNK
+    readers.CHUNK = 1000  # several chunks from a small log
+    try:
+        summary = audit(
+            log, tmp_path / "out", html=False, progress=lambda s, n: seen.append((s, n))
+        )
+    finally:
+        readers.CHUNK = old
+    rows = summary["log"]["input_rows"]
+    reads = [n for s, n in seen if s == "read"]
+    assert len(reads) >= 3 and reads == sorted(reads) and reads[-1] <= rows
+    assert [s for s, _ in seen][-2:] == ["rules", "report"]
+    assert seen[-1] == ("report", rows) and seen[-2] == ("rules", rows)
+
+
 def test_outputs_and_reconciliation(result: tuple[Path, dict[str, Any]]) -> None:
     out, summary = result
     for name in (
@@ -175,9 +196,14 @@ def test_a_policy_the_audit_cannot_use_is_a_clear_cli_error(tmp_path: Path) -> N
     log = tmp_path / "g.csv"
     assert runner.invoke(app, ["audit", "generate", str(log), "--events", "300"]).exit_code == 0
     base = default_policy().model_dump(mode="json")
-    weird = dict(base, overlays=[{"id": "o1", "jurisdiction": "cn", "lender": "x'; DROP",
-                                  "effective_from": "2020-01-01",
-                                  "lender_window": {"start": "09:00", "end": "20:00"}}])  # fmt: skip
+    overlay = {
+        "id": "o1",
+        "jurisdiction": "cn",
+        "lender": "x'; DROP",
+        "effective_from": "2020-01-01",
+        "lender_window": {"start": "09:00", "end": "20:00"},
+    }
+    weird = dict(base, overlays=[overlay])
     (tmp_path / "weird.yaml").write_text(yaml.safe_dump(weird, allow_unicode=True), "utf-8")
     (tmp_path / "bad.yaml").write_text("version: 1\n", "utf-8")
     (tmp_path / "broken.yaml").write_text("version: [1\n", "utf-8")

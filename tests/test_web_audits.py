@@ -259,6 +259,34 @@ def test_runs_left_queued_resume_after_a_restart(tmp_path: Path) -> None:
     assert 'data-status="done"' in page
 
 
+def test_a_running_audit_shows_its_stage(app: FastAPI) -> None:
+    """The status page of a running audit says which step it is at and how many rows it has
+    read (from the progress file the runner keeps in the run's folder)."""
+    import json as _json
+
+    from collectguard.web.audits import PROGRESS_FILE, _progress_writer
+
+    staff = login(app, "wangfang")
+    folder = app.state.web.settings.data_dir / "audits" / ("r" * 24)
+    folder.mkdir(parents=True)
+    with app.state.web.sessions() as db:
+        db.add(AuditRun(folder="r" * 24, filename="big.csv", size_bytes=1, status="running",
+                        created_at=NOW, started_at=NOW))  # fmt: skip
+        db.commit()
+        run_id = db.scalar(select(AuditRun.id).where(AuditRun.filename == "big.csv"))
+    page = staff.get(f"/staff/audits/{run_id}").text
+    assert 'data-status="running"' in page and "data-stage" not in page  # nothing yet
+    _progress_writer(folder)("read", 1_234_567)
+    assert _json.loads((folder / PROGRESS_FILE).read_text())["rows"] == 1_234_567
+    page = staff.get(f"/staff/audits/{run_id}").text
+    assert 'data-stage="read"' in page and "第 1 步" in page and "1,234,567" in page
+    _progress_writer(folder)("report", 1_300_000)
+    page = staff.get(f"/staff/audits/{run_id}").text
+    assert 'data-stage="report"' in page and "第 3 步" in page and "1,300,000" in page
+    (folder / PROGRESS_FILE).write_text("{broken", encoding="utf-8")
+    assert 'data-status="running"' in staff.get(f"/staff/audits/{run_id}").text
+
+
 def test_audit_pages_render_in_english(app: FastAPI) -> None:
     staff = login(app, "wangfang")
     staff.get("/staff/audits?lang=en")

@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -528,8 +528,10 @@ def load_events(
     fallback_encoding: str | None = None,
     strict_order: bool = False,
     workers: int = 1,
+    progress: Callable[[int], None] | None = None,
 ) -> ReadStats:
-    """Read and validate a log into `store`; return the counts.
+    """Read and validate a log into `store`; return the counts. `progress` is called with
+    the number of rows read so far after each chunk (every `CHUNK` rows).
 
     Duplicate event ids (the later row is rejected, naming the first line), rows earlier
     than the row before them (counted, and rejected only with `strict_order`; the engines
@@ -559,6 +561,8 @@ def load_events(
             pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
         pending: deque[tuple[list[Item], Any]] = deque()
         for chunk in _chunks(items, stats):
+            if progress is not None:
+                progress(stats.input_rows)
             if pool is None:
                 _settle(chunk, _validate_chunk(shape[0], chunk), store, rej, stats, order)
                 continue

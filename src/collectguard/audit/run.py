@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,12 +165,15 @@ def audit(
     memory_limit: str | None = None,
     read_workers: int = 1,
     log_name: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
     """Audit one log into `out_dir`; return the JSON summary (also written to summary.json).
 
     `log_name`: how the summary and the reports name the log (default: its path; a server
     passes the uploaded file's name so its folders never reach a report). A rejects file in
-    `out_dir` is named without its folder.
+    `out_dir` is named without its folder. `progress(stage, rows)`: called as the audit moves
+    on — ``read`` (rows read so far, every few ten thousand rows), ``rules`` and ``report``
+    (rows read in all) — e.g. for a status page.
 
     `packs`: rule packs or overlays for the content rules; `overlays`: rule-pack overlays
     (`extends: cn`), checked to be overlays. `work_dir`: where the validated events are kept
@@ -195,8 +199,11 @@ def audit(
             fallback_encoding=fallback_encoding,
             strict_order=strict_order,
             workers=read_workers,
+            progress=(lambda rows: progress("read", rows)) if progress is not None else None,
         )
         timings["read_s"] = time.perf_counter() - t0
+        if progress is not None:
+            progress("rules", stats.input_rows)
         t1 = time.perf_counter()
         try:
             violations = run_engine(
@@ -205,6 +212,8 @@ def audit(
         except PolicyError as exc:  # a value the SQL cannot take: name the file it came from
             raise PolicyError(f"policy {policy_path or '(shipped)'}: {exc}") from None
         timings["engine_s"] = time.perf_counter() - t1
+        if progress is not None:
+            progress("report", stats.input_rows)
         t2 = time.perf_counter()
         contacts = contacts_frame(store)
     cards = scorecards(contacts, violations)

@@ -21,6 +21,7 @@ import logging
 import re
 import secrets
 import shutil
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
@@ -141,7 +142,9 @@ class AuditRunner:
                 raise AuditInputError("the uploaded log is gone")
             out = folder / "out"
             shutil.rmtree(out, ignore_errors=True)
-            summary = audit(log, out, html=True, log_name=filename)
+            summary = audit(
+                log, out, html=True, log_name=filename, progress=_progress_writer(folder)
+            )
         except AuditInputError as exc:
             # the audit's own message names the line and the problem: show it, with the
             # uploaded file's name where it names the server's copy
@@ -154,6 +157,8 @@ class AuditRunner:
             _log.exception("audit run %s crashed", run_id)
             self._set(run_id, status="failed", finished_at=self.settings.clock(), error=None)
             return
+        finally:
+            (folder / PROGRESS_FILE).unlink(missing_ok=True)
         stats = summary.get("log", {})
         self._set(
             run_id,
@@ -165,6 +170,22 @@ class AuditRunner:
             violations=int(summary.get("violations", 0)),
             violation_rate=float(summary.get("violation_rate", 0.0)),
         )
+
+
+PROGRESS_FILE = "progress.json"
+"""In a run's folder while it runs: ``{"stage": "read" | "rules" | "report", "rows": n}``."""
+
+
+def _progress_writer(folder: Path) -> Callable[[str, int], None]:
+    """Where `audit` reports its stage: a small JSON file the status page reads (replaced
+    atomically, so a page never sees half of it)."""
+
+    def write(stage: str, rows: int) -> None:
+        tmp = folder / (PROGRESS_FILE + ".tmp")
+        tmp.write_text(json.dumps({"stage": stage, "rows": rows}), encoding="utf-8")
+        tmp.replace(folder / PROGRESS_FILE)
+
+    return write
 
 
 def size_text(n: int) -> str:
@@ -257,10 +278,12 @@ def audit_page(request: Request, db: DbSession, user: Staff, run_id: int) -> HTM
     run = _own_run(db, run_id)
     settings = context(request).settings
     out = _dir(settings, run) / "out"
-    summary = cards = None
+    summary = cards = progress = None
     if run.status == "done":
         summary = _read_json(out / "summary.json")
         cards = _read_json(out / "scorecards.json")
+    elif run.status == "running":
+        progress = _read_json(_dir(settings, run) / PROGRESS_FILE)
     now = settings.clock()
     elapsed = int(((run.finished_at or now) - (run.started_at or run.created_at)).total_seconds())
     values = {
@@ -269,6 +292,7 @@ def audit_page(request: Request, db: DbSession, user: Staff, run_id: int) -> HTM
         "cards": (cards or {}).get("scorecards", {}),
         "escalation": (cards or {}).get("escalation", []),
         "elapsed": max(elapsed, 0),
+        "progress": progress if isinstance(progress, dict) else None,
         "zone": LENDER_ZONE,
         "refresh": run.status in ("queued", "running"),
     }

@@ -590,6 +590,18 @@ CATALOG: dict[str, tuple[str, str]] = {
         "正在审计，已用时 {s} 秒……页面会自动刷新。",
         "Auditing, {s} s so far… this page refreshes itself.",
     ),
+    "audit.stage.read": (
+        "第 1 步（共 3 步）：读取并校验日志，已读 {rows} 行",
+        "Step 1 of 3: reading and validating the log, {rows} rows so far",
+    ),
+    "audit.stage.rules": (
+        "第 2 步（共 3 步）：对 {rows} 行运行规则",
+        "Step 2 of 3: running the rules on {rows} rows",
+    ),
+    "audit.stage.report": (
+        "第 3 步（共 3 步）：生成评分卡和报告（{rows} 行）",
+        "Step 3 of 3: building scorecards and reports ({rows} rows)",
+    ),
     "audit.refresh": ("刷新", "Refresh"),
     "audit.failed": ("审计失败：", "The audit failed:"),
     "audit.failed_internal": (
