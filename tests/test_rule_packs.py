@@ -213,3 +213,18 @@ rules:
     r = analyzer.check("您的借款已逾期5天，再不还款我们将上门。")
     assert "threat" in {v.code for v in r.violations}
     assert "excessive_frequency" not in {v.code for v in r.violations}
+
+
+def test_the_fast_yaml_loader_reads_every_shipped_file_as_the_pure_python_one_does() -> None:
+    """`collectguard._yaml.safe_load` uses libyaml when present: every YAML file the package
+    ships must come out exactly as PyYAML's pure-Python safe loader reads it."""
+    import yaml
+
+    from collectguard import _yaml
+
+    files = sorted((Path(__file__).parents[1] / "src" / "collectguard").rglob("*.yaml"))
+    assert len(files) >= 8
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        assert _yaml.safe_load(text) == yaml.load(text, Loader=yaml.SafeLoader), f.name
+    assert _yaml.SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -12,8 +12,7 @@ import functools
 import importlib.resources
 from typing import Any
 
-import yaml
-
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.analyze.result import Advice
 from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 
@@ -21,7 +20,7 @@ from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 @functools.lru_cache(maxsize=1)
 def channels() -> dict[str, dict[str, Any]]:
     raw = (importlib.resources.files("collectguard.analyze") / "channels.yaml").read_text("utf-8")
-    data = yaml.safe_load(raw)
+    data = safe_yaml(raw)
     return {c["id"]: c for c in data["channels"]}
 
 

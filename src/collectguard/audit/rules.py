@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import PolicyError, RulePackError
 from collectguard.gateway.policy import Cap, Cited, JurisdictionPolicy, Overlay, Policy
 from collectguard.rules.pack import RulePack, load_builtin, load_pack_file, resolve_pack
@@ -163,7 +164,7 @@ def load_overlay(path: Path | str) -> str:
     option for the analyzer."""
     load_pack_file(Path(path))  # a valid pack file, its base known
     try:
-        head = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        head = safe_yaml(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:  # pragma: no cover - loaded above
         raise RulePackError(f"{path}: cannot read: {exc}") from exc
     if not isinstance(head, dict) or not head.get("extends"):

@@ -10,8 +10,8 @@ leftmost-longest; Latin terms match only as whole words
 from __future__ import annotations
 
 import ahocorasick
-import yaml
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.extract._common import orig, read_data
 from collectguard.extract._model import PartyMention, PartyRole
 from collectguard.normalize import NormalizedText, normalize
@@ -27,7 +27,7 @@ _ROLES: dict[str, PartyRole] = {
 
 
 def _build() -> tuple[ahocorasick.Automaton, dict[str, PartyRole]]:
-    raw = yaml.safe_load(read_data("parties.yaml"))
+    raw = safe_yaml(read_data("parties.yaml"))
     if not isinstance(raw, dict):
         raise ValueError("parties.yaml: expected a mapping of role -> list of terms")
     terms: dict[str, PartyRole] = {}

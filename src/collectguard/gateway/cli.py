@@ -16,6 +16,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import CollectguardError
 from collectguard.gateway.models import ContactProfile, Decision, DecisionRequest
 
@@ -47,7 +48,7 @@ def default_db() -> Path:
 def _templates(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise typer.BadParameter("templates file must map template id → text")
     return {str(k): v for k, v in data.items()}

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine
 from starlette.types import Message, Receive, Scope, Send
 
 from collectguard._version import __version__
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.analyze.analyzer import Analyzer
 from collectguard.gateway.core import ContentChecker
 from collectguard.gateway.log import DecisionLog
@@ -93,9 +94,7 @@ def app_from_env() -> GatewayApp:
     env = os.environ
     templates = None
     if env.get(ENV_PREFIX + "TEMPLATES"):
-        import yaml
-
-        raw = yaml.safe_load(Path(env[ENV_PREFIX + "TEMPLATES"]).read_text(encoding="utf-8"))
+        raw = safe_yaml(Path(env[ENV_PREFIX + "TEMPLATES"]).read_text(encoding="utf-8"))
         templates = {str(k): str(v) for k, v in (raw or {}).items()}
     return create_app(
         db=env.get(ENV_PREFIX + "DB", "gateway.db"),

@@ -16,6 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import PolicyError
 
 Channel = Literal["sms", "call", "ai_voice", "email", "app_push", "visit"]
@@ -256,7 +257,7 @@ def load_policy(path: Path | str | None = None) -> Policy:
     if path is None:
         return default_policy()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        data = safe_yaml(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"policy {path}: cannot read: {exc}") from None
     except yaml.YAMLError as exc:
@@ -273,4 +274,4 @@ def load_policy(path: Path | str | None = None) -> Policy:
 @lru_cache(maxsize=1)
 def default_policy() -> Policy:
     raw = resources.files("collectguard.gateway").joinpath("policy.yaml").read_text("utf-8")
-    return Policy.model_validate(yaml.safe_load(raw))
+    return Policy.model_validate(safe_yaml(raw))

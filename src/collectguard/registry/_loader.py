@@ -30,11 +30,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import RegistryError
 from collectguard.registry._models import LenderEntry, Organization, ProductAlias
-
-# The C loader (libyaml) is several times faster on the shipped files; both are safe loaders.
-_YamlLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 RegistrySource = str | os.PathLike[str] | Traversable
 
@@ -79,7 +77,7 @@ def load_registry_file(source: RegistrySource) -> RegistryData:
 def parse_registry_text(text: str, label: str) -> RegistryData:
     """Validate registry YAML given as text; `label` names it in error messages."""
     try:
-        raw = yaml.load(text, Loader=_YamlLoader)
+        raw = safe_yaml(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import RulePackError
 
 _ANNOTATIONS = ("ruleid", "ok", "todoruleid", "todook", "expect", "sender", "at", "tz")
@@ -171,7 +172,7 @@ class HistoryCase:
 def parse_history_fixtures(raw: str, origin: str) -> list[HistoryCase]:
     """Timeline cases for history-aware rules (see the module docstring for the format)."""
     try:
-        doc = yaml.safe_load(raw)
+        doc = safe_yaml(raw)
     except yaml.YAMLError as exc:
         raise RulePackError(f"{origin}: not valid YAML: {exc}") from None
     if not isinstance(doc, list):

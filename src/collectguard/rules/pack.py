@@ -24,6 +24,7 @@ import ahocorasick
 import yaml
 from pydantic import ValidationError
 
+from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import RulePackError
 from collectguard.normalize import EvasionLexicon, NormalizedText
 from collectguard.rules.model import Detect, Rule, RulePackFile, Signal
@@ -161,7 +162,7 @@ def _clause(text: str, breaks: list[int], start: int, end: int) -> str:
 
 def _parse(raw: str, origin: str) -> RulePackFile:
     try:
-        data = yaml.safe_load(raw)
+        data = safe_yaml(raw)
     except yaml.YAMLError as exc:
         raise RulePackError(f"{origin}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
