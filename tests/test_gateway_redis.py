@@ -212,3 +212,43 @@ def test_redis_reservation_taken_back_when_log_fails(
     assert again.decision == "allow" and not again.replayed
     assert gw.decide(us_call("y")).decision == "defer"
     assert log.verify().ok and len(list(log.entries())) == 8  # 6 + x + y
+
+
+def test_a_profile_saved_by_another_replica_holds_on_the_next_decision(
+    redis_server: RedisServer,
+) -> None:
+    """Replicas cache profiles (one round trip per decision); the script that stores a
+    decision checks the profile is still the one planned with. So a cease-communication or
+    opt-out saved on replica B stops replica A's very next decision, and lifting it lets A
+    allow again — on both paths (an allow reserves, a deny is remembered)."""
+    from collectguard.gateway import ContactProfile
+
+    now = dt.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+    a, b = gateway(redis_server.url, now), gateway(redis_server.url, now)
+    assert a.decide(us_call("p1")).decision == "allow"  # A now holds "no profile"
+    b.set_profile("cust-1", ContactProfile(cease_communication=True))
+    d = a.decide(us_call("p2"))
+    assert d.decision == "deny" and any(r.code == "cease_communication" for r in d.reasons)
+    b.set_profile("cust-1", ContactProfile(opted_out_channels=["sms"]))  # calls allowed again
+    assert a.decide(us_call("p3")).decision == "allow"  # A planned a deny: stale, re-planned
+    b.set_profile("cust-1", ContactProfile(opted_out_channels=["call"]))
+    d = a.decide(us_call("p4"))
+    assert d.decision == "deny" and any(r.code == "opted_out" for r in d.reasons)
+    assert a.decide(us_call("p4")).replayed  # a replay is still found without a look-up
+    # the profile a replica saved itself holds at once, and its own cache is not stale
+    a.set_profile("cust-1", ContactProfile())
+    assert a.decide(us_call("p5")).decision == "allow"
+    # a profile that keeps changing: the decision fails closed instead of looping
+    store = a.store
+    assert isinstance(store, RedisStateStore)
+    store._profiles["cust-1"] = ("0" * 40, None)  # a version Redis never had
+    original = store._cache
+
+    def churn(debtor_id: str, raw: str | None) -> tuple[str, ContactProfile | None]:
+        out = original(debtor_id, raw)
+        store._profiles[debtor_id] = ("0" * 40, out[1])  # as if it changed again at once
+        return out
+
+    store._cache = churn  # type: ignore[method-assign]
+    d = a.decide(us_call("p6"))
+    assert d.decision == "deny" and d.reasons[0].code == "state_unavailable"

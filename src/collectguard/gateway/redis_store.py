@@ -3,10 +3,17 @@ attempt time), checked and reserved by one Lua script so that replicas never ove
 
 Owns the key layout (prefix `cg:gw:`) and the scripts. Connection errors and timeouts raise
 `StoreUnavailable` (the service denies: fail closed).
+
+Profiles are cached per replica, so a decision usually costs one round trip: the script that
+stores it also checks that the debtor's profile is still the one the decision was planned
+with (its SHA-1), and otherwise answers with the current profile (`ProfileChanged`: the
+service plans again). A profile saved by another replica therefore takes effect on the very
+next decision, never later.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -19,26 +26,48 @@ from collectguard.gateway.models import ContactProfile, Outcome
 from collectguard.gateway.store import (
     Attempt,
     Journal,
+    Loaded,
     OnCap,
+    ProfileChanged,
+    ProfileSeen,
     ReserveResult,
     StoreUnavailable,
     UnknownAttempt,
 )
 
-# KEYS[1] = decision key, KEYS[2] = attempt key, KEYS[3..] = window keys (one per check)
-# ARGV: decision_json, attempt_json, member, score, force, ttl_s, n, then per check:
-#       min, max, limit, add
-_RESERVE = """
+# Shared by both scripts: KEYS[p] is the debtor's profile key and ARGV[v] the SHA-1 of the
+# profile the decision was planned with ('-': none; '': no check).
+_PROFILE_CHECK = """
+if ARGV[{v}] ~= '' then
+  local cur = redis.call('GET', KEYS[{p}])
+  local got = '-'
+  if cur then got = redis.sha1hex(cur) end
+  if got ~= ARGV[{v}] then
+    if cur then return {{'stale', cur}} end
+    return {{'stale'}}
+  end
+end
+"""
+
+# KEYS[1] = decision key, KEYS[2] = attempt key, KEYS[3] = profile key,
+# KEYS[4..] = window keys (one per check)
+# ARGV: decision_json, attempt_json, member, score, force, ttl_s, n, profile sha1, then per
+#       check: min, max, limit, add
+_RESERVE = (
+    """
 local prev = redis.call('GET', KEYS[1])
 if prev then return {'replay', prev} end
+"""
+    + _PROFILE_CHECK.format(p=3, v=8)
+    + """
 local n = tonumber(ARGV[7])
 local force = ARGV[5] == '1'
 local score = tonumber(ARGV[4])
 local ttl = tonumber(ARGV[6])
 if not force then
   for i = 1, n do
-    local base = 7 + (i - 1) * 4
-    local k = KEYS[2 + i]
+    local base = 8 + (i - 1) * 4
+    local k = KEYS[3 + i]
     local cnt = redis.call('ZCOUNT', k, ARGV[base + 1], '(' .. ARGV[base + 2])
     if cnt >= tonumber(ARGV[base + 3]) then
       local found = redis.call('ZRANGEBYSCORE', k, ARGV[base + 1], '(' .. ARGV[base + 2],
@@ -50,9 +79,9 @@ if not force then
   end
 end
 for i = 1, n do
-  local base = 7 + (i - 1) * 4
+  local base = 8 + (i - 1) * 4
   if ARGV[base + 4] == '1' then
-    local k = KEYS[2 + i]
+    local k = KEYS[3 + i]
     redis.call('ZADD', k, score, ARGV[3])
     redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. tostring(score - ttl))
     redis.call('EXPIRE', k, ttl)
@@ -62,6 +91,27 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ttl)
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
 return {'reserved'}
 """
+)
+
+# KEYS[1] = decision key, KEYS[2] = profile key; ARGV: decision_json, ttl_s, profile sha1
+_REMEMBER = (
+    """
+local prev = redis.call('GET', KEYS[1])
+if prev then return {'replay', prev} end
+"""
+    + _PROFILE_CHECK.format(p=2, v=3)
+    + """
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+return {'stored'}
+"""
+)
+
+_CACHED_PROFILES = 100_000
+"""Profiles a replica keeps (then it starts afresh): about 1 KB each."""
+
+
+def _sha1(raw: str | None) -> str:
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest() if raw is not None else "-"
 
 
 class RedisStateStore:
@@ -79,6 +129,9 @@ class RedisStateStore:
             decode_responses=True,
         )
         self._reserve = self.client.register_script(_RESERVE)
+        self._remember = self.client.register_script(_REMEMBER)
+        # debtor id → (SHA-1 of the stored JSON, profile): see the module docstring
+        self._profiles: dict[str, tuple[str, ContactProfile | None]] = {}
 
     def _k(self, kind: str, ident: str) -> str:
         return f"{self.PREFIX}{kind}:{ident}"
@@ -90,9 +143,13 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis: {exc}") from exc
         return json.loads(raw) if raw is not None else None
 
-    def load(
-        self, idem_key: str, debtor_id: str | None
-    ) -> tuple[dict[str, Any] | None, ContactProfile | None]:
+    def load(self, idem_key: str, debtor_id: str | None) -> Loaded:
+        """The debtor's profile from this replica's cache (no round trip; a replay is found
+        by the script that stores the decision), else the decision and profile from Redis."""
+        if debtor_id is not None:
+            cached = self._profiles.get(debtor_id)
+            if cached is not None:
+                return Loaded(None, cached[1], cached[0])
         keys = [self._k("decision", idem_key)]
         if debtor_id is not None:
             keys.append(self._k("profile", debtor_id))
@@ -101,26 +158,61 @@ class RedisStateStore:
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         decision = json.loads(raw[0]) if raw[0] is not None else None
-        prof = raw[1] if len(raw) > 1 else None
-        return decision, ContactProfile.model_validate_json(prof) if prof is not None else None
+        if debtor_id is None:
+            return Loaded(decision, None)
+        stored = raw[1]
+        assert stored is None or isinstance(stored, str)  # decode_responses=True
+        version, prof = self._cache(debtor_id, stored)
+        return Loaded(decision, prof, version)
+
+    def _cache(self, debtor_id: str, raw: str | None) -> tuple[str, ContactProfile | None]:
+        prof = ContactProfile.model_validate_json(raw) if raw is not None else None
+        if len(self._profiles) >= _CACHED_PROFILES:
+            self._profiles.clear()
+        entry = self._profiles[debtor_id] = (_sha1(raw), prof)
+        return entry
+
+    def _check_args(self, profile: ProfileSeen) -> tuple[str, str]:
+        """(profile key, expected SHA-1) for the scripts; ('', '') asks for no check."""
+        if profile is None:
+            return self._k("profile", ""), ""
+        debtor_id, version = profile
+        return self._k("profile", debtor_id), version or ""
+
+    def _stale(self, profile: ProfileSeen, res: list[Any]) -> ProfileChanged:
+        """The script found another profile: keep it (the next `load` plans with it)."""
+        assert profile is not None
+        self._cache(profile[0], res[1] if len(res) > 1 else None)
+        return ProfileChanged(profile[0])
 
     def remember(
-        self, idem_key: str, decision: dict[str, Any], journal: Journal | None = None
+        self,
+        idem_key: str,
+        decision: dict[str, Any],
+        journal: Journal | None = None,
+        *,
+        profile: ProfileSeen = None,
     ) -> dict[str, Any]:
         key = self._k("decision", idem_key)
+        pkey, expected = self._check_args(profile)
         try:
-            if self.client.set(key, json.dumps(decision), nx=True, ex=self.TTL_S):
-                if journal is not None:
-                    try:
-                        journal(decision, None)
-                    except Exception:
-                        self.client.delete(key)
-                        raise
-                return decision
-            raw = self.client.get(key)
+            res = self._remember(
+                keys=[key, pkey], args=[json.dumps(decision), self.TTL_S, expected]
+            )
+            if res[0] == "replay":
+                replayed: dict[str, Any] = json.loads(res[1])
+                return replayed
+            if res[0] == "stale":
+                raise self._stale(profile, res)
+            if journal is not None:
+                try:
+                    journal(decision, None)
+                except Exception:
+                    self.client.delete(key)
+                    raise
+            return decision
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
-        return json.loads(raw) if raw is not None else decision
 
     def reserve(
         self,
@@ -132,8 +224,10 @@ class RedisStateStore:
         force: bool = False,
         journal: Journal | None = None,
         on_cap: OnCap | None = None,
+        profile: ProfileSeen = None,
     ) -> ReserveResult:
-        keys = [self._k("decision", idem_key), self._k("attempt", attempt.attempt_id)]
+        pkey, expected = self._check_args(profile)
+        keys = [self._k("decision", idem_key), self._k("attempt", attempt.attempt_id), pkey]
         keys += [self._k("w", c.key) for c in checks]
         argv: list[str | float | int] = [
             json.dumps(decision),
@@ -143,6 +237,7 @@ class RedisStateStore:
             "1" if force else "0",
             self.TTL_S,
             len(checks),
+            expected,
         ]
         for c in checks:
             argv += [repr(c.min_score), repr(c.max_score), c.limit, "1" if c.add else "0"]
@@ -152,6 +247,8 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis: {exc}") from exc
         if res[0] == "replay":
             return ReserveResult("replay", json.loads(res[1]))
+        if res[0] == "stale":
+            raise self._stale(profile, res)
         if res[0] == "cap":
             chk = checks[int(res[1]) - 1]
             raw_scores = json.loads(res[2])
@@ -159,7 +256,7 @@ class RedisStateStore:
             if on_cap is None:
                 return ReserveResult("cap", failed=chk, scores=scores)
             # no shared transaction in Redis: stored like `remember` (the first key wins)
-            stored = self.remember(idem_key, on_cap(chk, scores), journal)
+            stored = self.remember(idem_key, on_cap(chk, scores), journal)  # checked above
             return ReserveResult("cap", stored, failed=chk, scores=scores)
         if journal is not None:
             try:
@@ -209,10 +306,13 @@ class RedisStateStore:
         return ContactProfile.model_validate_json(raw) if raw is not None else None
 
     def put_profile(self, debtor_id: str, profile: ContactProfile) -> None:
+        raw = profile.model_dump_json()
         try:
-            self.client.set(self._k("profile", debtor_id), profile.model_dump_json())
+            self.client.set(self._k("profile", debtor_id), raw)
         except RedisError as exc:
+            self._profiles.pop(debtor_id, None)
             raise StoreUnavailable(f"redis: {exc}") from exc
+        self._cache(debtor_id, raw)
 
     def ping(self) -> None:
         try:

@@ -35,6 +35,8 @@ from collectguard.gateway.policy import Policy, default_policy
 from collectguard.gateway.store import (
     Attempt,
     Journal,
+    ProfileChanged,
+    ProfileSeen,
     StateStore,
     StoreUnavailable,
     UnknownAttempt,
@@ -137,19 +139,31 @@ class Gateway:
 
         return write
 
+    PLAN_ATTEMPTS = 3
+    """Plans per decision when the debtor's profile changes meanwhile (`ProfileChanged`)."""
+
     def _decide(self, req: DecisionRequest, now: dt.datetime) -> Decision:
-        prev, profile = self.store.load(req.idempotency_key, req.debtor_id)
-        if prev is not None:
-            return _replay(prev)
-        profile = profile or ContactProfile()
+        for _ in range(self.PLAN_ATTEMPTS):
+            try:
+                return self._decide_once(req, now)
+            except ProfileChanged:
+                continue  # another replica saved a new profile: plan again with it
+        raise StoreUnavailable("the debtor's profile kept changing during the decision")
+
+    def _decide_once(self, req: DecisionRequest, now: dt.datetime) -> Decision:
+        loaded = self.store.load(req.idempotency_key, req.debtor_id)
+        if loaded.decision is not None:
+            return _replay(loaded.decision)
+        profile = loaded.profile or ContactProfile()
+        seen = (req.debtor_id, loaded.version)
         p = plan(req, profile, self.policy, self.content, now, self.templates)
         decision_id = uuid.uuid4().hex
         if p.verdict == "allow":
-            return self._reserve(req, p, profile, decision_id, now)
+            return self._reserve(req, p, profile, decision_id, now, seen)
         decision = self._make(req, p, p.verdict, p.reasons, p.not_before, decision_id, now)
         if self.dry_run:
-            return self._force_allow(req, p, decision, decision_id)
-        return self._remember(req, decision)
+            return self._force_allow(req, p, decision, decision_id, seen)
+        return self._remember(req, decision, seen)
 
     def _reserve(
         self,
@@ -158,6 +172,7 @@ class Gateway:
         profile: ContactProfile,
         decision_id: str,
         now: dt.datetime,
+        seen: ProfileSeen,
     ) -> Decision:
         allow = self._make(req, p, "allow", (), None, decision_id, now, attempt=True)
         attempt = Attempt(decision_id, p.at.timestamp(), p.keys)
@@ -180,6 +195,7 @@ class Gateway:
             attempt,
             journal=self._journal(req),
             on_cap=None if self.dry_run else defer,
+            profile=seen,
         )
         if res.status == "replay":
             assert res.decision is not None
@@ -193,10 +209,10 @@ class Gateway:
                 return _replay(res.decision)
             return deferred[0]
         defer(res.failed, res.scores)
-        return self._force_allow(req, p, deferred[0], decision_id)
+        return self._force_allow(req, p, deferred[0], decision_id, seen)
 
     def _force_allow(
-        self, req: DecisionRequest, p: Plan, would: Decision, decision_id: str
+        self, req: DecisionRequest, p: Plan, would: Decision, decision_id: str, seen: ProfileSeen
     ) -> Decision:
         """Dry run: the sender goes ahead, so the attempt is counted, without any cap check."""
         allow = would.model_copy(
@@ -216,6 +232,7 @@ class Gateway:
             attempt,
             force=True,
             journal=self._journal(req),
+            profile=seen,
         )
         if res.status == "replay":
             assert res.decision is not None
@@ -223,9 +240,12 @@ class Gateway:
         log.info("dry run: would have answered %s for %s", would.decision, req.idempotency_key)
         return allow
 
-    def _remember(self, req: DecisionRequest, decision: Decision) -> Decision:
+    def _remember(self, req: DecisionRequest, decision: Decision, seen: ProfileSeen) -> Decision:
         stored = self.store.remember(
-            req.idempotency_key, decision.model_dump(mode="json"), journal=self._journal(req)
+            req.idempotency_key,
+            decision.model_dump(mode="json"),
+            journal=self._journal(req),
+            profile=seen,
         )
         if stored.get("decision_id") != decision.decision_id:
             return _replay(stored)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from sqlalchemy import (
     Column,
@@ -83,6 +83,26 @@ class Attempt:
         )
 
 
+class ProfileChanged(Exception):
+    """The debtor's profile changed after `load` (another replica saved a new one): the
+    store holds the new copy now; plan the decision again."""
+
+
+class Loaded(NamedTuple):
+    """What `load` returns: the decision stored under the key (a replay), the debtor's
+    profile, and an opaque version of that profile (None: the store does not track one).
+    Passing the version back to `remember`/`reserve` as ``profile=(debtor_id, version)``
+    makes them refuse with `ProfileChanged` when the profile is no longer that one."""
+
+    decision: dict[str, Any] | None
+    profile: ContactProfile | None
+    version: str | None = None
+
+
+ProfileSeen = tuple[str, str | None] | None
+"""(debtor id, profile version from `load`), or None: no profile check."""
+
+
 @dataclass(frozen=True)
 class ReserveResult:
     status: Literal["reserved", "replay", "cap"]
@@ -94,16 +114,22 @@ class ReserveResult:
 class StateStore(Protocol):
     def get_decision(self, idem_key: str) -> dict[str, Any] | None: ...
 
-    def load(
-        self, idem_key: str, debtor_id: str | None
-    ) -> tuple[dict[str, Any] | None, ContactProfile | None]:
-        """The stored decision for the key (if any) and, if none, the debtor's profile."""
+    def load(self, idem_key: str, debtor_id: str | None) -> Loaded:
+        """The stored decision for the key (if any) and, if none, the debtor's profile. A
+        store that caches profiles may skip the decision look-up (`remember`/`reserve` find
+        a replay anyway)."""
         ...
 
     def remember(
-        self, idem_key: str, decision: dict[str, Any], journal: Journal | None = None
+        self,
+        idem_key: str,
+        decision: dict[str, Any],
+        journal: Journal | None = None,
+        *,
+        profile: ProfileSeen = None,
     ) -> dict[str, Any]:
-        """Store `decision` under the key unless one is there; return the stored one."""
+        """Store `decision` under the key unless one is there; return the stored one.
+        `ProfileChanged` if `profile` is given and no longer current."""
         ...
 
     def reserve(
@@ -116,8 +142,10 @@ class StateStore(Protocol):
         force: bool = False,
         journal: Journal | None = None,
         on_cap: OnCap | None = None,
+        profile: ProfileSeen = None,
     ) -> ReserveResult:
-        """Atomically: replay if the key is known; else if every check passes (or `force`),
+        """Atomically: replay if the key is known; `ProfileChanged` if `profile` is given and
+        no longer current; else if every check passes (or `force`),
         add the attempt to the keys of checks with `add`, store the attempt and decision.
         When a cap fails and `on_cap` is given, store (as `remember` does) and return in
         `decision` what it answers, so the deferral needs no second round."""
@@ -337,10 +365,9 @@ class SqlStateStore:
     def get_decision(self, idem_key: str) -> dict[str, Any] | None:
         return self.load(idem_key, None)[0]
 
-    def load(
-        self, idem_key: str, debtor_id: str | None
-    ) -> tuple[dict[str, Any] | None, ContactProfile | None]:
-        """The stored decision for the key and, if there is none, the debtor's profile."""
+    def load(self, idem_key: str, debtor_id: str | None) -> Loaded:
+        """The stored decision for the key and, if there is none, the debtor's profile (read
+        fresh each time: no version to check)."""
         with self._read() as cur:
             raw = _scalar(cur, _GET_DECISION, (idem_key,))
             prof = (
@@ -348,13 +375,18 @@ class SqlStateStore:
                 if debtor_id is not None and raw is None
                 else None
             )
-        return (
+        return Loaded(
             json.loads(raw) if raw is not None else None,
             ContactProfile.model_validate_json(prof) if prof is not None else None,
         )
 
     def remember(
-        self, idem_key: str, decision: dict[str, Any], journal: Journal | None = None
+        self,
+        idem_key: str,
+        decision: dict[str, Any],
+        journal: Journal | None = None,
+        *,
+        profile: ProfileSeen = None,
     ) -> dict[str, Any]:
         with self._write() as (c, cur):
             raw = _scalar(cur, _GET_DECISION, (idem_key,))
@@ -377,6 +409,7 @@ class SqlStateStore:
         force: bool = False,
         journal: Journal | None = None,
         on_cap: OnCap | None = None,
+        profile: ProfileSeen = None,
     ) -> ReserveResult:
         with self._write() as (c, cur):
             raw = _scalar(cur, _GET_DECISION, (idem_key,))
