@@ -127,7 +127,8 @@ def test_repeat_offenders_within_window_only() -> None:
     assert esc[0]["findings"] == 3
 
 
-def test_cli_generate_and_audit(tmp_path: Path) -> None:
+def audit_cli() -> typer.Typer:
+    """The `audit` sub-app under a root app, as `collectguard audit …` runs it."""
     app = typer.Typer()
     app.add_typer(audit_app, name="audit")
 
@@ -135,6 +136,11 @@ def test_cli_generate_and_audit(tmp_path: Path) -> None:
     def version() -> None:  # a second command so that `audit` stays a sub-command
         pass
 
+    return app
+
+
+def test_cli_generate_and_audit(tmp_path: Path) -> None:
+    app = audit_cli()
     runner = CliRunner()
     log = tmp_path / "g.jsonl"
     res = runner.invoke(app, ["audit", "generate", str(log), "--events", "800"])
@@ -182,16 +188,9 @@ def test_a_policy_the_audit_cannot_use_is_a_clear_cli_error(tmp_path: Path) -> N
     named, no traceback."""
     import yaml
 
-    from collectguard.audit.cli import audit_app
     from collectguard.gateway.policy import default_policy
 
-    app = typer.Typer()
-    app.add_typer(audit_app, name="audit")
-
-    @app.command()
-    def version() -> None:  # a second command so that `audit` stays a sub-command
-        pass
-
+    app = audit_cli()
     runner = CliRunner()
     log = tmp_path / "g.csv"
     assert runner.invoke(app, ["audit", "generate", str(log), "--events", "300"]).exit_code == 0

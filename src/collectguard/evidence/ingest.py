@@ -715,49 +715,21 @@ class Importer:
                 arow["id"] = aid
             for cid, crow in zip(_reserve_ids(conn, CallRecord, len(calls)), calls, strict=True):
                 crow["id"] = cid
+
+            # each ledger entry names its item: kind, id, content hash, dedupe key
+            def ledger_item(row: dict[str, Any], kind: str, sha: str, **extra: Any) -> Any:
+                payload = {**base, "item": kind, "item_id": row["id"], "item_sha256": sha}
+                payload.update(dedupe_key=row["dedupe_key"], **extra)
+                return (row, kind, payload)
+
             chain: list[tuple[dict[str, Any], str, dict[str, Any]]] = [
-                (
-                    row,
-                    "message",
-                    {
-                        **base,
-                        "item": "message",
-                        "item_id": row["id"],
-                        "item_sha256": row["item_sha256"],
-                        "dedupe_key": row["dedupe_key"],
-                    },
-                )
-                for row in message_rows
+                ledger_item(row, "message", row["item_sha256"]) for row in message_rows
             ]
             chain += [
-                (
-                    arow,
-                    "attachment",
-                    {
-                        **base,
-                        "item": "attachment",
-                        "item_id": arow["id"],
-                        "item_sha256": arow["sha256"],
-                        "dedupe_key": arow["dedupe_key"],
-                        "message_item_id": arow["message_id"],
-                    },
-                )
-                for arow in attachments
+                ledger_item(a, "attachment", a["sha256"], message_item_id=a["message_id"])
+                for a in attachments
             ]
-            chain += [
-                (
-                    crow,
-                    "call",
-                    {
-                        **base,
-                        "item": "call",
-                        "item_id": crow["id"],
-                        "item_sha256": crow["item_sha256"],
-                        "dedupe_key": crow["dedupe_key"],
-                    },
-                )
-                for crow in calls
-            ]
+            chain += [ledger_item(c, "call", c["item_sha256"]) for c in calls]
             if chain:
                 entries = self.store.ledger.append_many(
                     [(kind, payload) for _row, kind, payload in chain], conn=conn, recorded_at=now
