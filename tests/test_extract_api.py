@@ -102,7 +102,9 @@ def test_module_is_pure_and_documented(path: Path) -> None:
         for name in names:
             top = name.split(".")[0]
             if top == "collectguard":
-                assert name.startswith(("collectguard.extract", "collectguard.normalize")), name
+                # `collectguard._yaml`: a leaf module (PyYAML's fastest safe loader), no I/O
+                allowed = ("collectguard.extract", "collectguard.normalize", "collectguard._yaml")
+                assert name.startswith(allowed), name
             else:
                 assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY, name
 
