@@ -255,28 +255,7 @@ def test_time_verdicts_equal_the_gateways_plan(cases: list[tuple[Any, ...]]) -> 
     assert set(zip(v["event_id"], v["rule_id"], strict=True)) == expected
 
 
-OVERLAY = """
-pack: cn-acme
-version: "1"
-extends: cn
-jurisdiction: CN
-languages: [zh]
-timezone: Asia/Shanghai
-title: {zh: ACME 话术规范, en: ACME wording rules}
-rules:
-  - id: cn.acme.no_rush_wording
-    code: other
-    title: {zh: 禁用“加急处理”措辞, en: "No 'urgent processing' wording"}
-    binding: self_regulatory
-    severity: self_regulatory
-    check: content_prohibited
-    citation: ["ACME collection wording policy §3"]
-    in_force: 2025-01-01
-    confidence: high
-    explain: {zh: 本机构禁用此措辞, en: house policy bans this wording}
-    detect:
-      patterns: ['加急处理']
-"""
+OVERLAY = (Path(__file__).parent / "data" / "cn-acme-overlay.yaml").read_text("utf-8")
 RUSH = "【XX消费金融】您的借款已到期，请通过官方App还款，可加急处理。"
 
 

@@ -113,28 +113,7 @@ def test_request_file_export_and_verify(tmp_path: Path) -> None:
 def test_lender_rule_pack_overlay(tmp_path: Path) -> None:
     overlay = tmp_path / "acme.yaml"
     overlay.write_text(
-        """
-pack: cn-acme
-version: "1"
-extends: cn
-jurisdiction: CN
-languages: [zh]
-timezone: Asia/Shanghai
-title: {zh: ACME 话术规范, en: ACME wording rules}
-rules:
-  - id: cn.acme.no_rush_wording
-    code: other
-    title: {zh: 禁用“加急处理”措辞, en: "No 'urgent processing' wording"}
-    binding: self_regulatory
-    severity: self_regulatory
-    check: content_prohibited
-    citation: ["ACME collection wording policy §3"]
-    in_force: 2025-01-01
-    confidence: high
-    explain: {zh: 本机构禁用此措辞, en: house policy bans this wording}
-    detect:
-      patterns: ['加急处理']
-""",
+        (Path(__file__).parent / "data" / "cn-acme-overlay.yaml").read_text("utf-8"),
         encoding="utf-8",
     )
     text = "【招联金融】您的借款已到期，请通过招联金融App还款，可加急处理。"
