@@ -198,3 +198,27 @@ def test_a_bad_policy_file_stops_serve_and_check_clearly(tmp_path: Path) -> None
              "--text", "您好"],
         )  # fmt: skip
         assert res.exit_code == 2 and f"policy {policy}" in res.output, res.output
+
+
+def test_ledger_url_puts_the_log_where_the_replicas_share_it(tmp_path: Path) -> None:
+    """`--ledger-url` (as `serve` has): decisions and profile changes go to that log, and
+    `export`/`verify` read it there; the `--db` file keeps the state only."""
+    db, shared = tmp_path / "state.db", tmp_path / "shared-log.db"
+    url = f"sqlite:///{shared}"
+    code, _ = check(db, "--text", "您好，请按时还款。", "--ledger-url", url)
+    assert code in (0, 1)
+    res = runner.invoke(
+        gateway_app, ["profile", "p1", "--db", str(db), "--ledger-url", url, "--cease"]
+    )
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "audit.jsonl"
+    res = runner.invoke(gateway_app, ["export", "--ledger-url", url, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    kinds = [json.loads(line).get("kind") for line in out.read_text("utf-8").splitlines()[:-1]]
+    assert kinds.count("decision") == 1 and kinds.count("profile") == 1
+    head = json.loads(out.read_text("utf-8").splitlines()[-1])["chain_head"]
+    res = runner.invoke(gateway_app, ["verify", "--ledger-url", url, "--head", head])
+    assert res.exit_code == 0, res.output
+    # the state file holds no log entries of its own
+    res = runner.invoke(gateway_app, ["export", "--db", str(db), "--out", str(out)])
+    assert res.exit_code == 0 and out.read_text("utf-8").count('"kind"') == 0

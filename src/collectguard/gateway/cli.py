@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import uuid
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -19,6 +19,9 @@ from pydantic import ValidationError
 from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import CollectguardError
 from collectguard.gateway.models import ContactProfile, Decision, DecisionRequest
+
+if TYPE_CHECKING:
+    from collectguard.gateway.log import DecisionLog
 
 gateway_app = typer.Typer(
     help=(
@@ -177,6 +180,7 @@ def check(
     dry_run: DryOpt = False,
     templates: TplOpt = None,
     pack: PackOpt = None,
+    ledger_url: LedgerOpt = None,
 ) -> None:
     """一次决定 / One decision. Exit 0 allow, 1 deny or defer, 2 bad input."""
     from collectguard.gateway.http import build_gateway
@@ -218,6 +222,7 @@ def check(
         gw = build_gateway(
             db=db or default_db(),
             redis_url=redis_url,
+            ledger_url=ledger_url,
             policy_path=policy,
             dry_run=dry_run,
             templates=_templates(templates),
@@ -304,12 +309,13 @@ def profile(
     ] = None,
     db: DbOpt = None,
     redis_url: RedisOpt = None,
+    ledger_url: LedgerOpt = None,
 ) -> None:
     """查看或修改债务人的联系偏好与状态（修改会记入决策日志）/ Show or change a debtor's
     contact profile (changes are logged)."""
     from collectguard.gateway.http import build_gateway
 
-    gw = build_gateway(db=db or default_db(), redis_url=redis_url)
+    gw = build_gateway(db=db or default_db(), redis_url=redis_url, ledger_url=ledger_url)
     prof = gw.get_profile(debtor)
     data = prof.model_dump()
     changed = False
@@ -357,12 +363,10 @@ def profile(
 def export(
     db: DbOpt = None,
     out: Annotated[Path | None, typer.Option("--out", help="JSONL file (default stdout)")] = None,
+    ledger_url: LedgerOpt = None,
 ) -> None:
     """导出决策日志（JSONL，末行为链头）/ Export the decision log for audit."""
-    from collectguard.gateway.log import DecisionLog
-    from collectguard.gateway.store import sqlite_engine
-
-    log = DecisionLog(sqlite_engine(f"sqlite:///{db or default_db()}"))
+    log = _decision_log(db, ledger_url)
     if out is None:
         report = log.export_jsonl(sys.stdout)
     else:
@@ -376,11 +380,21 @@ def export(
 def verify(
     db: DbOpt = None,
     head: Annotated[str | None, typer.Option(help="expected chain head from an export")] = None,
+    ledger_url: LedgerOpt = None,
 ) -> None:
     """校验决策日志哈希链 / Verify the decision log's hash chain."""
+    report = _decision_log(db, ledger_url).verify(head)
+    typer.echo(report.describe())
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _decision_log(db: Path | None, ledger_url: str | None) -> DecisionLog:
+    """The decision log in `--ledger-url` (replicas sharing one) or in the SQLite `--db`."""
+    from sqlalchemy import create_engine
+
     from collectguard.gateway.log import DecisionLog
     from collectguard.gateway.store import sqlite_engine
 
-    report = DecisionLog(sqlite_engine(f"sqlite:///{db or default_db()}")).verify(head)
-    typer.echo(report.describe())
-    raise typer.Exit(0 if report.ok else 1)
+    if ledger_url:
+        return DecisionLog(create_engine(ledger_url))
+    return DecisionLog(sqlite_engine(f"sqlite:///{db or default_db()}"))
