@@ -14,7 +14,7 @@ missing columns, error budget exceeded, bad rule pack or overlay, Spark unavaila
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -49,7 +49,7 @@ audit_app = typer.Typer(
 )
 
 
-def _fail(zh: str, en: str, code: int = 2) -> None:
+def _fail(zh: str, en: str, code: int = 2) -> NoReturn:
     typer.echo(f"错误：{zh}\nerror: {en}", err=True)
     raise typer.Exit(code)
 
@@ -146,21 +146,15 @@ def run_cmd(
             memory_limit=memory_limit,
             read_workers=read_workers,
         )
-    except AuditInputError as exc:
-        _fail("日志无法审计（见下）", str(exc))
-        return
-    except RulePackError as exc:
-        _fail("规则包或覆盖文件有误（见下）", str(exc))
-        return
-    except PolicyError as exc:
-        _fail("策略文件有误（见下）", str(exc))
-        return
-    except SparkUnavailable as exc:
-        _fail("Spark 不可用", str(exc))
-        return
-    except PdfUnavailable as exc:
-        _fail("无法生成 PDF（HTML 报告已生成）", str(exc))
-        return
+    except (AuditInputError, RulePackError, PolicyError, SparkUnavailable, PdfUnavailable) as exc:
+        headings: tuple[tuple[type[Exception], str], ...] = (  # zh; the error itself is the en
+            (AuditInputError, "日志无法审计（见下）"),
+            (RulePackError, "规则包或覆盖文件有误（见下）"),
+            (PolicyError, "策略文件有误（见下）"),
+            (SparkUnavailable, "Spark 不可用"),
+            (PdfUnavailable, "无法生成 PDF（HTML 报告已生成）"),
+        )
+        _fail(next(zh for kind, zh in headings if isinstance(exc, kind)), str(exc))
     lg = summary["log"]
     typer.echo(
         f"已审计 {lg['audited']:,} 行，拒绝 {lg['rejected']:,} 行（共 {lg['input_rows']:,} 行）；"
