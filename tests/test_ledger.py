@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
@@ -10,12 +11,14 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, create_engine, delete, text, update
+from sqlalchemy import Engine, create_engine, delete, event, text, update
 
+import collectguard.ledger.store as store_module
 from collectguard.ledger import (
     GENESIS,
     LedgerEntry,
@@ -92,6 +95,49 @@ def test_canonical_json_fast_path_writes_what_json_dumps_writes(obj: dict[str, o
             canonical_json(obj)
     else:
         assert canonical_json(obj) == reference
+
+
+_JSON_TREE = st.recursive(
+    _PLAIN | st.integers() | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=24,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), _JSON_TREE, max_size=6))
+def test_canonical_json_of_nested_payloads_writes_what_json_dumps_writes(
+    obj: dict[str, object],
+) -> None:
+    """Nested payloads (the gateway's decision log) take the fast path too when plain."""
+    try:
+        reference: bytes | None = json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+    except UnicodeEncodeError:
+        reference = None
+    if reference is None:
+        with pytest.raises(UnicodeEncodeError):
+            canonical_json(obj)
+    else:
+        assert canonical_json(obj) == reference
+
+
+def test_canonical_json_leaves_floats_tuples_and_odd_keys_to_the_reference_encoder() -> None:
+    for obj in (
+        {"a": [1.5, 1e16, {"b": 2**60}]},
+        {"t": (1, "x")},
+        {"n": {1: "int key", 2: "another"}},
+    ):
+        assert canonical_json(obj) == json.dumps(
+            obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+    with pytest.raises(TypeError):
+        canonical_json({"n": {1: "int", "a": "str"}})  # unorderable keys, as json.dumps
+    with pytest.raises(TypeError, match="ISO"):
+        canonical_json({"deep": [{"at": T0}]})
 
 
 def test_canonical_json_of_control_characters_and_surrogates() -> None:
@@ -172,11 +218,48 @@ def test_any_single_payload_change_breaks_the_chain(
 # ---------------------------------------------------------------------- SQL store
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
+@pytest.fixture(params=["pysqlite_transactions", "own_transactions"])
+def engine(tmp_path: Path, request: pytest.FixtureRequest) -> Engine:
+    """SQLite as pysqlite manages transactions by default, and as the evidence and gateway
+    stores set it up (``isolation_level = None``: BEGIN and COMMIT are issued by the code,
+    which lets the ledger append in a transaction of its own on the driver's connection)."""
     eng = create_engine(f"sqlite:///{tmp_path / 'ledger.db'}", connect_args={"timeout": 30})
+    if request.param == "own_transactions":
+
+        @event.listens_for(eng, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(eng, "begin")
+        def _begin(conn: Any) -> None:
+            conn.connection.driver_connection.execute("BEGIN")
+
     SqlLedger(eng, "evidence").create_table()
     return eng
+
+
+def test_a_failed_append_of_its_own_leaves_nothing_and_the_connection_usable(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = engine.connect()  # one connection for every append, as a hot path keeps it
+    led = SqlLedger(engine, "evidence", connect=lambda: contextlib.nullcontext(kept))
+    led.append("message", {"n": 0})
+    real = store_module._run
+
+    def insert_then_fail(c: Any, cur: Any, statement: str, params: Any, **kw: Any) -> None:
+        real(c, cur, statement, params, **kw)
+        if statement.startswith("INSERT"):
+            raise RuntimeError("disk on fire")  # after the rows went in, before the commit
+
+    monkeypatch.setattr(store_module, "_run", insert_then_fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        led.append_many([("message", {"n": 1}), ("message", {"n": 2})])
+    monkeypatch.setattr(store_module, "_run", real)
+    after = led.append("message", {"n": 3})
+    assert after.seq == 2
+    assert [e.payload for e in led.entries()] == [{"n": 0}, {"n": 3}]
+    assert led.verify().ok
+    kept.close()
 
 
 def test_sql_ledger_appends_and_verifies(engine: Engine) -> None:

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.exceptions import RedisError
+from redis.commands.core import Script
+from redis.connection import AbstractConnection
+from redis.exceptions import NoScriptError, RedisError
 
 from collectguard.gateway.core import CapCheck, outcome_effects
 from collectguard.gateway.models import ContactProfile, Outcome
@@ -130,8 +134,33 @@ class RedisStateStore:
         )
         self._reserve = self.client.register_script(_RESERVE)
         self._remember = self.client.register_script(_REMEMBER)
+        self._local = threading.local()  # each thread's kept connection for the scripts
         # debtor id → (SHA-1 of the stored JSON, profile): see the module docstring
         self._profiles: dict[str, tuple[str, ContactProfile | None]] = {}
+
+    def _run_script(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+        """EVALSHA on a connection this thread keeps (loading the script when Redis lost it).
+
+        A decision's one round trip: redis-py's command layer (pool checkout and release,
+        retry and observability wrappers) costs about as much CPU as the round trip itself,
+        so the hot scripts go straight to a connection of the client's pool, which
+        reconnects by itself after an error. Errors are redis-py's (`RedisError`)."""
+        local = self._local
+        conn: AbstractConnection | None = getattr(local, "conn", None)
+        if conn is None or local.pid != os.getpid():  # first use, or a forked child
+            conn = local.conn = self.client.connection_pool.get_connection()
+            local.pid = os.getpid()
+        send = conn.send_command  # untyped in redis-py
+        try:
+            send("EVALSHA", script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return conn.read_response()
+        except NoScriptError:  # e.g. Redis restarted: load it again, once
+            script.sha = self.client.script_load(script.script)
+            send("EVALSHA", script.sha, len(keys), *keys, *args)  # type: ignore[no-untyped-call]
+            return conn.read_response()
+        except RedisError:
+            conn.disconnect()  # type: ignore[no-untyped-call]  # no half-read reply kept
+            raise
 
     def _k(self, kind: str, ident: str) -> str:
         return f"{self.PREFIX}{kind}:{ident}"
@@ -196,8 +225,8 @@ class RedisStateStore:
         key = self._k("decision", idem_key)
         pkey, expected = self._check_args(profile)
         try:
-            res = self._remember(
-                keys=[key, pkey], args=[json.dumps(decision), self.TTL_S, expected]
+            res = self._run_script(
+                self._remember, [key, pkey], [json.dumps(decision), self.TTL_S, expected]
             )
             if res[0] == "replay":
                 replayed: dict[str, Any] = json.loads(res[1])
@@ -242,7 +271,7 @@ class RedisStateStore:
         for c in checks:
             argv += [repr(c.min_score), repr(c.max_score), c.limit, "1" if c.add else "0"]
         try:
-            res = self._reserve(keys=keys, args=argv)
+            res = self._run_script(self._reserve, keys, argv)
         except RedisError as exc:
             raise StoreUnavailable(f"redis: {exc}") from exc
         if res[0] == "replay":
@@ -321,4 +350,8 @@ class RedisStateStore:
             raise StoreUnavailable(f"redis: {exc}") from exc
 
     def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.disconnect()
+            self._local.conn = None
         self.client.close()

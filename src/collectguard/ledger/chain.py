@@ -26,12 +26,15 @@ Problem = Literal["edited", "deleted", "inserted", "reordered", "broken_link"]
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no insignificant spaces, UTF-8. Non-JSON types (datetimes…) are refused
     so a payload hashes the same on every machine."""
-    if type(obj) is dict and _flat_plain(obj):
-        # The hot case (dedupe keys, item contents, entry headers): pydantic-core writes the
-        # same bytes as `json.dumps` below for str / bool / None / small-int values (property-
-        # tested), about twice as fast.
+    if type(obj) is dict:
+        # The hot case (dedupe keys, item contents, entry headers, decision-log payloads):
+        # plain JSON (str keys; str / bool / None / small-int leaves in dicts and lists) is
+        # key-sorted here and written by pydantic-core, the same bytes as `json.dumps` below
+        # (property-tested), two to three times as fast.
         try:
-            return pydantic_core.to_json({k: obj[k] for k in sorted(obj)})
+            return pydantic_core.to_json(_sorted_plain(obj))
+        except _NotPlain:
+            pass  # floats, tuples, other types: the reference encoder decides
         except pydantic_core.PydanticSerializationError:
             pass  # e.g. a lone surrogate: let json.dumps raise its own error
 
@@ -44,17 +47,35 @@ def canonical_json(obj: Any) -> bytes:
 
 
 _PLAIN_TYPES = frozenset({str, bool, type(None)})
+_SAFE_INT = 2**53
 
 
-def _flat_plain(obj: dict[Any, Any]) -> bool:
-    """A dict with str keys and only str / bool / None / int (|i| < 2**53) values."""
-    for k, v in obj.items():
-        if type(k) is not str:
-            return False
-        t = type(v)
-        if t not in _PLAIN_TYPES and not (t is int and -(2**53) < v < 2**53):
-            return False
-    return True
+class _NotPlain(Exception):
+    """A value `_sorted_plain` leaves to the reference encoder."""
+
+
+def _sorted_plain(obj: Any) -> Any:
+    """A copy of `obj` with every dict's keys in sorted order; raises `_NotPlain` for anything
+    but str-keyed dicts, lists, str, bool, None and ints with |i| < 2**53."""
+    t = type(obj)
+    if t is dict:
+        out = {}
+        # keys of mixed types raise TypeError here, as they do in json.dumps(sort_keys=True)
+        for k in sorted(obj):
+            if type(k) is not str:
+                raise _NotPlain
+            v = obj[k]
+            tv = type(v)  # leaves inline: most values are, and a call per value costs
+            if tv in _PLAIN_TYPES or (tv is int and -_SAFE_INT < v < _SAFE_INT):
+                out[k] = v
+            else:
+                out[k] = _sorted_plain(v)
+        return out
+    if t is list:
+        return [_sorted_plain(v) for v in obj]
+    if t in _PLAIN_TYPES or (t is int and -_SAFE_INT < obj < _SAFE_INT):
+        return obj
+    raise _NotPlain
 
 
 def sha256_hex(data: bytes) -> str:

@@ -146,53 +146,79 @@ class SqlLedger:
             return self._append(conn, items, recorded_stamp(recorded_at))
         for attempt in range(self.RETRIES):
             try:
-                with self.connect() as c, c.begin():
-                    return self._append(c, items, recorded_stamp(recorded_at))
+                with self.connect() as c:
+                    if _sqlite_autocommit(c):
+                        return self._append_sqlite(c, items, recorded_stamp(recorded_at))
+                    with c.begin():
+                        return self._append(c, items, recorded_stamp(recorded_at))
             except (IntegrityError, OperationalError) as exc:
                 if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
                     raise
                 time.sleep(min(0.0005 * 2**attempt, 0.05))
         raise LedgerBusyError(f"ledger stream {self.stream!r}: database stayed busy")
 
+    def _append_sqlite(
+        self, c: Connection, items: list[tuple[str, dict[str, Any], bytes]], stamp: str
+    ) -> list[LedgerEntry]:
+        """A transaction of its own on SQLite, begun and committed on the driver's connection:
+        SQLAlchemy's transaction bookkeeping and events cost more than the append itself
+        (the gateway appends one entry per decision this way when its state is in Redis)."""
+        cur = c.connection.cursor()
+        try:
+            _run(c, cur, "BEGIN IMMEDIATE", ())
+            try:
+                out = self._rows(c, cur, items, stamp)
+                _run(c, cur, "COMMIT", ())
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+        finally:
+            cur.close()
+        return out
+
     def _append(
         self, c: Connection, items: list[tuple[str, dict[str, Any], bytes]], stamp: str
     ) -> list[LedgerEntry]:
-        sql = _sql(c)
         if not c.in_transaction():
             c.begin()  # as Connection.execute would (autobegin); the caller commits
         cur = c.connection.cursor()
         try:
-            if sql.lock is not None:
-                _run(c, cur, sql.lock, (f"collectguard.ledger:{self.stream}",))
-            _run(c, cur, sql.head, (self.stream,))
-            row = cur.fetchone()
-            link: tuple[int, str] | None = (int(row[0]), str(row[1])) if row else None
-            out: list[LedgerEntry] = []
-            rows: list[tuple[Any, ...]] = []
-            for kind, payload, raw in items:
-                e = next_entry(
-                    self.stream, link, kind, payload, stamp, payload_sha256=sha256_hex(raw)
-                )
-                link = (e.seq, e.entry_hash)
-                out.append(e)
-                rows.append(
-                    (
-                        e.stream,
-                        e.seq,
-                        e.kind,
-                        raw.decode("utf-8"),
-                        e.payload_sha256,
-                        e.prev_hash,
-                        e.entry_hash,
-                        e.recorded_at,
-                    )
-                )
-            if len(rows) == 1:
-                _run(c, cur, sql.insert, rows[0])
-            else:
-                _run(c, cur, sql.insert, rows, many=True)
+            return self._rows(c, cur, items, stamp)
         finally:
             cur.close()
+
+    def _rows(
+        self, c: Connection, cur: Any, items: list[tuple[str, dict[str, Any], bytes]], stamp: str
+    ) -> list[LedgerEntry]:
+        """Look up the head and insert the items after it, on `cur` in an open transaction."""
+        sql = _sql(c)
+        if sql.lock is not None:
+            _run(c, cur, sql.lock, (f"collectguard.ledger:{self.stream}",))
+        _run(c, cur, sql.head, (self.stream,))
+        row = cur.fetchone()
+        link: tuple[int, str] | None = (int(row[0]), str(row[1])) if row else None
+        out: list[LedgerEntry] = []
+        rows: list[tuple[Any, ...]] = []
+        for kind, payload, raw in items:
+            e = next_entry(self.stream, link, kind, payload, stamp, payload_sha256=sha256_hex(raw))
+            link = (e.seq, e.entry_hash)
+            out.append(e)
+            rows.append(
+                (
+                    e.stream,
+                    e.seq,
+                    e.kind,
+                    raw.decode("utf-8"),
+                    e.payload_sha256,
+                    e.prev_hash,
+                    e.entry_hash,
+                    e.recorded_at,
+                )
+            )
+        if len(rows) == 1:
+            _run(c, cur, sql.insert, rows[0])
+        else:
+            _run(c, cur, sql.insert, rows, many=True)
         return out
 
     # ------------------------------------------------------------------ reading
@@ -280,6 +306,14 @@ def _sql(c: Connection) -> _Statements:
     if found is None:
         found = _STATEMENTS[key] = _Statements(*key)
     return found
+
+
+def _sqlite_autocommit(c: Connection) -> bool:
+    """SQLite whose driver connection leaves transactions to us (``isolation_level = None``,
+    as the stores' engines set it), with no transaction open on `c`."""
+    if c.dialect.name != "sqlite" or c.in_transaction():
+        return False
+    return getattr(c.connection.driver_connection, "isolation_level", "") is None
 
 
 def _run(
