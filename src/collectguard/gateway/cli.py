@@ -80,7 +80,14 @@ TplOpt = Annotated[Path | None, typer.Option("--templates", help="YAML: template
 def serve(
     host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8080,
-    workers: Annotated[int, typer.Option(help="worker processes (one per core)")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="worker processes: one per core; on Redis at least 2 (a worker waits for "
+            "Redis during each decision)",
+        ),
+    ] = 1,
     db: DbOpt = None,
     redis_url: RedisOpt = None,
     ledger_url: LedgerOpt = None,
