@@ -163,6 +163,7 @@ class SqlLedger:
         """A transaction of its own on SQLite, begun and committed on the driver's connection:
         SQLAlchemy's transaction bookkeeping and events cost more than the append itself
         (the gateway appends one entry per decision this way when its state is in Redis)."""
+        driver = c.connection.driver_connection
         cur = c.connection.cursor()
         try:
             _run(c, cur, "BEGIN IMMEDIATE", ())
@@ -170,7 +171,8 @@ class SqlLedger:
                 out = self._rows(c, cur, items, stamp)
                 _run(c, cur, "COMMIT", ())
             except BaseException:
-                cur.execute("ROLLBACK")
+                if getattr(driver, "in_transaction", True):  # not after a COMMIT that went in
+                    cur.execute("ROLLBACK")
                 raise
         finally:
             cur.close()
