@@ -16,7 +16,7 @@ from typing import Any
 
 import platformdirs
 import pydantic_core
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,14 +142,49 @@ def _json_dumps(value: object) -> str:
     return pydantic_core.to_json(value).decode("utf-8")
 
 
+MIGRATION_VERSION_TABLE = "evidence_alembic_version"
+"""Alembic's version table, as `migrations/env.py` names it (read here before the lock is
+taken; should the two names ever differ, every open would just take the locked path)."""
+_MIGRATE_LOCK = "collectguard.evidence:migrate"
+"""Key of the PostgreSQL advisory lock that serialises migrations (``hashtext`` of it)."""
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest revision (Alembic, no ini file)."""
+    """Bring the schema to the newest revision (Alembic, no ini file), also when several
+    processes open one new or outdated store at the same moment.
+
+    Alembic looks at the version table, then runs what is missing: processes that start
+    together on an empty or outdated database all see the same pending revisions, and all
+    but one fail (PostgreSQL: ``DuplicateTable``, a unique violation on ``pg_type``,
+    ``DuplicateColumn``; SQLite: ``database is locked`` when a read snapshot turns stale).
+    The upgrade therefore runs under a lock held for its whole transaction: on PostgreSQL a
+    transaction-scoped advisory lock taken first on Alembic's connection, on SQLite the
+    database write lock (``BEGIN IMMEDIATE``; the ``begin`` hook of `_sqlite_pragmas` emits
+    the BEGIN, and Alembic runs inside that transaction without beginning or committing its
+    own). The others wait, then find the schema at head and change nothing.
+
+    A store already at head is recognised first, without the lock, by comparing its version
+    rows with the script heads in a plain read: opening it takes no write lock (an import's
+    long write transaction does not hold up the open) and does not run the Alembic
+    environment. A revision the scripts do not know (a store written by a newer version)
+    takes the locked path, where Alembic reports it as before."""
     from alembic import command  # imported here: ~0.7 s that only a migration needs
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": MIGRATION_VERSION_TABLE})
+        if set(context.get_current_heads()) == heads:
+            return
+    sqlite = engine.dialect.name == "sqlite"
+    locked = engine.execution_options(sqlite_immediate=True) if sqlite else engine
+    with locked.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _MIGRATE_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -1,0 +1,192 @@
+"""Several processes opening one evidence store at the same moment, on SQLite and on a real
+PostgreSQL: a brand-new store (all see an empty database) and a store one revision behind
+(all see a pending upgrade). Every process must open the store and write to it; the schema
+ends at the head revision, created once.
+
+The processes are separate interpreters (`sys.executable`), released together by a file:
+each imports everything first, says it is ready, then waits for the "go" file. The
+PostgreSQL server is the throwaway one of `conftest.pg_server` (missing binaries are a
+FAILURE, never a skip).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, inspect, text
+
+import collectguard.evidence.store as store_module
+from collectguard.evidence import open_store
+from collectguard.evidence.models import Base
+from collectguard.ledger import ledger_entries
+
+PROCESSES = 5
+VERSION_TABLE = "evidence_alembic_version"
+_db_numbers = itertools.count(1)
+
+# One opener: import everything (alembic too, which `migrate` imports lazily) so that the
+# processes do not drift apart while importing, report ready, wait for the go file, then open
+# the store, append one ledger entry and read the messages back.
+CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+
+    import alembic.command  # noqa: F401
+    from sqlalchemy import func, select
+
+    from collectguard.evidence import open_store
+    from collectguard.evidence.models import Message
+
+    url, ready, go, attachments = sys.argv[1:5]
+    Path(ready).touch()
+    deadline = time.monotonic() + 60
+    while not os.path.exists(go):
+        if time.monotonic() > deadline:
+            sys.exit("never released")
+        time.sleep(0.0005)
+    with open_store(url, attachments_dir=Path(attachments)) as store:
+        store.ledger.append("test", {"pid": os.getpid()})
+        with store.session() as s:
+            s.execute(select(func.count()).select_from(Message)).scalar_one()
+    print("opened")
+    """
+)
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(store_module.__file__).parent / "migrations"))
+    return cfg
+
+
+def _head() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def _upgrade_to(url: str, revision: str) -> None:
+    """Bring a store to `revision` by hand (the state an older collectguard left it in)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cfg = _alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    finally:
+        engine.dispose()
+
+
+def _open_together(url: str, tmp_path: Path) -> None:
+    """Start `PROCESSES` openers, release them at once, require every one to succeed."""
+    sync = tmp_path / "sync"
+    sync.mkdir()
+    go = sync / "go"
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                url,
+                str(sync / f"ready-{i}"),
+                str(go),
+                str(tmp_path / "attachments"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(PROCESSES)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while sum(1 for p in sync.glob("ready-*")) < PROCESSES:
+            assert time.monotonic() < deadline, "openers never got ready"
+            assert all(p.poll() is None for p in procs), "an opener exited before the start"
+            time.sleep(0.01)
+        go.touch()
+        results = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    failed = [
+        f"opener {i}: exit {p.returncode}\n{err.strip()[-1500:]}"
+        for i, (p, (_out, err)) in enumerate(zip(procs, results, strict=True))
+        if p.returncode != 0
+    ]
+    assert not failed, f"{len(failed)} of {PROCESSES} openers failed:\n" + "\n".join(failed)
+    assert all(out.strip() == "opened" for out, _err in results)
+
+
+def _check_schema(engine: Engine) -> None:
+    with engine.connect() as conn:
+        versions = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
+        assert versions == [_head()]
+        names = inspect(conn).get_table_names()
+        expected = {*Base.metadata.tables, ledger_entries.name, VERSION_TABLE}
+        assert expected <= set(names) and len(names) == len(set(names))
+        columns = [c["name"] for c in inspect(conn).get_columns("evidence_attachments")]
+        assert columns.count("case_key") == 1 and columns.count("note") == 1
+        if conn.dialect.name == "postgresql":  # one row type per table, none left half-made
+            types = conn.execute(
+                text(
+                    "SELECT typname, count(*) FROM pg_type WHERE typname = ANY(:names) "
+                    "GROUP BY typname"
+                ),
+                {"names": sorted(expected)},
+            ).all()
+            assert sorted(types) == sorted((name, 1) for name in expected)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a brand-new, empty store: a SQLite file not yet there, or a new database on
+    the throwaway PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'evidence.sqlite3'}"
+        return
+    base: str = request.getfixturevalue("pg_server")
+    name = f"cg_open_{os.getpid()}_{next(_db_numbers)}"
+    admin = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("start", ["empty", "0001"])
+def test_concurrent_first_open_and_upgrade(fresh_url: str, start: str, tmp_path: Path) -> None:
+    if start != "empty":
+        _upgrade_to(fresh_url, start)
+    _open_together(fresh_url, tmp_path)
+    with open_store(fresh_url, attachments_dir=tmp_path / "attachments") as store:
+        _check_schema(store.engine)
+        report = store.ledger.verify()
+        assert report.ok and report.checked == PROCESSES
+
+
+def test_version_table_name_matches_migration_env() -> None:
+    """`migrate` checks the revision itself before taking the lock: its version table name
+    must be the one the migration environment writes."""
+    env = (Path(store_module.__file__).parent / "migrations" / "env.py").read_text("utf-8")
+    assert f'VERSION_TABLE = "{store_module.MIGRATION_VERSION_TABLE}"' in env
+    assert store_module.MIGRATION_VERSION_TABLE == VERSION_TABLE
