@@ -9,6 +9,9 @@ generate synthetic logs with ground truth.
 A first argument that is not a sub-command is the LOG of `audit run`. Exit codes: 0 audited
 (with or without violations); 3 audited, some rows rejected; 2 stopped (unreadable log,
 missing columns, error budget exceeded, bad rule pack or overlay, Spark unavailable).
+
+The readers (DuckDB, NumPy, PyArrow), the rules and the engines are imported inside the
+commands, so `--help` and `generate` do not pay for them.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from collectguard.audit.readers import AuditInputError
-from collectguard.audit.rules import AuditParams
 from collectguard.errors import PolicyError, RulePackError
 
 
@@ -120,10 +121,13 @@ def run_cmd(
     """审计一个日志 / audit one log."""
     if engine not in ("local", "spark"):
         _fail(f"未知引擎 {engine!r}", f"unknown engine {engine!r}; use local or spark")
+    from collectguard.audit.rules import AuditParams
+
     packs = tuple(p for p in (pack or []) if p not in ("cn", "us"))
     params = AuditParams(reachable_hours, repeat_window_days, sms_cap)
     from collectguard.audit.engine_spark import SparkUnavailable
     from collectguard.audit.pdf import PdfUnavailable
+    from collectguard.audit.readers import AuditInputError
     from collectguard.audit.run import audit
 
     try:

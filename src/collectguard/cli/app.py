@@ -1,4 +1,10 @@
-"""Typer application: `check`, `rules`, `registry` (and sub-apps mounted from other parts)."""
+"""Typer application: `check`, `rules`, `registry` (and sub-apps mounted from other parts).
+
+Start-up pays only for what a command uses: the analyzer and the rule packs are imported
+inside the commands that need them, and another part's sub-app is imported only when its
+command is named (or for the full help; see `_mount_optional`). Typer evaluates every
+command's signature at start-up, so signatures use only cheap types.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +14,17 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from collectguard._version import __version__
-from collectguard.analyze.analyzer import Analyzer, describe_input_error
-from collectguard.analyze.result import CheckInput, CheckResult
-from collectguard.cli.batch import run_batch
 from collectguard.errors import CollectguardError, InputError
-from collectguard.rules import BUILTIN_PACKS, Rule, fixture_text, load_builtin, resolve_pack
-from collectguard.rules.fixtures import parse_fixtures, run_case
+
+if TYPE_CHECKING:
+    from collectguard.analyze.analyzer import Analyzer
+    from collectguard.analyze.result import CheckResult
 
 app = typer.Typer(
     name="collectguard",
@@ -56,6 +59,8 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _analyzer(packs: list[str], registries: list[Path]) -> Analyzer:
+    from collectguard.analyze.analyzer import Analyzer
+
     try:
         if not packs and not registries:
             return Analyzer.default()
@@ -136,6 +141,11 @@ def check(
 
       cat messages.jsonl | collectguard check --jsonl - > verdicts.jsonl
     """
+    from pydantic import ValidationError
+
+    from collectguard.analyze.analyzer import describe_input_error
+    from collectguard.analyze.result import CheckInput
+
     analyzer = _analyzer(pack, registry)
     analyzer.lang = "en" if lang.lower().startswith("en") else "zh"
     if jsonl is not None:
@@ -175,6 +185,8 @@ def check(
 
 
 def _batch(analyzer: Analyzer, source: str, stop_on_error: bool, findings: bool) -> None:
+    from collectguard.cli.batch import run_batch
+
     try:
         stream = sys.stdin.buffer if source == "-" else Path(source).open("rb")
     except OSError as exc:
@@ -200,6 +212,10 @@ def rules_list(
     pack: Annotated[str, typer.Option("--pack", help="cn, us, or a pack file")] = "cn",
 ) -> None:
     """列出规则包中的规则 / list the rules of a pack."""
+    from rich.table import Table
+
+    from collectguard.rules import resolve_pack
+
     try:
         p = resolve_pack(pack)
     except CollectguardError as exc:
@@ -215,6 +231,8 @@ def rules_list(
 @rules_app.command("show")
 def rules_show(rule_id: Annotated[str, typer.Argument(help="rule id, e.g. cn.hours")]) -> None:
     """显示一条规则的引用、效力和检测方式 / show one rule in full."""
+    from collectguard.rules import Rule, load_builtin
+
     prefix = rule_id.split(".")[0]
     try:
         p = load_builtin(prefix)
@@ -236,6 +254,10 @@ def rules_test(
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """运行每条规则的注释样例（ruleid/ok）/ run every rule's annotated fixtures."""
+    from collectguard.analyze.analyzer import Analyzer
+    from collectguard.rules import BUILTIN_PACKS, fixture_text, load_builtin
+    from collectguard.rules.fixtures import parse_fixtures, run_case
+
     analyzer = Analyzer.default()
     failures = 0
     total = 0
@@ -265,6 +287,7 @@ def rules_test(
 
 
 def _check_case(analyzer: Analyzer, case: object, pack: str) -> CheckResult:
+    from collectguard.analyze.result import CheckInput
     from collectguard.rules.fixtures import FixtureCase
 
     assert isinstance(case, FixtureCase)
@@ -287,6 +310,7 @@ def registry_search(
     ],
 ) -> None:
     """按名称、品牌、产品、热线或域名搜索 / search by name, brand, product, hotline or domain."""
+    from collectguard.analyze.analyzer import Analyzer
     from collectguard.cli.report import registry_table
 
     reg = Analyzer.default().registry
@@ -301,6 +325,8 @@ def registry_show(
     entry_id: Annotated[str, typer.Argument(help="entry id, e.g. mashang_cfc")],
 ) -> None:
     """显示一个机构的全部登记信息（含来源和可信度）/ show one entry with sources."""
+    from collectguard.analyze.analyzer import Analyzer
+
     reg = Analyzer.default().registry
     entry = reg.get(entry_id)
     if entry is None:
@@ -311,6 +337,8 @@ def registry_show(
 @app.command()
 def version() -> None:
     """显示版本和规则包版本 / show versions."""
+    from collectguard.rules import BUILTIN_PACKS, load_builtin
+
     packs = ", ".join(f"{n}@{load_builtin(n).version}" for n in BUILTIN_PACKS)
     sys.stdout.write(f"collectguard {__version__} (rule packs: {packs})\n")
 

@@ -10,6 +10,10 @@ Output is zh-CN first, English second; ``--json`` gives machine-readable output.
 0 done (verify: intact), 1 verify found tampering, 2 stopped (unreadable source, bad option,
 broken store) — an import stopped by a broken file keeps the batches it committed and says
 where it stopped.
+
+Start-up pays only for what a command uses: the analyzer, the PDF/DOCX letter stack, the
+bundle writer and the import pipeline are imported inside the commands that need them.
+Typer evaluates every command's signature at start-up, so signatures use only cheap names.
 """
 
 from __future__ import annotations
@@ -20,32 +24,35 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy import select
 
-from collectguard.analyze.analyzer import Analyzer
 from collectguard.errors import CollectguardError
-from collectguard.evidence.bundle import export_bundle, verify_bundle
-from collectguard.evidence.history import Case, build_cases
-from collectguard.evidence.ingest import Importer, ImportFailed, ImportReport
-from collectguard.evidence.letters import (
-    LETTER_KINDS,
-    letter_context,
-    render_letter,
-    write_docx,
-    write_pdf,
-)
-from collectguard.evidence.models import ImportRun
-from collectguard.evidence.sources import FORMATS, parse_time
 from collectguard.evidence.store import DB_ENV, EvidenceStore, open_store
-from collectguard.evidence.verify import verify_store
-from collectguard.rules import RulePack, resolve_pack
+
+if TYPE_CHECKING:
+    from collectguard.evidence.history import Case
+    from collectguard.evidence.ingest import ImportReport
+    from collectguard.rules import RulePack
+
+# Copies of `sources.FORMATS` and of the keys of `letters.LETTER_KINDS`, for option help that
+# Typer builds at start-up: importing those modules would load the analyzer and the letter
+# stack for every command. tests/test_cli_startup.py keeps them equal to the originals.
+_FORMATS = ("android", "ios", "csv", "jsonl", "text")
+_LETTER_KINDS = (
+    "lender_complaint",
+    "regulator_complaint",
+    "police_report",
+    "spam_12321",
+    "pboc_objection",
+    "us_debt_validation",
+    "us_cease_communication",
+    "cfpb_narrative",
+)
 
 evidence_app = typer.Typer(
     help=(
@@ -127,6 +134,8 @@ def _store(db: str | None) -> EvidenceStore:
 
 
 def _pack(name: str) -> RulePack:
+    from collectguard.rules import resolve_pack
+
     try:
         return resolve_pack(name)
     except CollectguardError as exc:
@@ -164,7 +173,7 @@ def import_cmd(
     format: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help=f"格式，默认自动识别 / format, detected when omitted: {FORMATS}"
+            "--format", "-f", help=f"格式，默认自动识别 / format, detected when omitted: {_FORMATS}"
         ),
     ] = None,
     recipient: Annotated[
@@ -216,6 +225,18 @@ def import_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from collectguard.analyze.analyzer import Analyzer
+    from collectguard.evidence.ingest import Importer, ImportFailed
+    from collectguard.evidence.sources import parse_time
+
     csv_mapping: dict[str, str] = {}
     for item in mapping or []:
         field, sep, column = item.partition("=")
@@ -326,6 +347,8 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
 
 
 def _cases(db: str | None, pack: str, tz: str, include_all: bool = False) -> list[Case]:
+    from collectguard.evidence.history import build_cases
+
     store = _store(db)
     try:
         return build_cases(store, _pack(pack), zone=tz, include_all=include_all)
@@ -347,6 +370,8 @@ def attach_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """把截图、录音等文件存证并记入证据链 / Keep a file as evidence, hashed and chained."""
+    from collectguard.evidence.ingest import Importer
+
     if case_key is None and message_id is None:
         raise _fail("需要 --case 或 --message / give --case or --message")
     store = _store(db)
@@ -367,6 +392,10 @@ def attach_cmd(
 @evidence_app.command("runs")
 def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     """导入记录：状态、计数、停在哪里 / Import runs: status, counts, where each stopped."""
+    from sqlalchemy import select
+
+    from collectguard.evidence.models import ImportRun
+
     store = _store(db)
     try:
         with store.session() as s:
@@ -517,7 +546,7 @@ def letter_cmd(
     key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
     kind: Annotated[
         str,
-        typer.Option("--kind", "-k", help=f"信函类型 / letter kind: {', '.join(LETTER_KINDS)}"),
+        typer.Option("--kind", "-k", help=f"信函类型 / letter kind: {', '.join(_LETTER_KINDS)}"),
     ] = "lender_complaint",
     lang: Annotated[str, typer.Option("--lang", help="语言 / language: zh, en")] = "zh",
     output: Annotated[
@@ -534,6 +563,9 @@ def letter_cmd(
     db: DbOption = None,
 ) -> None:
     """生成投诉信、报警摘要、征信异议等，引用违规规则并列出证据哈希 / Write a letter."""
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.letters import letter_context, render_letter, write_docx, write_pdf
+
     store = _store(db)
     try:
         rule_pack = _pack(pack)
@@ -580,6 +612,9 @@ def export_cmd(
     db: DbOption = None,
 ) -> None:
     """导出案件证据包（清单、账本、短信表、PDF 报告、信函、附件）/ Export a case bundle."""
+    from collectguard.evidence.bundle import export_bundle
+    from collectguard.evidence.history import build_cases
+
     wanted: list[tuple[str, str]] = []
     for item in letter or ["lender_complaint:zh"]:
         kind, _, lang = item.partition(":")
@@ -613,6 +648,8 @@ def verify_bundle_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """不依赖数据库校验证据包 / Verify a bundle without the database (exit 1 if tampered)."""
+    from collectguard.evidence.bundle import verify_bundle
+
     try:
         report = verify_bundle(bundle, expected_head=expected_head)
     except CollectguardError as exc:
@@ -635,6 +672,8 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """校验证据链：找出被修改、删除、插入或调换顺序的条目 / Verify the evidence chain."""
+    from collectguard.evidence.verify import verify_store
+
     store = _store(db)
     try:
         report = verify_store(store, expected_head=expected_head)

@@ -3,6 +3,10 @@
 
 Owns argument parsing and the readable zh-CN/English rendering of a decision; the decision
 itself comes from `Gateway`.
+
+Start-up pays only for what a command uses: the models, YAML, uvicorn, SQLAlchemy and the
+gateway itself are imported inside the commands that need them (Typer evaluates every
+command's signature at start-up, so signatures use only cheap types).
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from pydantic import ValidationError
 
-from collectguard._yaml import safe_load as safe_yaml
 from collectguard.errors import CollectguardError
-from collectguard.gateway.models import ContactProfile, Decision, DecisionRequest
 
 if TYPE_CHECKING:
     from collectguard.gateway.log import DecisionLog
+    from collectguard.gateway.models import Decision
 
 gateway_app = typer.Typer(
     help=(
@@ -51,6 +52,8 @@ def default_db() -> Path:
 def _templates(path: Path | None) -> dict[str, str] | None:
     if path is None:
         return None
+    from collectguard._yaml import safe_load as safe_yaml
+
     data = safe_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise typer.BadParameter("templates file must map template id → text")
@@ -190,7 +193,11 @@ def check(
     ledger_url: LedgerOpt = None,
 ) -> None:
     """一次决定 / One decision. Exit 0 allow, 1 deny or defer, 2 bad input."""
+    import yaml
+    from pydantic import ValidationError
+
     from collectguard.gateway.http import build_gateway
+    from collectguard.gateway.models import ContactProfile, DecisionRequest
 
     try:
         if request is not None:
@@ -320,7 +327,10 @@ def profile(
 ) -> None:
     """查看或修改债务人的联系偏好与状态（修改会记入决策日志）/ Show or change a debtor's
     contact profile (changes are logged)."""
+    from pydantic import ValidationError
+
     from collectguard.gateway.http import build_gateway
+    from collectguard.gateway.models import ContactProfile
 
     gw = build_gateway(db=db or default_db(), redis_url=redis_url, ledger_url=ledger_url)
     prof = gw.get_profile(debtor)

@@ -21,7 +21,25 @@ Parts and what each owns:
 The analysis core never imports this package.
 """
 
-from collectguard.web.app import create_app
-from collectguard.web.settings import WebSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Exports load lazily, so that mounting `collectguard.web.cli` in the main CLI (its `serve`
+# command, listed by `collectguard --help`) does not import FastAPI and the analyzer.
+_EXPORTS = {"create_app": "app", "WebSettings": "settings"}
+
+if TYPE_CHECKING:
+    from collectguard.web.app import create_app
+    from collectguard.web.settings import WebSettings
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'collectguard.web' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"collectguard.web.{module}"), name)
+
 
 __all__ = ["WebSettings", "create_app"]
