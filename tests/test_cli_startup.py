@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,18 @@ def test_help_imports_only_what_it_shows(args: tuple[str, ...], expect: str) -> 
     assert code == 0, text
     assert expect in text
     assert sorted(modules.intersection(NOT_FOR_HELP)) == []
+
+
+def test_verifying_a_store_does_not_load_the_analyzer(tmp_path: Path) -> None:
+    from collectguard.evidence.store import open_store
+
+    db = tmp_path / "evidence.sqlite3"
+    with open_store(str(db)) as store:
+        store.ledger.append("message", {"kind": "message", "text": "您的借款已逾期"})
+    code, text, modules = _run_cli("evidence", "verify", "--db", str(db))
+    assert code == 0, text
+    assert "intact: 1 entries" in text
+    assert ANALYZER not in modules and "collectguard.evidence.ingest" not in modules
 
 
 def test_version_does_not_load_the_analyzer() -> None:

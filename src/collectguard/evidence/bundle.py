@@ -4,7 +4,7 @@ Owns the bundle layout and its verification:
 
     manifest.json     format, tool and rule-pack versions, case, time zone, chain head,
                       SHA-256 and size of every other file
-    items.jsonl       each item's evidence content exactly as hashed (see ingest.message_content)
+    items.jsonl       each item's evidence content exactly as hashed (see items.message_content)
     ledger.jsonl      the whole ``evidence`` ledger stream (entries with payloads)
     messages.csv      the case's messages and calls for people (UTF-8 with BOM for Excel)
     report.pdf        summary, messages per day, hour-of-day heatmap (22:00–08:00 shaded),
@@ -37,7 +37,7 @@ from sqlalchemy import select
 from collectguard._version import __version__
 from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import Case, night_window
-from collectguard.evidence.ingest import (
+from collectguard.evidence.items import (
     CALL_CONTENT,
     MESSAGE_CONTENT,
     call_content,

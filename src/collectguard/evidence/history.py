@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from collectguard.evidence.ingest import normalise_party
+from collectguard.evidence.items import normalise_party
 from collectguard.evidence.models import CallRecord, Message, Violation
 from collectguard.evidence.store import EvidenceStore
 from collectguard.rules import RulePack, load_builtin

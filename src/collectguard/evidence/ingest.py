@@ -27,7 +27,7 @@ import mimetypes
 import multiprocessing
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,14 @@ from collectguard.analyze.result import CheckResult
 from collectguard.errors import InputError
 from collectguard.evidence import sources
 from collectguard.evidence.errors import ImportFormatError
+from collectguard.evidence.items import (
+    call_content,
+    call_dedupe_key,
+    iso_utc,
+    item_sha256,
+    message_content,
+    message_dedupe_key,
+)
 from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
 from collectguard.evidence.sources import (
     AttachmentData,
@@ -51,7 +59,7 @@ from collectguard.evidence.sources import (
     RejectedRecord,
 )
 from collectguard.evidence.store import EvidenceStore, RawJSON
-from collectguard.ledger import canonical_json, ledger_entries, sha256_hex
+from collectguard.ledger import ledger_entries, sha256_hex
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], dt.datetime]
@@ -60,24 +68,6 @@ MAX_REJECTIONS_KEPT = 1000
 
 def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _iso(t: dt.datetime | None) -> str | None:
-    return None if t is None else t.astimezone(dt.UTC).isoformat(timespec="microseconds")
-
-
-_NUMBER_NOISE = re.compile(r"[\s\-()]")
-
-
-def normalise_party(value: str | None) -> str | None:
-    """A sender or number in the form used for de-duplication (``+86 106-9000`` → ``1069000``)."""
-    if value is None:
-        return None
-    v = _NUMBER_NOISE.sub("", value)
-    for prefix in ("+86", "0086"):
-        if v.startswith(prefix) and len(v) > len(prefix) + 4:
-            v = v[len(prefix) :]
-    return v or None
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -96,82 +86,6 @@ def storable(rec: Record) -> Record:
     elif isinstance(rec, CallItem) and rec.number and _UNSTORABLE.search(rec.number):
         return dataclasses.replace(rec, number=_clean(rec.number))
     return rec
-
-
-def message_dedupe_key(rec: MessageRecord, recipient: str) -> str:
-    at = rec.received_at.astimezone(dt.UTC).replace(microsecond=0) if rec.received_at else None
-    text = rec.text.replace("\r\n", "\n").strip()
-    return sha256_hex(
-        canonical_json(
-            {
-                "kind": "message",
-                "party": normalise_party(rec.sender),
-                "recipient": recipient,
-                "direction": rec.direction,
-                "at": _iso(at),
-                "text": text,
-            }
-        )
-    )
-
-
-def call_dedupe_key(rec: CallItem, recipient: str) -> str:
-    at = rec.started_at.astimezone(dt.UTC).replace(microsecond=0) if rec.started_at else None
-    return sha256_hex(
-        canonical_json(
-            {
-                "kind": "call",
-                "party": normalise_party(rec.number),
-                "recipient": recipient,
-                "type": rec.call_type,
-                "at": _iso(at),
-                "duration": rec.duration_s,
-            }
-        )
-    )
-
-
-MESSAGE_CONTENT = (
-    "sender",
-    "recipient",
-    "direction",
-    "received_at",
-    "received_at_text",
-    "timezone",
-    "text",
-    "source",
-    "source_ref",
-)
-CALL_CONTENT = (
-    "number",
-    "recipient",
-    "call_type",
-    "started_at",
-    "duration_s",
-    "source",
-    "source_ref",
-)
-
-
-def message_content(m: Mapping[Any, Any]) -> dict[str, Any]:
-    """What the ledger vouches for about a message (the verdict is derived, not evidence)."""
-    out: dict[str, Any] = {"kind": "message"}
-    for k in MESSAGE_CONTENT:
-        v = m[k]
-        out[k] = _iso(v) if isinstance(v, dt.datetime) else v
-    return out
-
-
-def call_content(c: Mapping[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": "call"}
-    for k in CALL_CONTENT:
-        v = c[k]
-        out[k] = _iso(v) if isinstance(v, dt.datetime) else v
-    return out
-
-
-def item_sha256(content: dict[str, Any]) -> str:
-    return sha256_hex(canonical_json(content))
 
 
 def lender_of(result: CheckResult) -> tuple[str | None, str | None]:
@@ -440,7 +354,7 @@ class Importer:
                 conn = s.connection()
                 (row["id"],) = _reserve_ids(conn, Attachment, 1)
                 payload = {
-                    "imported_at": _iso(now),
+                    "imported_at": iso_utc(now),
                     "source_sha256": digest,
                     "import_run": report.run_id,
                     "item": "attachment",
@@ -680,7 +594,7 @@ class Importer:
                     (self._message_row(rec, p.key, p.verdict, fmt, report, now), rec, p.verdict)
                 )
             base = {
-                "imported_at": _iso(now),
+                "imported_at": iso_utc(now),
                 "source_sha256": report.source_sha256,
                 "import_run": report.run_id,
             }

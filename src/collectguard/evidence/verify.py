@@ -17,7 +17,7 @@ from typing import Literal
 
 from sqlalchemy import select
 
-from collectguard.evidence.ingest import (
+from collectguard.evidence.items import (
     CALL_CONTENT,
     MESSAGE_CONTENT,
     call_content,
