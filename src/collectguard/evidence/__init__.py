@@ -6,6 +6,7 @@ Parts and what each owns:
   content-addressed attachments, the ``evidence`` stream of the shared ledger;
 - `models` — the tables (import runs, messages with verdicts, violations, calls, attachments);
 - `sources` — readers of phone backups and message files (no database code);
+- `items` — what the ledger vouches for about each item (hashed contents, dedupe keys);
 - `ingest` — streaming, batch-transactional, idempotent imports that analyse each message,
   store it and append it to the hash-chained ledger;
 - `verify` — checks the ledger chain and every stored item against it;
