@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
 import collectguard.evidence.store as store_module
-from collectguard.evidence import open_store
+from collectguard.evidence import StoreError, open_store
 from collectguard.evidence.models import Base
 from collectguard.ledger import ledger_entries
 
@@ -190,3 +190,18 @@ def test_version_table_name_matches_migration_env() -> None:
     env = (Path(store_module.__file__).parent / "migrations" / "env.py").read_text("utf-8")
     assert f'VERSION_TABLE = "{store_module.MIGRATION_VERSION_TABLE}"' in env
     assert store_module.MIGRATION_VERSION_TABLE == VERSION_TABLE
+
+
+def test_a_store_from_a_newer_version_is_refused_clearly_and_left_alone(tmp_path: Path) -> None:
+    db = tmp_path / "evidence.sqlite3"
+    open_store(str(db)).close()
+    engine = create_engine(f"sqlite:///{db}")
+    table = store_module.MIGRATION_VERSION_TABLE
+    with engine.begin() as c:
+        c.execute(text(f"UPDATE {table} SET version_num = 'f00dfacade42'"))
+    with pytest.raises(StoreError, match=r"newer collectguard.*f00dfacade42") as caught:
+        open_store(str(db))
+    assert "更新版本" in str(caught.value)
+    with engine.connect() as c:  # nothing was changed
+        assert c.execute(text(f"SELECT version_num FROM {table}")).scalar_one() == "f00dfacade42"
+    engine.dispose()

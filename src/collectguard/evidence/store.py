@@ -166,8 +166,8 @@ def migrate(engine: Engine) -> None:
     A store already at head is recognised first, without the lock, by comparing its version
     rows with the script heads in a plain read: opening it takes no write lock (an import's
     long write transaction does not hold up the open) and does not run the Alembic
-    environment. A revision the scripts do not know (a store written by a newer version)
-    takes the locked path, where Alembic reports it as before."""
+    environment. A revision the scripts do not know (a store written by a newer version of
+    collectguard) is a `StoreError` that says so, before anything is changed."""
     from alembic import command  # imported here: ~0.7 s that only a migration needs
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -175,11 +175,21 @@ def migrate(engine: Engine) -> None:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    heads = set(ScriptDirectory.from_config(cfg).get_heads())
+    scripts = ScriptDirectory.from_config(cfg)
+    heads = set(scripts.get_heads())
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": MIGRATION_VERSION_TABLE})
-        if set(context.get_current_heads()) == heads:
-            return
+        current = set(context.get_current_heads())
+    if current == heads:
+        return
+    unknown = current - {r.revision for r in scripts.walk_revisions()}
+    if unknown:
+        revs = ", ".join(sorted(unknown))
+        raise StoreError(
+            f"证据库由更新版本的 collectguard 写入（结构版本 {revs}），请升级后再打开 / this "
+            f"evidence store was written by a newer collectguard (schema revision {revs}): "
+            "upgrade collectguard to open it; nothing was changed"
+        )
     sqlite = engine.dialect.name == "sqlite"
     locked = engine.execution_options(sqlite_immediate=True) if sqlite else engine
     with locked.begin() as conn:
@@ -222,6 +232,9 @@ def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -
         _sqlite_pragmas(engine, on_disk)
     try:
         migrate(engine)
+    except StoreError:
+        engine.dispose()
+        raise
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(
