@@ -119,6 +119,28 @@ def test_verifying_a_store_does_not_load_the_analyzer(tmp_path: Path) -> None:
     assert ANALYZER not in modules and "collectguard.evidence.ingest" not in modules
 
 
+def test_a_gateway_check_does_not_load_the_web_framework(tmp_path: Path) -> None:
+    code, text, modules = _run_cli(
+        "gateway",
+        "check",
+        "--db",
+        str(tmp_path / "gateway.db"),
+        "--text",
+        "【招联金融】您的借款已到期，请通过招联金融App还款。",
+        "--phone",
+        "13812345678",
+        "--tz",
+        "Asia/Shanghai",
+        "--jurisdiction",
+        "cn",
+        "--at",
+        "2030-01-07T10:00:00+08:00",
+    )
+    assert code == 0, text
+    assert "allow" in text
+    assert "fastapi" not in modules and "uvicorn" not in modules
+
+
 def test_version_does_not_load_the_analyzer() -> None:
     code, text, modules = _run_cli("version")
     assert code == 0, text

@@ -196,8 +196,8 @@ def check(
     import yaml
     from pydantic import ValidationError
 
-    from collectguard.gateway.http import build_gateway
     from collectguard.gateway.models import ContactProfile, DecisionRequest
+    from collectguard.gateway.service import build_gateway
 
     try:
         if request is not None:
@@ -329,8 +329,8 @@ def profile(
     contact profile (changes are logged)."""
     from pydantic import ValidationError
 
-    from collectguard.gateway.http import build_gateway
     from collectguard.gateway.models import ContactProfile
+    from collectguard.gateway.service import build_gateway
 
     gw = build_gateway(db=db or default_db(), redis_url=redis_url, ledger_url=ledger_url)
     prof = gw.get_profile(debtor)

@@ -17,22 +17,15 @@ from fastapi import Body, FastAPI, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import create_engine
 from starlette.types import Message, Receive, Scope, Send
 
 from collectguard._version import __version__
 from collectguard._yaml import safe_load as safe_yaml
-from collectguard.analyze.analyzer import Analyzer
-from collectguard.gateway.core import ContentChecker
-from collectguard.gateway.log import DecisionLog
 from collectguard.gateway.models import ContactProfile, Decision, DecisionRequest, OutcomeReport
-from collectguard.gateway.policy import load_policy
-from collectguard.gateway.service import Gateway
+from collectguard.gateway.service import Gateway, build_gateway
 from collectguard.gateway.store import (
-    SqlStateStore,
     StoreUnavailable,
     UnknownAttempt,
-    sqlite_engine,
 )
 
 _ID = r"^[A-Za-z0-9_.:\-]{1,128}$"
@@ -48,39 +41,6 @@ _EXAMPLE = {
     "idempotency_key": "sms-loan-001-2026-11-30-1",
     "jurisdiction": "cn",
 }
-
-
-def build_gateway(
-    *,
-    db: str | Path = "gateway.db",
-    redis_url: str | None = None,
-    ledger_url: str | None = None,
-    policy_path: str | Path | None = None,
-    dry_run: bool = False,
-    templates: dict[str, str] | None = None,
-    packs: list[str] | None = None,
-) -> Gateway:
-    """A gateway on SQLite (`db`: state and decision log in one file), or on Redis
-    (`redis_url`) for several replicas, with the decision log in `ledger_url` (e.g. a shared
-    PostgreSQL, so all replicas append to one chain) or else in `db`. `packs`: rule-pack files or
-    overlays (`extends: cn`) used for the content rules instead of the shipped packs."""
-    engine = sqlite_engine(f"sqlite:///{db}")
-    log_engine = create_engine(ledger_url) if ledger_url else engine
-    store: Any
-    if redis_url:
-        from collectguard.gateway.redis_store import RedisStateStore
-
-        store = RedisStateStore(redis_url)
-    else:
-        store = SqlStateStore(engine)
-    return Gateway(
-        store,
-        DecisionLog(log_engine),
-        policy=load_policy(policy_path),
-        content=ContentChecker(Analyzer.from_options(packs)) if packs else None,
-        dry_run=dry_run,
-        templates=templates,
-    )
 
 
 ENV_PREFIX = "COLLECTGUARD_GATEWAY_"

@@ -1,7 +1,9 @@
 """The gateway service: ties the pure core to a state store and the decision log.
 
 Owns the order of a decision (idempotency → profile → rules → atomic check-and-reserve →
-log), fail-closed handling (`state_unavailable`), dry-run mode, and outcome reporting.
+log), fail-closed handling (`state_unavailable`), dry-run mode, and outcome reporting;
+`build_gateway` wires a gateway from its settings (SQLite or Redis state, the log's database,
+policy, packs).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from collectguard.gateway.core import (
@@ -325,3 +328,45 @@ BORROWER_FIELDS = ("preferred_hours", "opted_out_channels", "cease_communication
 def _replay(stored: dict[str, Any]) -> Decision:
     d = Decision.model_validate(stored)
     return d.model_copy(update={"replayed": True})
+
+
+def build_gateway(
+    *,
+    db: str | Path = "gateway.db",
+    redis_url: str | None = None,
+    ledger_url: str | None = None,
+    policy_path: str | Path | None = None,
+    dry_run: bool = False,
+    templates: dict[str, str] | None = None,
+    packs: list[str] | None = None,
+) -> Gateway:
+    """A gateway on SQLite (`db`: state and decision log in one file), or on Redis
+    (`redis_url`) for several replicas, with the decision log in `ledger_url` (e.g. a shared
+    PostgreSQL, so all replicas append to one chain) or else in `db`. `packs`: rule-pack files or
+    overlays (`extends: cn`) used for the content rules instead of the shipped packs.
+
+    Here rather than in `http`: the CLI's one-off commands (`gateway check`, `profile`)
+    build a gateway without importing the web framework."""
+    from sqlalchemy import create_engine
+
+    from collectguard.analyze.analyzer import Analyzer
+    from collectguard.gateway.policy import load_policy
+    from collectguard.gateway.store import SqlStateStore, sqlite_engine
+
+    engine = sqlite_engine(f"sqlite:///{db}")
+    log_engine = create_engine(ledger_url) if ledger_url else engine
+    store: Any
+    if redis_url:
+        from collectguard.gateway.redis_store import RedisStateStore
+
+        store = RedisStateStore(redis_url)
+    else:
+        store = SqlStateStore(engine)
+    return Gateway(
+        store,
+        DecisionLog(log_engine),
+        policy=load_policy(policy_path),
+        content=ContentChecker(Analyzer.from_options(packs)) if packs else None,
+        dry_run=dry_run,
+        templates=templates,
+    )
