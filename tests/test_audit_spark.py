@@ -18,6 +18,7 @@ from collectguard.audit.rules import AuditParams
 from collectguard.audit.violations import identity
 from collectguard.gateway.policy import load_policy
 from test_audit_engine import scenario
+from test_audit_excluded_calls import call, eight
 from test_audit_profiles import OVERLAY, RUSH, one
 
 # PySpark 4 warns that it does not fully support pandas 3 (FutureWarning) on every pandas
@@ -53,6 +54,22 @@ def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
         one(110 + k, "10:00", occurred_at=f"2026-01-08T1{k}:00:00+08:00", **calls, **acme)
         for k in range(3)
     ]
+    # Reg F excluded calls (US): answering the person's request, the debtor's prior consent
+    # (day 1…7 in her zone), and a conversation on an excluded call that blocks a later call
+    us = eight(debtor_id="D120")
+    us[7]["responds_to_request"] = "true"  # E0001…E0007 fill the window; E0008 is excluded
+    us.append(call(9, 11, 16, debtor_id="D120"))  # the eighth counted call: 7-in-7
+    consented = eight(call_consent_at="2026-01-06T04:00:00+00:00", debtor_id="D121")
+    for k, r in enumerate(consented, start=11):  # days 2…7 (New York) excluded: no finding
+        r["event_id"] = f"E{k:04d}"
+    us += [
+        *consented,
+        call(30, 5, 10, outcome="conversation", responds_to_request="true", debtor_id="D122"),
+        call(31, 8, 10, debtor_id="D122"),
+    ]
+    for r in us:
+        r["debt_id"] = r["debtor_id"].replace("D", "L")
+    profiles += us
     for r in profiles:
         r["event_id"] = "P" + r["event_id"]
     log = write_log(g.events + rows + profiles, tmp_path / "log.parquet")
@@ -95,6 +112,12 @@ def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
         ("PE0112", "cn.freq.unanswered_attempts"),  # the overlay's cap of 2
         ("PE0107", "cn.acme.no_rush_wording"),  # the pack overlay's content rule
     } <= found
+    us_ids = {r["event_id"] for r in us}  # P-prefixed above
+    us_found = {(e, r) for e, r in found if e in us_ids}
+    assert us_found == {
+        ("PE0009", "us.regf.7in7"),
+        ("PE0031", "us.regf.after_conversation"),
+    }
     quiet = {"PE0104", "PE0106", "PE0111"}
     assert {(e, r) for e, r in found if e in quiet} == set()
     assert ("PE0101", "cn.hours") not in found

@@ -272,6 +272,8 @@ class _Gen:
             ),
             "lender_id": LENDER,
             "product": PRODUCTS[d.idx % len(PRODUCTS)],
+            "responds_to_request": None,
+            "call_consent_at": None,
         }
         self.seq += 1
         self.buffer.append((at.timestamp(), self.seq, ev))
@@ -595,15 +597,14 @@ _ROW = operator.itemgetter(*FIELDS)
 ROW_GROUP = 65_536
 
 
-def _parquet_schema(consent_as_bool: bool = True) -> Any:
+BOOL_FIELDS = ("night_consent", "responds_to_request")
+"""Boolean columns: Parquet bool unless the caller wrote text; CSV `true` / `false`."""
+
+
+def _parquet_schema(as_bool: frozenset[str] = frozenset(BOOL_FIELDS)) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    return pa.schema(
-        [
-            (f, pa.bool_() if f == "night_consent" and consent_as_bool else pa.string())
-            for f in FIELDS
-        ]
-    )
+    return pa.schema([(f, pa.bool_() if f in as_bool else pa.string()) for f in FIELDS])
 
 
 def _consent_text(v: Any) -> Any:
@@ -634,8 +635,10 @@ class LogWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-        if self._pq is None:  # night_consent is boolean unless the caller wrote text
-            as_bool = all(e.get("night_consent") in (None, True, False) for e in rows)
+        if self._pq is None:  # bool columns are boolean unless the caller wrote text
+            as_bool = frozenset(
+                f for f in BOOL_FIELDS if all(e.get(f) in (None, True, False) for e in rows)
+            )
             self._schema = _parquet_schema(as_bool)
             self._pq = pq.ParquetWriter(self.path, self._schema)
         for i in range(0, len(rows), ROW_GROUP):
@@ -643,7 +646,7 @@ class LogWriter:
             cols = {}
             for f in self._schema:
                 values = [e.get(f.name) for e in part]
-                if f.name == "night_consent" and f.type == pa.string():
+                if f.name in BOOL_FIELDS and f.type == pa.string():
                     values = [_consent_text(v) for v in values]
                 cols[f.name] = pa.array(values, f.type)
             self._pq.write_table(pa.table(cols, schema=self._schema))
@@ -655,14 +658,15 @@ class LogWriter:
             return
         assert self._fh is not None
         if self._csv is not None:
-            consent = FIELDS.index("night_consent")
+            flags = [FIELDS.index(f) for f in BOOL_FIELDS]
             for ev in events:
                 try:
                     row = list(_ROW(ev))
                 except KeyError:  # a caller's dict without every column: those are empty
                     row = [ev.get(f) for f in FIELDS]
-                if row[consent] is True or row[consent] is False:
-                    row[consent] = _consent_text(row[consent])
+                for i in flags:
+                    if row[i] is True or row[i] is False:
+                        row[i] = _consent_text(row[i])
                 self._csv.writerow(row)
                 self.rows += 1
         else:

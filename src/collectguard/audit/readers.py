@@ -69,6 +69,9 @@ EVENT_SCHEMA = pa.schema(
         ("pref_end", pa.int32()),
         ("lender_id", pa.string()),
         ("product", pa.string()),
+        ("responds_to_request", pa.bool_()),
+        ("consent_ts", pa.int64()),
+        ("consent_day", pa.int32()),
         ("line", pa.int64()),
     ]
 )

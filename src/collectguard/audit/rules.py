@@ -17,9 +17,14 @@ bind contacts with the debtor and guarantors (not third parties) under `policy.l
 policy overlays apply per event by `lender_id`, `product` and the recipient's local day
 (tighter caps, a narrower lender window, more quiet days).
 
-Unlike the gateway, the audit does not know Reg F's excluded calls (12 CFR 1006.14(b)(3)(i):
-calls with the person's prior consent given directly, calls answering the person's own
-request): the log schema has no column for either, so such calls are counted.
+Reg F's excluded calls (12 CFR 1006.14(b)(3)(i)) are judged as the gateway's `excluded_calls`
+and `cap_checks` judge them, where the jurisdiction's policy has an `excluded_calls` block: a
+call answering the recipient's own request (`responds_to_request`, under `person_request`), or
+a call to the debtor at or after the debtor's prior consent given directly (`call_consent_at`,
+under `prior_consent`) on day 1…`days` of it in the recipient's zone (day 1 = the local day it
+was given; the log carries no shorter period, so N is the policy's `days`). For the caps marked
+`excludable` such a call is neither counted nor judged, except that a conversation on it still
+counts toward a `conversations_block` cap (it blocks later calls); other caps count it.
 """
 
 from __future__ import annotations
@@ -415,9 +420,32 @@ def _lender_hours_sql(j: str, jp: JurisdictionPolicy, overlays: list[Overlay]) -
     )
 
 
-def _cap_sql(j: str, cap: Cap, overlays: list[Overlay]) -> str:
+def _excluded(jp: JurisdictionPolicy) -> str | None:
+    """The events that are Reg F excluded calls under the policy's `excluded_calls` (None: no
+    such block), as the gateway's `excluded_calls`: the call answers the recipient's own
+    request, or it is a call to the debtor at or after the debtor's prior consent, on local
+    day 1…`days` of it (day 1 = the recipient's local day the consent was given)."""
+    ex = jp.excluded_calls
+    if ex is None:
+        return None
+    grounds: list[str] = []
+    if ex.person_request is not None:
+        grounds.append("COALESCE(responds_to_request, FALSE)")
+    if ex.prior_consent is not None:
+        grounds.append(
+            "(role = 'debtor' AND consent_ts IS NOT NULL AND consent_ts <= ts "
+            f"AND local_day - consent_day < {int(ex.prior_consent.days)})"
+        )
+    return f"({' OR '.join(grounds)})" if grounds else None
+
+
+def _cap_sql(j: str, cap: Cap, overlays: list[Overlay], excluded: str | None = None) -> str:
     """A subject event with at least `limit` counted events before it in its window breaks
-    the cap; the limit is the lowest of the policy's and of the overlays in force for it."""
+    the cap; the limit is the lowest of the policy's and of the overlays in force for it.
+
+    `excluded` (see `_excluded`), for a cap marked `excludable`: such events are neither
+    counted nor judged, except that a conversation on one still counts toward a
+    `conversations_block` cap (as the gateway's `cap_checks` keeps its block key)."""
     over: list[str] = []
     if cap.limit is not None:
         over.append(f"prior >= {int(cap.limit)}")
@@ -436,6 +464,11 @@ def _cap_sql(j: str, cap: Cap, overlays: list[Overlay]) -> str:
             f"ELSE concat({base}, '/', role, '/', phone_key) END"
         )
     state = f" AND state IN {_in(list(cap.states))}" if cap.states else ""
+    counted, subject = _COUNTED[cap.what], _SUBJECT[cap.what]
+    if excluded is not None and cap.excludable:
+        subject = f"({subject}) AND NOT {excluded}"
+        if cap.what != "conversations_block":
+            counted = f"({counted}) AND NOT {excluded}"
     return (
         f"SELECT {_cols(cap.id, 'frequency', 'prior')} FROM ("
         "SELECT event_id, subj, local_day, lender_id, product, "
@@ -445,8 +478,8 @@ def _cap_sql(j: str, cap: Cap, overlays: list[Overlay]) -> str:
         f"RANGE BETWEEN UNBOUNDED PRECEDING AND {cap.window_days} PRECEDING), 0) AS prior "
         "FROM (SELECT event_id, ts, local_day, lender_id, product, "
         f"{key} AS k, "
-        f"CASE WHEN {_COUNTED[cap.what]} THEN 1 ELSE 0 END AS cnt, "
-        f"CASE WHEN {_SUBJECT[cap.what]} THEN 1 ELSE 0 END AS subj "
+        f"CASE WHEN {counted} THEN 1 ELSE 0 END AS cnt, "
+        f"CASE WHEN {subject} THEN 1 ELSE 0 END AS subj "
         f"FROM events WHERE jurisdiction = {_lit(j)} AND direction = 'outbound' "
         f"AND channel IN {_in(list(cap.channels))} AND role IN {_in(list(cap.roles))}{state}"
         f") c) w WHERE subj = 1 AND ({' OR '.join(over)})"
@@ -507,7 +540,8 @@ def rule_queries(policy: Policy, params: AuditParams) -> list[str]:
         ovs = overlays_for(policy, j)
         out.append(_window_sql(j, jp))
         out.append(_lender_hours_sql(j, jp, ovs))
-        out.extend(_cap_sql(j, cap, ovs) for cap in jp.caps if _judged(policy, j, cap))
+        ex = _excluded(jp)
+        out.extend(_cap_sql(j, cap, ovs, ex) for cap in jp.caps if _judged(policy, j, cap))
         p = jp.parties
         out.append(_unreachable_sql(j, p.third_party_only_if_unreachable.rule_id, reach_us))
         out.append(_disclosure_sql(j, p.third_party_no_debt_details.rule_id))

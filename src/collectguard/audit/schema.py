@@ -53,6 +53,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "preferred_hours",
     "lender_id",
     "product",
+    "responds_to_request",
+    "call_consent_at",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -119,6 +121,25 @@ class AuditEvent(BaseModel):
         default=None,
         pattern=_ID.pattern,
         description="the product; selects the policy overlays for this product (as the gateway)",
+    )
+    responds_to_request: bool | None = Field(
+        default=None,
+        description="this call answered the recipient's own request (for information or for a "
+        "call) given directly to the collector (the gateway's `responds_to_request`); empty = "
+        "no. Where the policy has `excluded_calls.person_request` (us as shipped) such a call "
+        "is an excluded call: it neither counts toward nor is judged by the caps marked "
+        "`excludable` (Reg F 7-in-7 and after-conversation), though a conversation on it "
+        "still blocks later calls; other caps (Massachusetts, CN) still count it",
+    )
+    call_consent_at: dt.datetime | None = Field(
+        default=None,
+        description="when the debtor gave prior consent to calls directly to the collector, "
+        "as on file when this contact was made (the gateway's `call_consent_at`): ISO-8601 "
+        "instant WITH a UTC offset (a naive time is rejected); empty = no such consent. Where "
+        "the policy has `excluded_calls.prior_consent` (us as shipped: 7 days) a call to THE "
+        "DEBTOR at or after it, on day 1…N in the recipient's zone (day 1 = the local day the "
+        "consent was given), is an excluded call (see `responds_to_request`); the consent is "
+        "the debtor's own and never covers a guarantor or third party",
     )
 
 
@@ -203,8 +224,9 @@ def _opt_ident(row: dict[str, Any], key: str) -> str | None:
     return v
 
 
-def _consent(row: dict[str, Any]) -> bool:
-    v = row.get("night_consent")
+def _flag(row: dict[str, Any], key: str) -> bool:
+    """A yes/no column: empty = False."""
+    v = row.get(key)
     if v is None or v is False:
         return False
     if v is True:
@@ -216,7 +238,7 @@ def _consent(row: dict[str, Any]) -> bool:
         return False
     if s in _TRUE:
         return True
-    raise RowError(f"night_consent: {s[:20]!r} is not true/false (or 1/0, yes/no)")
+    raise RowError(f"{key}: {s[:20]!r} is not true/false (or 1/0, yes/no)")
 
 
 _HOURS_SEEN: dict[str, tuple[int, int]] = {}
@@ -246,6 +268,34 @@ def _preferred(row: dict[str, Any]) -> tuple[int, int] | tuple[None, None]:
     return start, end
 
 
+def _instant(value: Any, key: str) -> tuple[dt.datetime, str]:
+    """An ISO-8601 instant with a UTC offset (a naive time is never guessed)."""
+    if isinstance(value, dt.datetime):
+        at, raw = value, value.isoformat()
+    else:
+        raw = value if isinstance(value, str) else str(value)
+        raw = raw.strip()
+        try:
+            at = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            raise RowError(f"{key}: {raw[:40]!r} is not an ISO-8601 date-time") from None
+    if at.tzinfo is None:
+        raise RowError(
+            f"{key}: {raw[:40]!r} has no UTC offset (write e.g. +08:00); "
+            "a naive time is never guessed"
+        )
+    return at, raw
+
+
+def _call_consent(row: dict[str, Any], tz: ZoneInfo) -> tuple[int, int] | tuple[None, None]:
+    """`call_consent_at` as (instant in µs since the epoch, the recipient's local day of it)."""
+    v = row.get("call_consent_at")
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return None, None
+    at, _ = _instant(v, "call_consent_at")
+    return (at - _EPOCH_UTC) // _US, (at.astimezone(tz).date() - _EPOCH).days
+
+
 def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
     v = row.get(key)
     if v in allowed:  # fast path: already canonical
@@ -259,8 +309,8 @@ def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
 Normalized = tuple[Any, ...]
 """(event_id, occurred_at, ts_us, local_day, local_minute, local_weekday, debtor_id, debt_id,
 role, phone_key, timezone, channel, direction, outcome, agent_id, team, agency, jurisdiction,
-text, state, night_consent, pref_start, pref_end, lender_id, product) — the order of
-`NORMALIZED_FIELDS`."""
+text, state, night_consent, pref_start, pref_end, lender_id, product, responds_to_request,
+consent_ts, consent_day) — the order of `NORMALIZED_FIELDS`."""
 
 NORMALIZED_FIELDS: tuple[str, ...] = (
     "event_id",
@@ -288,6 +338,9 @@ NORMALIZED_FIELDS: tuple[str, ...] = (
     "pref_end",
     "lender_id",
     "product",
+    "responds_to_request",
+    "consent_ts",
+    "consent_day",
 )
 
 
@@ -297,24 +350,16 @@ def validate_row(row: dict[str, Any]) -> Normalized:
     `ts` is the instant in microseconds since the epoch (UTC); `local_day` (days since
     1970-01-01), `local_minute` (0–1439) and `local_weekday` (ISO, 1 = Monday) are the
     recipient's wall clock — the clock the time-window and daily-cap rules speak of.
-    `night_consent` is a bool (empty = False); `pref_start` / `pref_end` are the preferred
-    hours in local minutes (None when not given).
+    `night_consent` and `responds_to_request` are bools (empty = False); `pref_start` /
+    `pref_end` are the preferred hours in local minutes (None when not given); `consent_ts` /
+    `consent_day` are `call_consent_at` as an instant (µs) and as the recipient's local day
+    (None when not given).
     """
     event_id = _ident(row, "event_id")
     value = row.get("occurred_at")
-    if isinstance(value, dt.datetime):
-        at, raw_at = value, value.isoformat()
-    else:
-        raw_at = _text(row, "occurred_at")
-        try:
-            at = dt.datetime.fromisoformat(raw_at.replace("Z", "+00:00"))
-        except ValueError:
-            raise RowError(f"occurred_at: {raw_at[:40]!r} is not an ISO-8601 date-time") from None
-    if at.tzinfo is None:
-        raise RowError(
-            f"occurred_at: {raw_at[:40]!r} has no UTC offset (write e.g. +08:00); "
-            "a naive time is never guessed"
-        )
+    at, raw_at = _instant(
+        value if isinstance(value, dt.datetime) else _text(row, "occurred_at"), "occurred_at"
+    )
     tz_name = _text(row, "recipient_timezone")
     tz = _zone(tz_name)
     if tz is None:
@@ -349,6 +394,7 @@ def validate_row(row: dict[str, Any]) -> Normalized:
         if state is not None and not _STATE.match(state):
             raise RowError(f"state: {state[:10]!r} is not a two-letter US state code")
     pref_start, pref_end = _preferred(row)
+    consent_ts, consent_day = _call_consent(row, tz)
     return (
         event_id,
         raw_at,
@@ -370,9 +416,12 @@ def validate_row(row: dict[str, Any]) -> Normalized:
         _choice(row, "jurisdiction", JURISDICTIONS),
         text,
         state,
-        _consent(row),
+        _flag(row, "night_consent"),
         pref_start,
         pref_end,
         _opt_ident(row, "lender_id"),
         _opt_ident(row, "product"),
+        _flag(row, "responds_to_request"),
+        consent_ts,
+        consent_day,
     )
