@@ -94,17 +94,18 @@ CALL_CONTENT = (
 
 def message_content(m: Mapping[Any, Any]) -> dict[str, Any]:
     """What the ledger vouches for about a message (the verdict is derived, not evidence)."""
-    out: dict[str, Any] = {"kind": "message"}
-    for k in MESSAGE_CONTENT:
-        v = m[k]
-        out[k] = iso_utc(v) if isinstance(v, dt.datetime) else v
-    return out
+    return _content("message", MESSAGE_CONTENT, m)
 
 
 def call_content(c: Mapping[Any, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"kind": "call"}
-    for k in CALL_CONTENT:
-        v = c[k]
+    """What the ledger vouches for about a call record."""
+    return _content("call", CALL_CONTENT, c)
+
+
+def _content(kind: str, fields: tuple[str, ...], row: Mapping[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": kind}
+    for k in fields:
+        v = row[k]
         out[k] = iso_utc(v) if isinstance(v, dt.datetime) else v
     return out
 
