@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, inspect, select, text, update
 
+from collectguard.analyze.analyzer import Analyzer
 from collectguard.evidence import ImportFormatError, open_store
 from collectguard.evidence.history import build_cases, frequency_caps
 from collectguard.evidence.ingest import Importer, ImportFailed
@@ -135,6 +136,11 @@ def test_android_import_analyses_stores_and_chains(store: EvidenceStore, tmp_pat
         assert threat.is_collection
         assert threat.lender_id is not None
         codes = {v["code"] for v in threat.verdict["violations"]}
+        # the stored verdict is the check's contract less its input echo (the row holds it)
+        fresh = Analyzer.default().check(
+            THREAT, sender="10690000", received_at=threat.received_at, timezone="Asia/Shanghai"
+        )
+        assert threat.verdict == {k: v for k, v in fresh.to_contract().items() if k != "input"}
         assert {"threat", "night_time"} <= codes  # 23:15 Beijing time is night-time
         rules = set(s.scalars(select(Violation.rule_id).where(Violation.message_id == threat.id)))
         assert "cn.hours" in rules
