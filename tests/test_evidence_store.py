@@ -912,3 +912,25 @@ def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
             assert run is not None and run.source_name == "x"
     finally:
         s.close()
+
+
+def test_imports_collect_less_often_and_restore_the_collector() -> None:
+    import gc
+
+    from collectguard.evidence.ingest import GC_GEN0_THRESHOLD, fewer_collections
+
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], GC_GEN0_THRESHOLD)
+        assert gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > 0  # what was loaded is out of the collector's way
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze is theirs to undo
+    try:
+        frozen = gc.get_freeze_count()
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() >= frozen
+    finally:
+        gc.unfreeze()
