@@ -934,3 +934,53 @@ def test_imports_collect_less_often_and_restore_the_collector() -> None:
         assert gc.get_freeze_count() >= frozen
     finally:
         gc.unfreeze()
+
+
+def test_bulk_insert_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """The importer's SQLite fast path (its own executemany, one formatting of the batch's
+    shared `imported_at`) writes the same stored values as SQLAlchemy's own insert."""
+    from sqlalchemy import insert
+
+    from collectguard.evidence.ingest import _bulk_insert
+
+    shared = dt.datetime(2025, 3, 1, 20, 0, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    first = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    runs = [
+        {
+            "id": i + 1,
+            "source_name": "x",
+            "source_sha256": "0" * 64,
+            "format": "text",
+            "recipient": "self",
+            "started_at": first + dt.timedelta(seconds=i, microseconds=i) if i < 2 else shared,
+            "finished_at": None if i % 2 else (shared if i % 3 else FIXED_NOW),
+            "status": "complete",
+            "new_count": 0,
+            "duplicate_count": 0,
+            "rejected_count": 0,
+            "skipped_count": 0,
+        }
+        for i in range(7)
+    ]
+    stored = []
+    for fast in (True, False):
+        st = open_store(
+            f"sqlite:///{tmp_path / f'{fast}.db'}", attachments_dir=tmp_path / str(fast)
+        )
+        try:
+            with st.writer() as s, s.begin():
+                if fast:
+                    _bulk_insert(s.connection(), ImportRun, runs)
+                else:
+                    s.connection().execute(insert(ImportRun), runs)
+            with st.engine.connect() as c:
+                stored.append(
+                    c.exec_driver_sql(
+                        "SELECT id, started_at, finished_at FROM evidence_import_runs ORDER BY id"
+                    ).all()
+                )
+        finally:
+            st.close()
+    assert stored[0] == stored[1]
+    assert len({r[1] for r in stored[0]}) == 3  # two distinct starts, then the shared time
+    assert {r[2] for r in stored[0]} == {None, "2025-03-01 12:00:00.000000"}

@@ -35,12 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, DateTime, func, insert, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from collectguard.analyze.analyzer import Analyzer
 from collectguard.analyze.result import CheckResult
+from collectguard.dbtypes import UTCDateTime
 from collectguard.errors import InputError
 from collectguard.evidence import sources
 from collectguard.evidence.errors import ImportFormatError
@@ -806,12 +807,32 @@ def _bulk_insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> No
         return
     cols = list(rows[0])
     procs = [table.c[c].type._cached_bind_processor(conn.dialect) for c in cols]
+    procs = [
+        _repeat_last(p) if p is not None and isinstance(table.c[c].type, _TIMES) else p
+        for c, p in zip(cols, procs, strict=True)
+    ]
     plan = list(zip(cols, procs, strict=True))
     names = ", ".join(f'"{c}"' for c in cols)
     sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(cols))})'
     conn.exec_driver_sql(
         sql, [tuple(r[c] if p is None else p(r[c]) for c, p in plan) for r in rows]
     )
+
+
+_TIMES = (UTCDateTime, DateTime)
+
+
+def _repeat_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A bind processor that reuses its last result for the same object again: every row of
+    a batch carries the one `imported_at`, formatted once instead of once per row."""
+    last: list[Any] = [None, None]
+
+    def repeat(value: Any) -> Any:
+        if value is not last[0] or value is None:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return repeat
 
 
 def _reserve_ids(conn: Connection, model: Any, n: int) -> list[int]:
