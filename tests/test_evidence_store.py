@@ -110,6 +110,10 @@ def test_open_store_migrates_and_reopens(store: EvidenceStore) -> None:
     } <= tables
     with store.engine.connect() as c:
         assert c.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0002"
+        if c.dialect.name == "sqlite":  # crash-safe WAL, checkpointed every ~40 MB
+            assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert c.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
     again = open_store(store.engine.url.render_as_string(hide_password=False))
     again.close()  # running the migrations twice is a no-op, not an error
 

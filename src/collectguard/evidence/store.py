@@ -49,6 +49,10 @@ def _normalise_url(url: str) -> str:
     return url
 
 
+WAL_CHECKPOINT_PAGES = 10_000
+"""SQLite pages of write-ahead log (4 KiB each) between automatic checkpoints."""
+
+
 def _sqlite_pragmas(engine: Engine, on_disk: bool) -> None:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -60,6 +64,9 @@ def _sqlite_pragmas(engine: Engine, on_disk: bool) -> None:
         if on_disk:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint (copy the WAL into the database, with two fsyncs) every ~40 MB of
+            # WAL instead of SQLite's 4 MB: a large import spent seconds waiting on fsyncs.
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cur.close()
 
     @event.listens_for(engine, "begin")
