@@ -988,3 +988,17 @@ def test_bulk_insert_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
     assert stored[0] == stored[1]
     assert len({r[1] for r in stored[0]}) == 3  # two distinct starts, then the shared time
     assert {r[2] for r in stored[0]} == {None, "2025-03-01 12:00:00.000000"}
+
+
+def test_analysis_workers_yield_to_the_writer(store: EvidenceStore) -> None:
+    """Forked analysis workers run at a lower priority than the importer (the writer)."""
+    from collectguard.evidence.ingest import WORKER_NICENESS
+
+    importer = Importer(store, workers=2)
+    if importer.workers == 1:
+        pytest.skip("no fork on this platform: imports analyse in-process")
+    try:
+        worker_nice = importer._pool_for_analysis().submit(os.nice, 0).result(timeout=60)
+    finally:
+        importer._close_pool()
+    assert worker_nice == min(os.nice(0) + WORKER_NICENESS, 19)
