@@ -930,12 +930,24 @@ def test_imports_collect_less_often_and_restore_the_collector() -> None:
         assert gc.get_freeze_count() > 0  # what was loaded is out of the collector's way
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
-    gc.freeze()  # a caller's own freeze is theirs to undo
-    try:
-        frozen = gc.get_freeze_count()
+    # overlapping imports (threads of the web app): the last to finish restores
+    with fewer_collections():
         with fewer_collections():
             pass
-        assert gc.get_freeze_count() >= frozen
+        assert gc.get_threshold()[0] == max(before[0], GC_GEN0_THRESHOLD)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to start is not the last to finish
+    assert gc.get_threshold()[0] == max(before[0], GC_GEN0_THRESHOLD)
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    gc.freeze()  # a caller's own freeze is theirs to undo
+    try:
+        with fewer_collections():
+            pass
+        assert gc.get_freeze_count() > 0  # not unfrozen by the import
     finally:
         gc.unfreeze()
 

@@ -28,6 +28,7 @@ import mimetypes
 import multiprocessing
 import os
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -795,23 +796,46 @@ that reference counting frees; collecting every 700 allocations also walked what
 in flight hold, several percent of the CPU time of the writer and of each worker."""
 
 
+@dataclass
+class _CollectorChange:
+    runs: int = 0
+    """Imports running now."""
+    before: tuple[int, int, int] = (700, 10, 10)
+    """The thresholds before the first of them."""
+    froze: bool = False
+    """Whether the first of them froze what was loaded."""
+
+
+_GC_LOCK = threading.Lock()
+_GC_CHANGE = _CollectorChange()
+
+
 @contextmanager
 def fewer_collections() -> Iterator[None]:
     """Run a long import with a larger young-generation threshold, and with what is already
     loaded (analyzer, packs, registry) frozen out of the collector: full collections no longer
     walk it, and forked workers do not copy its pages by touching their reference counts.
-    Restores the caller's settings afterwards (a freeze the caller made is left alone)."""
-    old = gc.get_threshold()
-    freeze = gc.get_freeze_count() == 0
-    if freeze:
-        gc.freeze()
-    gc.set_threshold(max(old[0], GC_GEN0_THRESHOLD), *old[1:])
+    The collector's settings are process-wide: imports running at once in several threads
+    (the web app) share one change, and the last to finish restores the caller's settings
+    (a freeze the caller made is left alone)."""
+    c = _GC_CHANGE
+    with _GC_LOCK:
+        if c.runs == 0:
+            c.before = gc.get_threshold()
+            c.froze = gc.get_freeze_count() == 0
+            if c.froze:
+                gc.freeze()
+            gc.set_threshold(max(c.before[0], GC_GEN0_THRESHOLD), *c.before[1:])
+        c.runs += 1
     try:
         yield
     finally:
-        gc.set_threshold(*old)
-        if freeze:
-            gc.unfreeze()
+        with _GC_LOCK:
+            c.runs -= 1
+            if c.runs == 0:
+                gc.set_threshold(*c.before)
+                if c.froze:
+                    gc.unfreeze()
 
 
 def _bulk_insert(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:

@@ -313,7 +313,7 @@ def classify_sender(sender: str) -> SenderInfo:
     (``建设银行``) or free text with a parenthetical note (``95188(伪基站冒用)``). Cached:
     `SenderInfo` is immutable."""
     if sender.isascii() and sender.isdigit():
-        return _classify_plain_number(sender)  # most senders: same answer, a fifth the time
+        return _classify_plain_number(sender)  # most senders: nothing to fold or parse
     return _classify_sender_text(sender)
 
 
