@@ -1,7 +1,8 @@
 """Reg F excluded calls in the audit (12 CFR 1006.14(b)(3)(i)): a call answering the
-recipient's own request (`responds_to_request`) or a call to the debtor on day 1…7 of the
-debtor's prior consent given directly (`call_consent_at`) neither counts toward nor is judged
-by the caps marked `excludable` — as the gateway's `excluded_calls` / `cap_checks` decide."""
+recipient's own request (`responds_to_request`) or a call to the debtor on day 1…N of the
+debtor's prior consent given directly (`call_consent_at`; N = `call_consent_days`, 7 when
+empty) neither counts toward nor is judged by the caps marked `excludable` — as the gateway's
+`excluded_calls` / `cap_checks` decide."""
 
 from __future__ import annotations
 
@@ -115,6 +116,27 @@ def test_day_8_after_the_consent_counts(consent: str, flagged: bool) -> None:
     assert verdicts(rows) == ({("E0008", "us.regf.7in7")} if flagged else set())
 
 
+@pytest.mark.parametrize(
+    ("days", "covered"),
+    [("", True), (None, True), ("7", True), (7, True), ("4", True), ("3", False), (1, False)],
+)
+def test_a_shorter_consent_ends_sooner(days: Any, covered: bool) -> None:
+    """Consent given Jan 9 for `call_consent_days`: Jan 12 is day 4, so the eighth call of
+    that day is excluded only by a consent of 4 days or more (empty = 7, as the gateway)."""
+    consent = "2026-01-09T09:00:00-05:00"
+    rows = [call(i, 12, 8 + i) for i in range(1, 8)]
+    rows.append(call(8, 12, 16, call_consent_at=consent, call_consent_days=days))
+    assert verdicts(rows) == (set() if covered else {("E0008", "us.regf.7in7")})
+
+
+def test_a_consent_longer_than_reg_f_allows_is_rejected(tmp_path: Path) -> None:
+    rows = [call(1, 12, 9, call_consent_at="2026-01-09T09:00:00-05:00", call_consent_days="8")]
+    _table, stats = read_events(write_log(rows, tmp_path / "x.csv"), rejects=tmp_path / "r.jsonl")
+    assert (stats.audited, stats.rejected) == (0, 1)
+    (reason,) = [r["reason"] for r in rejects(tmp_path / "r.jsonl")]
+    assert reason.startswith("call_consent_days: '8' is not a whole number of days from 1 to 7")
+
+
 def test_a_conversation_on_an_excluded_call_still_blocks_later_calls() -> None:
     rows = [
         call(1, 5, 10, outcome="conversation", responds_to_request="true"),
@@ -148,19 +170,25 @@ def test_excluded_call_columns_parse_and_bad_values_are_rejected(tmp_path: Path)
         call(3, 5, 13, call_consent_at="yesterday"),
         call(4, 5, 14, responds_to_request="maybe"),
         call(5, 5, 15),
+        call(6, 5, 16, call_consent_at="2026-01-05T09:00:00Z", call_consent_days=" 3 "),
+        call(7, 5, 17, call_consent_days="0"),
+        call(8, 5, 18, call_consent_days="2.5"),
     ]
     path = write_log(rows, tmp_path / "x.csv")
     table, stats = read_events(path, rejects=tmp_path / "r.jsonl")
-    assert (stats.audited, stats.rejected) == (3, 3) and stats.reconciled
+    assert (stats.audited, stats.rejected) == (4, 5) and stats.reconciled
     t = table.to_pylist()
-    assert [r["responds_to_request"] for r in t] == [True, False, False]
+    assert [r["responds_to_request"] for r in t] == [True, False, False, False]
     assert t[0]["consent_ts"] == int(dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC).timestamp()) * 10**6
     assert t[0]["consent_day"] == (dt.date(2026, 1, 5) - dt.date(1970, 1, 1)).days
     assert t[1]["consent_ts"] is None and t[2]["consent_day"] is None
+    assert [r["consent_days"] for r in t] == [None, None, None, 3]
     reasons = [r["reason"] for r in rejects(tmp_path / "r.jsonl")]
     assert reasons[0].startswith("call_consent_at: '2026-01-05T09:00:00' has no UTC offset")
     assert reasons[1].startswith("call_consent_at: 'yesterday' is not an ISO-8601 date-time")
     assert reasons[2].startswith("responds_to_request: 'maybe' is not true/false")
+    assert reasons[3].startswith("call_consent_days: '0' is not a whole number of days")
+    assert reasons[4].startswith("call_consent_days: '2.5' is not a whole number of days")
 
 
 ROLES = ("debtor", "debtor", "guarantor")
@@ -170,19 +198,23 @@ case = st.tuples(
     st.sampled_from(ZONES),
     st.one_of(st.none(), st.integers(-10 * 24 * 60, 24 * 60)),  # consent minutes from the call
     st.booleans(),  # responds to the person's request
+    st.one_of(st.none(), st.integers(1, 7)),  # call_consent_days
 )
 
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(case, min_size=1, max_size=12))
-@example([("debtor", NY, -6 * 24 * 60 - 600, False), ("debtor", NY, -7 * 24 * 60, False)])
+@example(
+    [("debtor", NY, -6 * 24 * 60 - 600, False, None), ("debtor", NY, -7 * 24 * 60, False, None)]
+)
+@example([("debtor", NY, -2 * 24 * 60, False, 2), ("debtor", NY, -2 * 24 * 60, False, 3)])
 def test_exclusions_equal_the_gateways(cases: list[tuple[Any, ...]]) -> None:
-    """Whatever role, zone, consent time and request: the eighth call of a local day breaks
-    7-in-7 exactly when the gateway's `excluded_calls` would count it."""
+    """Whatever role, zone, consent time and period, and request: the eighth call of a local
+    day breaks 7-in-7 exactly when the gateway's `excluded_calls` would count it."""
     policy = default_policy()
     jp = policy.for_("us")
     rows, expected = [], set()
-    for i, (role, tz_name, consent_min, responds) in enumerate(cases):
+    for i, (role, tz_name, consent_min, responds, days) in enumerate(cases):
         tz = ZoneInfo(tz_name)
         at = dt.datetime(2026, 1, 14, 20, 0, tzinfo=tz)
         given_at = at + dt.timedelta(minutes=consent_min) if consent_min is not None else None
@@ -199,7 +231,9 @@ def test_exclusions_equal_the_gateways(cases: list[tuple[Any, ...]]) -> None:
                 "responds_to_request": responds,
             }
         )
-        profile = ContactProfile(call_consent_at=given_at)
+        profile = ContactProfile(
+            call_consent_at=given_at, **({} if days is None else {"call_consent_days": days})
+        )
         if not excluded_calls(req, profile, jp, at, tz):
             expected.add((f"E{i:03d}8", "us.regf.7in7"))
         common = {
@@ -223,6 +257,7 @@ def test_exclusions_equal_the_gateways(cases: list[tuple[Any, ...]]) -> None:
                 "occurred_at": at.isoformat(),
                 "responds_to_request": responds,
                 "call_consent_at": given_at.isoformat() if given_at else None,
+                "call_consent_days": days,
             }
         )
     for r in rows:
@@ -236,6 +271,7 @@ def test_excluded_call_columns_in_every_format(tmp_path: Path, fmt: str) -> None
     rows = eight()
     rows[7]["responds_to_request"] = True
     rows[6]["call_consent_at"] = "2026-01-10T09:00:00-05:00"
+    rows[6]["call_consent_days"] = 2  # Jan 10 and 11: E0007 (Jan 10) is still covered
     path = write_log(rows, tmp_path / f"x.{fmt}")
     if fmt == "parquet":
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -248,5 +284,6 @@ def test_excluded_call_columns_in_every_format(tmp_path: Path, fmt: str) -> None
         table.column("consent_day").to_pylist()[6]
         == (dt.date(2026, 1, 10) - dt.date(1970, 1, 1)).days
     )
+    assert table.column("consent_days").to_pylist() == [None] * 6 + [2, None]
     v = run_local(table, default_policy(), AuditParams())
     assert len(v) == 0  # E0007 and E0008 excluded

@@ -62,10 +62,21 @@ def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
     consented = eight(call_consent_at="2026-01-06T04:00:00+00:00", debtor_id="D121")
     for k, r in enumerate(consented, start=11):  # days 2…7 (New York) excluded: no finding
         r["event_id"] = f"E{k:04d}"
+    # a two-day consent given Jan 9 covers Jan 9 and 10 only: Jan 11 counts, and its third
+    # call is the eighth counted within 7 days (a 7-day consent would cover all three)
+    slots = [(5, 10), (5, 14), (6, 10), (7, 10), (8, 10), (9, 10), (10, 10)]
+    slots += [(11, 10), (11, 12), (11, 16)]
+    short = [
+        call(40 + k, d, h, debtor_id="D123", call_consent_at="2026-01-09T08:00:00-05:00")
+        for k, (d, h) in enumerate(slots)
+    ]
+    for r in short:
+        r["call_consent_days"] = "2"
     us += [
         *consented,
         call(30, 5, 10, outcome="conversation", responds_to_request="true", debtor_id="D122"),
         call(31, 8, 10, debtor_id="D122"),
+        *short,
     ]
     for r in us:
         r["debt_id"] = r["debtor_id"].replace("D", "L")
@@ -117,6 +128,7 @@ def test_spark_and_local_engines_agree(tmp_path: Path) -> None:
     assert us_found == {
         ("PE0009", "us.regf.7in7"),
         ("PE0031", "us.regf.after_conversation"),
+        ("PE0049", "us.regf.7in7"),
     }
     quiet = {"PE0104", "PE0106", "PE0111"}
     assert {(e, r) for e, r in found if e in quiet} == set()

@@ -274,6 +274,7 @@ class _Gen:
             "product": PRODUCTS[d.idx % len(PRODUCTS)],
             "responds_to_request": None,
             "call_consent_at": None,
+            "call_consent_days": None,
         }
         self.seq += 1
         self.buffer.append((at.timestamp(), self.seq, ev))
@@ -601,10 +602,21 @@ BOOL_FIELDS = ("night_consent", "responds_to_request")
 """Boolean columns: Parquet bool unless the caller wrote text; CSV `true` / `false`."""
 
 
-def _parquet_schema(as_bool: frozenset[str] = frozenset(BOOL_FIELDS)) -> Any:
+INT_FIELDS = ("call_consent_days",)
+"""Whole-number columns: Parquet int32 unless the caller wrote text."""
+
+
+def _parquet_schema(
+    as_bool: frozenset[str] = frozenset(BOOL_FIELDS), as_int: frozenset[str] = frozenset()
+) -> Any:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    return pa.schema([(f, pa.bool_() if f in as_bool else pa.string()) for f in FIELDS])
+    return pa.schema(
+        [
+            (f, pa.bool_() if f in as_bool else pa.int32() if f in as_int else pa.string())
+            for f in FIELDS
+        ]
+    )
 
 
 def _consent_text(v: Any) -> Any:
@@ -639,7 +651,12 @@ class LogWriter:
             as_bool = frozenset(
                 f for f in BOOL_FIELDS if all(e.get(f) in (None, True, False) for e in rows)
             )
-            self._schema = _parquet_schema(as_bool)
+            as_int = frozenset(
+                f
+                for f in INT_FIELDS
+                if all(e.get(f) is None or type(e.get(f)) is int for e in rows)
+            )
+            self._schema = _parquet_schema(as_bool, as_int)
             self._pq = pq.ParquetWriter(self.path, self._schema)
         for i in range(0, len(rows), ROW_GROUP):
             part = rows[i : i + ROW_GROUP]
@@ -648,6 +665,8 @@ class LogWriter:
                 values = [e.get(f.name) for e in part]
                 if f.name in BOOL_FIELDS and f.type == pa.string():
                     values = [_consent_text(v) for v in values]
+                elif f.name in INT_FIELDS and f.type == pa.string():
+                    values = [None if v is None else str(v) for v in values]
                 cols[f.name] = pa.array(values, f.type)
             self._pq.write_table(pa.table(cols, schema=self._schema))
             self.rows += len(part)

@@ -72,6 +72,7 @@ EVENT_SCHEMA = pa.schema(
         ("responds_to_request", pa.bool_()),
         ("consent_ts", pa.int64()),
         ("consent_day", pa.int32()),
+        ("consent_days", pa.int32()),
         ("line", pa.int64()),
     ]
 )

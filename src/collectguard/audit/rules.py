@@ -21,8 +21,9 @@ Reg F's excluded calls (12 CFR 1006.14(b)(3)(i)) are judged as the gateway's `ex
 and `cap_checks` judge them, where the jurisdiction's policy has an `excluded_calls` block: a
 call answering the recipient's own request (`responds_to_request`, under `person_request`), or
 a call to the debtor at or after the debtor's prior consent given directly (`call_consent_at`,
-under `prior_consent`) on day 1…`days` of it in the recipient's zone (day 1 = the local day it
-was given; the log carries no shorter period, so N is the policy's `days`). For the caps marked
+under `prior_consent`) on day 1…N of it in the recipient's zone (day 1 = the local day it
+was given; N = the shorter of the policy's `days` and the row's `call_consent_days`, 7 when
+empty, as the gateway's profile). For the caps marked
 `excludable` such a call is neither counted nor judged, except that a conversation on it still
 counts toward a `conversations_block` cap (it blocks later calls); other caps count it.
 """
@@ -38,6 +39,7 @@ from typing import Any
 import yaml
 
 from collectguard._yaml import safe_load as safe_yaml
+from collectguard.audit.schema import MAX_CONSENT_DAYS
 from collectguard.errors import PolicyError, RulePackError
 from collectguard.gateway.policy import Cap, Cited, JurisdictionPolicy, Overlay, Policy
 from collectguard.rules.pack import RulePack, load_builtin, load_pack_file, resolve_pack
@@ -424,7 +426,8 @@ def _excluded(jp: JurisdictionPolicy) -> str | None:
     """The events that are Reg F excluded calls under the policy's `excluded_calls` (None: no
     such block), as the gateway's `excluded_calls`: the call answers the recipient's own
     request, or it is a call to the debtor at or after the debtor's prior consent, on local
-    day 1…`days` of it (day 1 = the recipient's local day the consent was given)."""
+    day 1…N of it (day 1 = the recipient's local day the consent was given; N = the shorter
+    of the policy's `days` and the row's `call_consent_days`, 7 when empty)."""
     ex = jp.excluded_calls
     if ex is None:
         return None
@@ -434,7 +437,8 @@ def _excluded(jp: JurisdictionPolicy) -> str | None:
     if ex.prior_consent is not None:
         grounds.append(
             "(role = 'debtor' AND consent_ts IS NOT NULL AND consent_ts <= ts "
-            f"AND local_day - consent_day < {int(ex.prior_consent.days)})"
+            f"AND local_day - consent_day < LEAST({int(ex.prior_consent.days)}, "
+            f"COALESCE(consent_days, {MAX_CONSENT_DAYS})))"
         )
     return f"({' OR '.join(grounds)})" if grounds else None
 

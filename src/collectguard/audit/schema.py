@@ -55,6 +55,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "product",
     "responds_to_request",
     "call_consent_at",
+    "call_consent_days",
 )
 COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
@@ -65,6 +66,9 @@ _HOURS = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
 MAX_TEXT = 20_000
+MAX_CONSENT_DAYS = 7
+"""The longest prior consent to calls (Reg F 1006.14(b)(3)(i): 7 consecutive days); also the
+period when a log gives `call_consent_at` without `call_consent_days` (the gateway's default)."""
 _EPOCH = dt.date(1970, 1, 1)
 _EPOCH_UTC = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
@@ -140,6 +144,15 @@ class AuditEvent(BaseModel):
         "DEBTOR at or after it, on day 1…N in the recipient's zone (day 1 = the local day the "
         "consent was given), is an excluded call (see `responds_to_request`); the consent is "
         "the debtor's own and never covers a guarantor or third party",
+    )
+    call_consent_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_CONSENT_DAYS,
+        description="days the consent in `call_consent_at` covers, counting the day it was "
+        "given (the gateway's `call_consent_days`): 1–7, fewer when the debtor consented for "
+        "a shorter period; N is then the shorter of this and the policy's days. Empty = 7 "
+        "(Reg F caps the period at 7 consecutive days)",
     )
 
 
@@ -296,6 +309,22 @@ def _call_consent(row: dict[str, Any], tz: ZoneInfo) -> tuple[int, int] | tuple[
     return (at - _EPOCH_UTC) // _US, (at.astimezone(tz).date() - _EPOCH).days
 
 
+def _consent_days(row: dict[str, Any]) -> int | None:
+    """`call_consent_days`: a whole number 1–7, or None when empty."""
+    v = row.get("call_consent_days")
+    if v is None or (v.__class__ is int and 1 <= v <= MAX_CONSENT_DAYS):
+        return v
+    s = str(v).strip()
+    if not s:
+        return None
+    if not s.isascii() or not s.isdigit() or not 1 <= int(s) <= MAX_CONSENT_DAYS:
+        raise RowError(
+            f"call_consent_days: {s[:20]!r} is not a whole number of days from 1 to "
+            f"{MAX_CONSENT_DAYS}"
+        )
+    return int(s)
+
+
 def _choice(row: dict[str, Any], key: str, allowed: frozenset[str]) -> str:
     v = row.get(key)
     if v in allowed:  # fast path: already canonical
@@ -310,7 +339,7 @@ Normalized = tuple[Any, ...]
 """(event_id, occurred_at, ts_us, local_day, local_minute, local_weekday, debtor_id, debt_id,
 role, phone_key, timezone, channel, direction, outcome, agent_id, team, agency, jurisdiction,
 text, state, night_consent, pref_start, pref_end, lender_id, product, responds_to_request,
-consent_ts, consent_day) — the order of `NORMALIZED_FIELDS`."""
+consent_ts, consent_day, consent_days) — the order of `NORMALIZED_FIELDS`."""
 
 NORMALIZED_FIELDS: tuple[str, ...] = (
     "event_id",
@@ -341,6 +370,7 @@ NORMALIZED_FIELDS: tuple[str, ...] = (
     "responds_to_request",
     "consent_ts",
     "consent_day",
+    "consent_days",
 )
 
 
@@ -353,7 +383,7 @@ def validate_row(row: dict[str, Any]) -> Normalized:
     `night_consent` and `responds_to_request` are bools (empty = False); `pref_start` /
     `pref_end` are the preferred hours in local minutes (None when not given); `consent_ts` /
     `consent_day` are `call_consent_at` as an instant (µs) and as the recipient's local day
-    (None when not given).
+    (None when not given); `consent_days` is `call_consent_days` (None when not given).
     """
     event_id = _ident(row, "event_id")
     value = row.get("occurred_at")
@@ -424,4 +454,5 @@ def validate_row(row: dict[str, Any]) -> Normalized:
         _flag(row, "responds_to_request"),
         consent_ts,
         consent_day,
+        _consent_days(row),
     )
