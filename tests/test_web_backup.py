@@ -56,7 +56,13 @@ def csrf(client: TestClient) -> str:
 
 
 def _uploads_left() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("cg-*")}
+    """The web app's own temporary folders (uploads, bundles, letters) — not those of other
+    collectguard processes that may run at the same time (an audit's work folder)."""
+    return {
+        p.name
+        for prefix in ("cg-upload-", "cg-bundle-", "cg-letter-")
+        for p in Path(tempfile.gettempdir()).glob(prefix + "*")
+    }
 
 
 def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI, tmp_path: Path) -> None:
