@@ -1014,3 +1014,27 @@ def test_analysis_workers_yield_to_the_writer(store: EvidenceStore) -> None:
     finally:
         importer._close_pool()
     assert worker_nice == min(os.nice(0) + WORKER_NICENESS, 19)
+
+
+def test_a_case_knows_its_lender_from_the_senders_other_messages(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """A collection message that names no lender joins the case of the one lender its sender
+    number spoke for — even when only a non-collection message (a verification code) named
+    it; only the collection message is read into the case."""
+    f = tmp_path / "sms.xml"
+    f.write_text(
+        backup(
+            sms("1069012345", ms(2025, 1, 14, 9), "【招联金融】您的验证码是123456，请勿泄露。"),
+            sms(
+                "1069012345", ms(2025, 1, 15, 9), "您的借款已逾期3天，请今日还款，否则将影响征信。"
+            ),
+            sms("13800000000", ms(2025, 1, 15, 10), "周末一起吃饭吗"),
+        ),
+        encoding="utf-8",
+    )
+    Importer(store).import_file(f)
+    (case,) = build_cases(store)
+    assert case.key == "zhaolian_cfc"
+    assert [t.summary[:6] for t in case.timeline] == ["您的借款已逾"]
+    assert len(build_cases(store, include_all=True)) == 2  # and the dinner chat, on its own

@@ -241,12 +241,24 @@ def build_cases(
         by_msg: dict[int, list[ViolationRef]] = defaultdict(list)
         for mid, rid, code, sev, title in vrows:
             by_msg[mid].append(ViolationRef(rid, code, sev, title))
+        incoming = Message.direction == "in"
+        order = (Message.received_at, Message.id)
+        # Which lenders each sender spoke for: every incoming message naming one counts.
+        lrows = s.execute(
+            select(Message.sender, Message.lender_id, Message.lender_name)
+            .where(incoming, Message.lender_id.is_not(None))
+            .order_by(*order)
+        ).all()
+        # The messages a case holds (read with their text): only those, not the whole phone.
+        wanted = incoming
+        if not include_all:
+            flagged = select(Violation.message_id)
+            wanted = incoming & (Message.is_collection | Message.id.in_(flagged))
         mrows = s.execute(
             select(
                 Message.id, Message.sender, Message.recipient, Message.received_at,
-                Message.text, Message.lender_id, Message.lender_name, Message.is_collection,
-                Message.authenticity,
-            ).where(Message.direction == "in").order_by(Message.received_at, Message.id)
+                Message.text, Message.lender_id, Message.is_collection, Message.authenticity,
+            ).where(wanted).order_by(*order)
         ).all()  # fmt: skip
         crows = s.execute(
             select(
@@ -259,10 +271,10 @@ def build_cases(
     # A party (sender number) stands for a lender only when it carried no other lender's name.
     lenders_of_party: dict[str, set[str]] = defaultdict(set)
     names: dict[str, str] = {}
-    for row in mrows:
-        if row.lender_id:
-            lenders_of_party[normalise_party(row.sender) or ""].add(row.lender_id)
-            names.setdefault(row.lender_id, row.lender_name or row.lender_id)
+    for sender, lender_id, lender_name in lrows:
+        if lender_id:
+            lenders_of_party[normalise_party(sender) or ""].add(lender_id)
+            names.setdefault(lender_id, lender_name or lender_id)
 
     def case_key(party: str | None, lender: str | None) -> str:
         if lender:
