@@ -191,6 +191,33 @@ def test_reimport_is_idempotent(app: FastAPI) -> None:
     assert len(lockers(app)) == 1
 
 
+def test_cases_are_grouped_once_per_state_of_the_ledger(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectguard.web import locker
+
+    calls: list[int] = []
+    real = locker.build_cases
+
+    def counting(*args: object, **kw: object) -> object:
+        calls.append(1)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(locker, "build_cases", counting)
+    client = TestClient(app)
+    upload(client)
+    first = client.get("/locker").text
+    grouped = len(calls)
+    assert grouped <= 2 and "招联" in first
+    docx = next(h for h in links(first) if h.endswith(".docx"))
+    for path in ("/locker", "/locker", docx):  # views of an unchanged locker: no regrouping
+        assert client.get(path).status_code == 200
+    assert len(calls) == grouped
+    upload(client, UNIONPAY)  # new messages move the ledger head: grouped again, nothing stale
+    page = client.get("/locker").text
+    assert len(calls) == grouped + 1 and "银联" in page and "招联" in page
+
+
 def test_recommended_letters_by_case() -> None:
     cn = recommended_kinds("cn", scam=False, codes={"night_time"}, severities=set(),
                            is_collection=True)  # fmt: skip
@@ -277,6 +304,9 @@ def test_delete_my_data_really_deletes(app: FastAPI, tmp_path: Path) -> None:
     r = client.post("/locker/delete", data={"csrf_token": token, "confirm": "yes"})
     assert r.status_code == 200 and "已全部删除" in r.text
     assert not folders[0].exists() and lockers(app) == []
+    from collectguard.web.locker import _cases_kept  # nothing of it stays in memory either
+
+    assert not any(str(folders[0]) in url for url, _seq, _hash in _cases_kept)
     assert client.get(href).status_code == 404
     other = TestClient(app)
     r = other.post("/locker/open", data={"csrf_token": csrf(other, "/locker"), "key": key})

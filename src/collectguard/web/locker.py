@@ -20,6 +20,8 @@ import hashlib
 import re
 import secrets
 import shutil
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,7 +192,9 @@ def create_locker(request: Request, db: Session) -> ConsumerLocker:
 
 
 def _remove(settings: WebSettings, db: Session, locker: ConsumerLocker) -> None:
-    shutil.rmtree(locker_dir(settings, locker), ignore_errors=True)
+    folder = locker_dir(settings, locker)
+    _forget_cases(folder)  # deleted for good: nothing of it stays in memory either
+    shutil.rmtree(folder, ignore_errors=True)
     db.delete(locker)
     db.commit()
 
@@ -247,8 +251,38 @@ class CaseView:
     letters: list[LetterChoice]
 
 
+_CASES_KEPT = 16
+_cases_kept: OrderedDict[tuple[str, int, str], list[Case]] = OrderedDict()
+_cases_lock = threading.Lock()
+
+
 def _cases(store: EvidenceStore) -> list[Case]:
-    return build_cases(store, load_builtin("cn"), zone=ZONE)
+    """The locker's cases, grouped once per state of its ledger: every item a case can hold
+    (message, call, attachment) is chained when stored, so the same ledger head means the same
+    cases. A few lockers' cases are kept in memory; pages only read them."""
+    head = store.ledger.head()
+    if head is None:
+        return []
+    key = (store.engine.url.render_as_string(hide_password=True), head.seq, head.entry_hash)
+    with _cases_lock:
+        kept = _cases_kept.get(key)
+        if kept is not None:
+            _cases_kept.move_to_end(key)
+            return kept
+    cases = build_cases(store, load_builtin("cn"), zone=ZONE)
+    with _cases_lock:
+        _cases_kept[key] = cases
+        while len(_cases_kept) > _CASES_KEPT:
+            _cases_kept.popitem(last=False)
+    return cases
+
+
+def _forget_cases(folder: Path) -> None:
+    """Drop the kept cases of the locker in `folder` (its store lives inside it)."""
+    inside = f"{folder}/"  # as `_open` builds the store URL from `locker_dir`
+    with _cases_lock:
+        for key in [k for k in _cases_kept if inside in k[0]]:
+            del _cases_kept[key]
 
 
 def _find_case(store: EvidenceStore, cid: str) -> Case:
