@@ -297,6 +297,9 @@ def test_delete_my_data_really_deletes(app: FastAPI, tmp_path: Path) -> None:
     folders = list((tmp_path / "lockers").iterdir())
     assert len(folders) == 1 and (folders[0] / "evidence.sqlite3").exists()
     href = links(client.get("/locker").text)[0]
+    from collectguard.web.locker import _cases_kept
+
+    assert any(str(folders[0]) in url for url, _seq, _hash in _cases_kept)  # viewed: kept
     token = csrf(client, "/locker")
     # without the confirmation box nothing happens
     assert client.post("/locker/delete", data={"csrf_token": token}).status_code == 400
@@ -304,8 +307,7 @@ def test_delete_my_data_really_deletes(app: FastAPI, tmp_path: Path) -> None:
     r = client.post("/locker/delete", data={"csrf_token": token, "confirm": "yes"})
     assert r.status_code == 200 and "已全部删除" in r.text
     assert not folders[0].exists() and lockers(app) == []
-    from collectguard.web.locker import _cases_kept  # nothing of it stays in memory either
-
+    # nothing of it stays in memory either
     assert not any(str(folders[0]) in url for url, _seq, _hash in _cases_kept)
     assert client.get(href).status_code == 404
     other = TestClient(app)
