@@ -130,3 +130,63 @@ def test_cli_generate_streams_with_truth(tmp_path: Path) -> None:
     lines = (tmp_path / "c.csv.truth.jsonl").read_text(encoding="utf-8").splitlines()
     assert lines and all(json.loads(x)["event_id"].startswith("E") for x in lines)
     assert out.read_text(encoding="utf-8").count("\n") == 901
+
+
+def _typed_rows(n: int, seed: int) -> list[dict[str, object]]:
+    rows = generate(n, seed=seed).events[:n]
+    for i, r in enumerate(rows):
+        r["night_consent"] = i % 3 == 0
+        r["call_consent_days"] = 1 + i % 7
+    return rows
+
+
+def test_parquet_later_chunks_with_text_in_typed_columns(tmp_path: Path) -> None:
+    """Column types come from the first chunk (bool, int32); a later chunk that writes the
+    same values as text is stored as the audit reads that text — the Parquet log reads
+    exactly like a CSV of the same rows."""
+    from collectguard.audit.generate import LogWriter
+
+    first, later = _typed_rows(40, 3), _typed_rows(40, 4)
+    texts = ["yes", "No", "", "TRUE", "0", None, "f", "1"]
+    for i, r in enumerate(later):
+        r["event_id"] = f"later-{i}"
+        r["night_consent"] = texts[i % len(texts)]
+        r["call_consent_days"] = ["3", " 7 ", "", None, 2][i % 5]
+    with LogWriter(tmp_path / "log.parquet") as w:
+        w.write(first)
+        w.write(later)
+    schema = pq.read_schema(tmp_path / "log.parquet")
+    assert schema.field("night_consent").type == "bool"
+    assert schema.field("call_consent_days").type == "int32"
+    stored = pq.read_table(tmp_path / "log.parquet").to_pylist()[40:]
+    assert [r["night_consent"] for r in stored[:8]] == [
+        True, False, None, True, False, None, False, True
+    ]  # fmt: skip
+    assert [r["call_consent_days"] for r in stored[:5]] == [3, 7, None, None, 2]
+    from_parquet, s1 = read_events(tmp_path / "log.parquet")
+    from_csv, s2 = read_events(write_log(first + later, tmp_path / "log.csv"))
+    assert s1.rejected == s2.rejected == 0
+    for col in ("night_consent", "consent_days"):
+        assert from_parquet.column(col).to_pylist() == from_csv.column(col).to_pylist(), col
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [("night_consent", "maybe"), ("call_consent_days", "three"), ("call_consent_days", True)],
+)
+def test_parquet_refuses_what_a_typed_column_cannot_hold(
+    tmp_path: Path, column: str, bad: object
+) -> None:
+    """A value the first chunk's column type cannot hold is refused with its row and column,
+    and the rows already written stay readable."""
+    from collectguard.audit.generate import LogWriter
+
+    later = _typed_rows(10, 6)
+    later[4][column] = bad
+    with pytest.raises(
+        ValueError, match=rf"row 25: {column} = .*whole number|row 25: {column} = .*true/false"
+    ):
+        with LogWriter(tmp_path / "log.parquet") as w:
+            w.write(_typed_rows(20, 5))
+            w.write(later)
+    assert pq.read_table(tmp_path / "log.parquet").num_rows == 20

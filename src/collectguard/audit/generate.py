@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from collectguard.audit.schema import COLUMNS
+from collectguard.audit.schema import COLUMNS, FALSE_TEXT, TRUE_TEXT
 from collectguard.gateway.policy import Policy, default_policy
 
 START = dt.date(2026, 1, 5)  # a Monday
@@ -623,6 +623,33 @@ def _consent_text(v: Any) -> Any:
     return "true" if v is True else "false" if v is False else v
 
 
+def _as_typed(name: str, is_bool: bool, values: list[Any], first_row: int) -> list[Any]:
+    """`values` of a column the file types as boolean or int32 (chosen from the first chunk),
+    from a later chunk: text the audit reads the same way is converted (``"yes"`` → true,
+    ``"3"`` → 3, empty → null); anything else cannot be stored in the column, and is refused
+    with the row, rather than written as something the caller did not write."""
+    out: list[Any] = []
+    for i, v in enumerate(values):
+        if v is None or (type(v) is bool if is_bool else type(v) is int):
+            out.append(v)
+            continue
+        s = str(v).strip().lower()
+        if not s:
+            out.append(None)
+        elif is_bool and (s in TRUE_TEXT or s in FALSE_TEXT):
+            out.append(s in TRUE_TEXT)
+        elif not is_bool and type(v) is not bool and s.isascii() and s.isdigit():
+            out.append(int(s))
+        else:
+            kind = "true/false" if is_bool else "a whole number"
+            raise ValueError(
+                f"row {first_row + i + 1}: {name} = {str(v)[:40]!r} cannot be written to this "
+                f"Parquet file, whose {name} column holds {kind} (chosen from the first rows "
+                "written); write text in that column from the first row, or use CSV or JSONL"
+            )
+    return out
+
+
 class LogWriter:
     """Writes events to CSV, JSONL or Parquet chunk by chunk (Parquet: one row group per
     `ROW_GROUP` rows), so a log of any size is written with bounded memory."""
@@ -663,10 +690,16 @@ class LogWriter:
             cols = {}
             for f in self._schema:
                 values = [e.get(f.name) for e in part]
-                if f.name in BOOL_FIELDS and f.type == pa.string():
-                    values = [_consent_text(v) for v in values]
-                elif f.name in INT_FIELDS and f.type == pa.string():
-                    values = [None if v is None else str(v) for v in values]
+                if f.name in BOOL_FIELDS:
+                    if f.type == pa.string():
+                        values = [_consent_text(v) for v in values]
+                    else:
+                        values = _as_typed(f.name, True, values, self.rows)
+                elif f.name in INT_FIELDS:
+                    if f.type == pa.string():
+                        values = [None if v is None else str(v) for v in values]
+                    else:
+                        values = _as_typed(f.name, False, values, self.rows)
                 cols[f.name] = pa.array(values, f.type)
             self._pq.write_table(pa.table(cols, schema=self._schema))
             self.rows += len(part)

@@ -63,8 +63,9 @@ _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{3,31}$")
 _STATE = re.compile(r"^[A-Z]{2}$")
 _HOURS = re.compile(r"^\s*([01]\d|2[0-3]):([0-5]\d)\s*-\s*([01]\d|2[0-3]):([0-5]\d)\s*$")
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
+TRUE_TEXT = frozenset({"true", "t", "yes", "y", "1"})
+FALSE_TEXT = frozenset({"false", "f", "no", "n", "0"})
+"""How a yes/no column may be written (case-insensitive); empty is no."""
 MAX_TEXT = 20_000
 MAX_CONSENT_DAYS = 7
 """The longest prior consent to calls (Reg F 1006.14(b)(3)(i): 7 consecutive days); also the
@@ -247,9 +248,9 @@ def _flag(row: dict[str, Any], key: str) -> bool:
     if isinstance(v, int) and v in (0, 1):
         return bool(v)
     s = str(v).strip().lower()
-    if not s or s in _FALSE:
+    if not s or s in FALSE_TEXT:
         return False
-    if s in _TRUE:
+    if s in TRUE_TEXT:
         return True
     raise RowError(f"{key}: {s[:20]!r} is not true/false (or 1/0, yes/no)")
 
