@@ -243,6 +243,9 @@ def test_calls_are_stored_and_chained(store: EvidenceStore, tmp_path: Path) -> N
         calls = s.scalars(select(CallRecord).order_by(CallRecord.id)).all()
     assert [(c.call_type, c.duration_s) for c in calls] == [("missed", 0), ("incoming", 65)]
     assert [e.kind for e in store.ledger.entries()] == ["call", "call"]
+    again = Importer(store, batch_size=2).import_file(f)  # calls are looked up among calls
+    assert (again.new, again.duplicate, again.rejected) == (0, 2, 1)
+    assert count(store, CallRecord) == 2
 
 
 def test_truncated_xml_keeps_committed_batches_and_resumes(

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import collectguard.registry as registry_pkg
 from collectguard.registry import (
@@ -339,3 +341,21 @@ def test_public_api_is_pinned() -> None:
     }
     for name in registry_pkg.__all__:
         assert hasattr(registry_pkg, name), name
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", max_size=20),
+        st.text(alphabet="0123456789０１２３ -+()١٢", max_size=20),
+        st.text(max_size=20),
+    )
+)
+def test_digits_of_fast_path_is_the_folding_definition(number: str) -> None:
+    """Plain ASCII digit strings skip folding; every string gets what folding gives."""
+    import unicodedata
+
+    from collectguard.registry._models import digits_of
+
+    folded = unicodedata.normalize("NFKC", number)
+    assert digits_of(number) == "".join(c for c in folded if "0" <= c <= "9")

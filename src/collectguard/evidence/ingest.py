@@ -236,7 +236,8 @@ class _Batch:
 
     records: list[Record]
     pending: list[_Pending]
-    keys: list[str]
+    message_keys: list[str]
+    call_keys: list[str]
     todo: list[_Pending]
     known: set[str]
     """Keys of the batch already stored when it was read."""
@@ -244,6 +245,10 @@ class _Batch:
     """The ledger head (highest position) just before `known` was looked up."""
     results: list[Verdict | str] | None = None
     futures: list[Future[list[Verdict | str]]] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return self.message_keys + self.call_keys
 
     def analysed(self) -> list[Verdict | str]:
         if self.results is None:
@@ -503,13 +508,22 @@ class Importer:
         return None
 
     @staticmethod
-    def _existing(conn: Connection, keys: list[str]) -> set[str]:
+    def _existing(conn: Connection, message_keys: list[str], call_keys: list[str]) -> set[str]:
+        """Which of these keys are stored. A message's key is looked up among messages only,
+        a call's among calls: the kind is part of what a key hashes."""
         found: set[str] = set()
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            for model in (Message, CallRecord):
-                col = model.__table__.c.dedupe_key
-                found.update(conn.execute(select(col).where(col.in_(part))).scalars())
+        sqlite = conn.dialect.name == "sqlite"
+        for model, keys in ((Message, message_keys), (CallRecord, call_keys)):
+            name = model.__tablename__
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                if sqlite:  # plain SQL: an expanding IN is compiled again on every call
+                    marks = ",".join("?" * len(part))
+                    sql = f"SELECT dedupe_key FROM {name} WHERE dedupe_key IN ({marks})"
+                    found.update(k for (k,) in conn.exec_driver_sql(sql, tuple(part)))
+                else:
+                    col = model.__table__.c.dedupe_key
+                    found.update(conn.execute(select(col).where(col.in_(part))).scalars())
         return found
 
     def _head_seq(self, conn: Connection) -> int:
@@ -529,13 +543,14 @@ class Importer:
             return b.known
         known = set(b.known)
         at = b.head_seen
+        batch_keys = set(b.keys)
         for before, after, keys in self._recent_writes:  # oldest first
             if before == at:
-                known |= keys & set(b.keys)
+                known |= keys & batch_keys
                 at = after
         if at == head:
             return known
-        return self._existing(conn, b.keys)
+        return self._existing(conn, b.message_keys, b.call_keys)
 
     def _job(self, rec: Record) -> _Job:
         assert isinstance(rec, MessageRecord)
@@ -544,14 +559,15 @@ class Importer:
     def _prepare(self, records: list[Record]) -> _Batch:
         """Dedupe a batch against the store and start analysing its new messages."""
         pending = [_Pending(r, self._key(r)) for r in map(storable, records)]
-        keys = [p.key for p in pending if p.key is not None]
+        message_keys = [p.key for p in pending if p.key is not None and type(p.rec) is not CallItem]
+        call_keys = [p.key for p in pending if p.key is not None and type(p.rec) is CallItem]
         with self.store.session() as s:
             conn = s.connection()
             head_seen = self._head_seq(conn)  # first: what `known` sees is at least this
-            known = self._existing(conn, keys)
+            known = self._existing(conn, message_keys, call_keys)
         # Analyse outside the write transaction so SQLite's write lock is held briefly.
         todo = [p for p in pending if isinstance(p.rec, MessageRecord) and p.key not in known]
-        batch = _Batch(records, pending, keys, todo, known, head_seen)
+        batch = _Batch(records, pending, message_keys, call_keys, todo, known, head_seen)
         jobs = [self._job(p.rec) for p in todo]
         if self.workers > 1 and len(jobs) >= 2 * self.workers:
             pool = self._pool_for_analysis()
@@ -604,7 +620,11 @@ class Importer:
         with self.store.writer() as s, s.begin():
             conn = s.connection()
             head = self._head_seq(conn)
-            known = self._existing(conn, b.keys) if look_again else self._known_now(conn, head, b)
+            known = (
+                self._existing(conn, b.message_keys, b.call_keys)
+                if look_again
+                else self._known_now(conn, head, b)
+            )
             seen: set[str] = set()
             messages: list[tuple[dict[str, Any], MessageRecord, Verdict]] = []
             calls: list[dict[str, Any]] = []

@@ -59,6 +59,8 @@ _COMPANY_RE = re.compile(r"[\u4e00-\u9fff（）()]+?(?:" + "|".join(_COMPANY_SUF
 
 def digits_of(number: str) -> str:
     """The ASCII digits of a phone number, separators (and full-width forms) removed."""
+    if number.isdigit() and number.isascii():  # most senders: already plain digits
+        return number
     folded = unicodedata.normalize("NFKC", number)
     return "".join(c for c in folded if "0" <= c <= "9")
 
