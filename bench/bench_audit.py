@@ -6,7 +6,7 @@ precision / recall against the injected ground truth. Prints a Markdown table.
         [--spark-sizes 1000000] [--repeat 3] [--repeat-large 1] [--spark-repeat 1]
         [--large 5000000]
         [--workers 2] [--fmt csv] [--memory-limit 2GB] [--corpus ../shared/data]
-        [--tmp DIR]
+        [--tmp DIR] [--us-share 0.2]
 
 Every step runs as its own process, the way a user runs it: `collectguard audit generate`
 (streaming) and `collectguard audit LOG --out DIR`. "CLI wall" is that process's whole
@@ -142,6 +142,7 @@ def main() -> None:
     ap.add_argument("--memory-limit", default="2GB")
     ap.add_argument("--corpus", default=str(Path(__file__).resolve().parents[2] / "shared/data"))
     ap.add_argument("--tmp", default=None, help="folder for logs and outputs (default TMPDIR)")
+    ap.add_argument("--us-share", type=float, default=0.0, help="share of US debtors (0-1)")
     args = ap.parse_args()
     corpus = args.corpus if Path(args.corpus).is_dir() else None
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -154,6 +155,7 @@ def main() -> None:
             log, truth = tmp / f"log{n}.{args.fmt}", tmp / f"truth{n}.jsonl"
             gen_cmd = [CLI, "audit", "generate", str(log), "--events", str(n)]
             gen_cmd += ["--truth", str(truth)] + (["--corpus-dir", corpus] if corpus else [])
+            gen_cmd += ["--us-share", str(args.us_share)] if args.us_share else []
             g = measure(gen_cmd, tmp / f"gen{n}.txt")
             gens.append((n, g, log.stat().st_size))
             print(f"generated {n:,}: {g['wall_s']:.1f} s, {g['peak_tree_mb']:.0f} MB", flush=True)
@@ -187,7 +189,8 @@ def main() -> None:
         f"\nAudit benchmark — Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"load {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (1/5/15 min) at the end, "
         f"input {args.fmt}, content workers {args.workers}, DuckDB memory limit "
-        f"{args.memory_limit or 'default'}, corpus {'yes' if corpus else 'no'}\n"
+        f"{args.memory_limit or 'default'}, corpus {'yes' if corpus else 'no'}, "
+        f"US debtors {args.us_share:.0%}\n"
     )
     print("| step | events | file MB | wall s | peak RSS MB (tree) |")
     print("|---|---:|---:|---:|---:|")

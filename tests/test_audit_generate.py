@@ -130,6 +130,13 @@ def test_cli_generate_streams_with_truth(tmp_path: Path) -> None:
     lines = (tmp_path / "c.csv.truth.jsonl").read_text(encoding="utf-8").splitlines()
     assert lines and all(json.loads(x)["event_id"].startswith("E") for x in lines)
     assert out.read_text(encoding="utf-8").count("\n") == 901
+    us = tmp_path / "us.jsonl"
+    res = CliRunner().invoke(audit_app, ["generate", str(us), "--events", "900", "--us-share", "1"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in us.read_text(encoding="utf-8").splitlines()]
+    assert {r["jurisdiction"] for r in rows} == {"us"} and len(rows) == 900
+    bad = CliRunner().invoke(audit_app, ["generate", str(us), "--us-share", "1.5"])
+    assert bad.exit_code == 2 and "us-share" in bad.output
 
 
 def _typed_rows(n: int, seed: int) -> list[dict[str, object]]:
@@ -190,3 +197,61 @@ def test_parquet_refuses_what_a_typed_column_cannot_hold(
             w.write(_typed_rows(20, 5))
             w.write(later)
     assert pq.read_table(tmp_path / "log.parquet").num_rows == 20
+
+
+def test_us_debtors_are_scored_exactly_and_excluded_calls_are_not_flagged(
+    tmp_path: Path,
+) -> None:
+    """With `us_share`, US debtors get English texts and calls in their own zones; night texts,
+    8th calls within 7 days and calls after a conversation are found exactly, and the Reg F
+    excluded calls (prior consent, the debtor's request) are not flagged — unless their consent
+    and request are taken away, when the 7-in-7 cap catches them."""
+    from collectguard.audit.generate import US_MIX, US_ZONES
+
+    s = stream_log(8000, seed=21, us_share=0.3)
+    events = [e for c in s.chunks() for e in c]
+    assert instants(events) == sorted(instants(events))  # western zones keep the stream sorted
+    us = [e for e in events if e["jurisdiction"] == "us"]
+    assert 0.2 < len(us) / len(events) < 0.4
+    assert {e["recipient_timezone"] for e in us} <= set(US_ZONES)
+    assert all(e["state"] == US_ZONES[str(e["recipient_timezone"])] for e in us)
+    assert all(e["recipient_role"] == "debtor" for e in us)
+    assert {e["channel"] for e in us} == {"sms", "call"}
+    assert {t.kind for t in s.truth} >= set(US_MIX) - {"us_excluded_calls"}
+    excluded = [e for e in us if e["call_consent_at"] or e["responds_to_request"]]
+    assert len(excluded) >= 9 and any(e["responds_to_request"] for e in excluded)
+
+    policy, params = default_policy(), AuditParams()
+    table, stats = read_events(write_log(events, tmp_path / "us.csv"))
+    assert stats.rejected == 0
+    v = run_local(table, policy, params)
+    result = score(s.truth, zip(v["event_id"], v["rule_id"], strict=True))
+    for kind in ("us_night", "us_7in7", "us_after_conversation"):
+        assert result["per_kind"][kind]["found"] == result["per_kind"][kind]["truth"] > 0, kind
+    assert result["fp"] == 0, result["false_positives"]
+
+    for e in excluded:  # the same calls without what excluded them
+        e["call_consent_at"] = e["call_consent_days"] = e["responds_to_request"] = None
+    table, _ = read_events(write_log(events, tmp_path / "us-no-consent.csv"))
+    again = run_local(table, policy, params)
+    flagged = set(zip(again["event_id"], again["rule_id"], strict=True))
+    ids = {e["event_id"] for e in excluded}
+    assert any(eid in ids and rid == "us.regf.7in7" for eid, rid in flagged)
+
+
+def test_us_texts_of_the_generator_are_lawful_under_the_us_pack() -> None:
+    from collectguard.analyze.analyzer import Analyzer
+    from collectguard.audit.generate import US_REMINDERS
+
+    for text in US_REMINDERS:
+        result = Analyzer.default().check(text, jurisdiction="us")
+        assert result.is_collection and result.violations == [], text
+
+
+def test_us_share_is_checked_and_zero_adds_no_us_traffic() -> None:
+    with pytest.raises(ValueError, match="us_share"):
+        stream_log(100, us_share=1.5)
+    assert {e["jurisdiction"] for e in generate(2000, seed=9).events} == {"cn"}
+    only_us = generate(2000, seed=9, us_share=1.0)
+    assert {e["jurisdiction"] for e in only_us.events} == {"us"}
+    assert {t.kind for t in only_us.truth} == {"us_night", "us_7in7", "us_after_conversation"}

@@ -185,15 +185,28 @@ def generate_cmd(
     corpus_dir: Annotated[
         Path | None, typer.Option(help="../shared/data 目录（可选的良性文本）/ optional corpus dir")
     ] = None,
+    us_share: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="美国债务人占比（FDCPA/Reg F 流量与注入）/ share of US debtors (FDCPA, Reg F)",
+        ),
+    ] = 0.0,
 ) -> None:
     """生成带真值的合成日志 / generate a synthetic log with injected ground truth.
 
     Written chunk by chunk (bounded memory, any size); with --shuffle the events are shuffled
-    within each chunk (about one day of traffic)."""
+    within each chunk (about one day of traffic). With --us-share 0.2 a fifth of the debtors
+    are US debtors: English texts and calls, with night texts, Reg F 7-in-7 and after-a-
+    conversation calls injected, and excluded calls (prior consent, the debtor's request) that
+    must not be flagged."""
     from collectguard.audit.generate import stream_log, write_stream
 
     truth_path = truth or out.with_name(out.name + ".truth.jsonl")
-    stream = stream_log(events, seed=seed, corpus_dir=corpus_dir, shuffle=shuffle)
+    stream = stream_log(
+        events, seed=seed, corpus_dir=corpus_dir, shuffle=shuffle, us_share=us_share
+    )
     try:
         n = write_stream(stream, out, truth_path)
     except ValueError as exc:

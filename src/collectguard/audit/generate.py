@@ -16,6 +16,10 @@ else), judged lawful, as the gateway judges them; 10 % have preferred hours
 (`preferred_hours`) and are contacted only inside them (their third parties need not be).
 Injected `preferred` violations contact such a debtor outside them (`policy.lender_hours`).
 
+US debtors are opt-in (`us_share`): English texts and calls in US zones, with their own
+injections (a text outside 08:00–21:00, Reg F 7-in-7, a call after a conversation) and Reg F
+excluded calls (prior consent, the debtor's request) that must not be flagged.
+
 Each truth item names `must` rule ids (a miss lowers recall) and `may` rule ids (a defensible
 extra reading of the same words: neither a hit nor a false positive).
 
@@ -100,6 +104,22 @@ BOT_TEMPLATES = (
 )
 CORPUS_FILE = "collection_call_intents_zh/bot_reminder_templates.csv"
 
+# US debtors (opt-in, `us_share`): zone → state; never Massachusetts, whose 2-in-7 also counts
+# texts (the benign US traffic below sends several a week).
+US_ZONES = {"America/New_York": "NY", "America/Chicago": "IL", "America/Los_Angeles": "CA"}
+_US_TZ = tuple(US_ZONES)
+# Written for this generator: a collector's lawful texts (they say a debt collector sends them
+# and how to opt out, 12 CFR 1006.6(e)); the us pack finds no violation in them (tested).
+US_REMINDERS = (
+    "This is Apex Recovery, a debt collector. Your account ending 4417 is past due. Please "
+    "call us at 800-555-0142 or pay online at your account page. Reply STOP to opt out.",
+    "Apex Recovery: a payment of $120.00 on your account is past due. You can set up a payment "
+    "plan online or call 800-555-0142. This is a communication from a debt collector. "
+    "Text STOP to opt out.",
+    "Reminder from Apex Recovery, a debt collector: your balance of $340.00 remains unpaid. "
+    "Call 800-555-0142, Mon-Fri 9am-6pm. Reply STOP to opt out.",
+)
+
 PREFERRED = ((9 * 60, 18 * 60), (10 * 60, 20 * 60), (12 * 60, 21 * 60), (9 * 60, 12 * 60))
 """Preferred-hours profiles (local minutes) given to 10 % of debtors."""
 PRODUCTS = ("cash", "card", "instalment")
@@ -135,6 +155,8 @@ class _Debtor:
     agent: tuple[str, str, str]
     consent: bool = False
     preferred: tuple[int, int] | None = None
+    state: str | None = None
+    """Set for a US debtor (the state of its zone, `US_ZONES`); None for a cn debtor."""
 
 
 def load_corpus_texts(data_dir: Path | str | None) -> list[str]:
@@ -153,8 +175,9 @@ def _hhmm(m: int) -> str:
 
 
 class _Gen:
-    def __init__(self, seed: int, policy: Policy, corpus: list[str]) -> None:
+    def __init__(self, seed: int, policy: Policy, corpus: list[str], us_share: float = 0.0) -> None:
         self.rng = random.Random(seed)
+        self.us_share = us_share
         self.buffer: list[tuple[float, int, dict[str, Any]]] = []
         self.seq = 0
         self.truth: list[Truth] = []
@@ -171,7 +194,13 @@ class _Gen:
         self.r_disc = jp.parties.third_party_no_debt_details.rule_id
         self.r_obj = jp.parties.third_party_objected.rule_id
         self.r_optout = jp.stops.opt_out.rule_id
-        self.zones = {z: ZoneInfo(z) for z in set(ZONES)}
+        us = policy.for_("us")
+        us_caps = {c.what: c for c in us.caps if not c.states}
+        self.r_us_hours = us.window.rule_id
+        self.r_us_7in7 = us_caps["calls_placed"].id
+        self.lim_us_calls = us_caps["calls_placed"].limit or 7
+        self.r_us_block = us_caps["conversations_block"].id
+        self.zones = {z: ZoneInfo(z) for z in {*ZONES, *_US_TZ}}
         self.agents = [
             (f"AG{a}{t}{k:02d}", f"{AGENCIES[a]}-{t + 1}组", AGENCIES[a])
             for a in range(len(AGENCIES))
@@ -190,6 +219,12 @@ class _Gen:
         rng = self.rng
         self.n_debtors = n
         for _ in range(n):
+            if self.us_share and rng.random() < self.us_share:
+                # a US debtor: reachable, no consent or preferred hours on file
+                self.tz_of.append(2 + rng.randrange(len(_US_TZ)))
+                self.flags.append(1)
+                self.agent_of.append(rng.randrange(len(self.agents)))
+                continue
             self.tz_of.append(1 if rng.choice(ZONES) == URUMQI else 0)
             f = 1 if rng.random() < 0.7 else 0
             u = rng.random()
@@ -205,6 +240,17 @@ class _Gen:
             return self.extra[idx]
         f = self.flags[idx]
         pref = f >> 2
+        if self.tz_of[idx] >= 2:
+            tz = _US_TZ[self.tz_of[idx] - 2]
+            return _Debtor(
+                idx,
+                tz,
+                f"+1212{idx:07d}",
+                [("third_party", f"+1646{idx:07d}")],
+                True,
+                self.agents[self.agent_of[idx]],
+                state=US_ZONES[tz],
+            )
         return _Debtor(
             idx,
             URUMQI if self.tz_of[idx] else SHANGHAI,
@@ -216,8 +262,21 @@ class _Gen:
             PREFERRED[pref - 1] if pref else None,
         )
 
-    def new_debtor(self, reachable: bool) -> _Debtor:
+    def new_debtor(self, reachable: bool, *, us: bool = False) -> _Debtor:
         i = self.n_debtors + len(self.extra)
+        if us:
+            tz = self.rng.choice(_US_TZ)
+            d = _Debtor(
+                i,
+                tz,
+                f"+1213{i:07d}",
+                [("third_party", f"+1647{i:07d}")],
+                True,
+                self.rng.choice(self.agents),
+                state=US_ZONES[tz],
+            )
+            self.extra[i] = d
+            return d
         d = _Debtor(
             i,
             self.rng.choice(ZONES),
@@ -263,9 +322,9 @@ class _Gen:
             "agent_id": agent_id,
             "team": team,
             "agency": agency,
-            "jurisdiction": "cn",
+            "jurisdiction": "us" if d.state else "cn",
             "text": text,
-            "state": None,
+            "state": d.state,
             "night_consent": True if d.consent else None,
             "preferred_hours": (
                 f"{_hhmm(d.preferred[0])}-{_hhmm(d.preferred[1])}" if d.preferred else None
@@ -331,8 +390,27 @@ class _Gen:
                 n -= 1
         return n
 
+    def benign_us_day(self, d: _Debtor, day: int, limit: int) -> int:
+        """One US debtor-day of lawful traffic: texts (with the debt-collector and opt-out
+        wording) and at most one call, never a conversation, 08:30–20:30 local — so no 7 days
+        hold more than 7 calls and no call follows a conversation (12 CFR 1006.14(b))."""
+        rng = self.rng
+        minutes = sorted(rng.sample(range(8 * 60 + 30, 20 * 60 + 30), 3))
+        n = 0
+        for i, m in enumerate(minutes[: min(rng.randint(1, 3), limit)]):
+            at = self.when(d, day, m)
+            if i == 0 and rng.random() < 0.5:
+                self.add(d, at, "call", rng.choice(("delivered", "failed", "answered")))
+            else:
+                self.add(d, at, "sms", "delivered", text=rng.choice(US_REMINDERS))
+            n += 1
+        return n
+
     # ------------------------------------------------------------------ injections
     def inject(self, kind: str, d: _Debtor, day: int) -> None:
+        if kind.startswith("us_"):
+            self.inject_us(kind, d, day)
+            return
         rng = self.rng
         agent = rng.choice(self.bad_agents) if rng.random() < 0.7 else d.agent
         base = rng.randrange(9 * 60, 14 * 60)
@@ -422,6 +500,41 @@ class _Gen:
             ev = self.add(d, self.when(d, day, base), "sms", "delivered", text=text, agent=agent)
             self.expect(ev, Truth("", must, may, kind=kind))
 
+    def inject_us(self, kind: str, d: _Debtor, day: int) -> None:
+        """US kinds, each on its own US debtor: a text outside 08:00–21:00 local; an eighth
+        call within 7 local days (two a day over four days); a call three days after a
+        conversation; and, recorded as no violation, Reg F excluded calls — nine calls over two
+        days after the debtor's prior consent, the last answering the debtor's request."""
+        rng = self.rng
+        agent = rng.choice(self.bad_agents) if rng.random() < 0.7 else d.agent
+        base = rng.randrange(9 * 60, 14 * 60)
+        if kind == "us_night":
+            m = rng.choice((rng.randrange(21 * 60 + 15, 24 * 60), rng.randrange(0, 7 * 60 + 45)))
+            text = rng.choice(US_REMINDERS)
+            ev = self.add(d, self.when(d, day, m), "sms", "delivered", text=text, agent=agent)
+            self.expect(ev, Truth("", (self.r_us_hours,), kind=kind))
+        elif kind == "us_7in7":
+            evs = [
+                self.add(d, self.when(d, day + i // 2, base + 240 * (i % 2)), "call", "delivered")
+                for i in range(self.lim_us_calls + 1)
+            ]
+            self.expect(evs[-1], Truth("", (self.r_us_7in7,), kind=kind))
+        elif kind == "us_after_conversation":
+            self.add(d, self.when(d, day, base), "call", "conversation")
+            ev = self.add(d, self.when(d, day + 3, base), "call", "delivered", agent=agent)
+            self.expect(ev, Truth("", (self.r_us_block,), kind=kind))
+        elif kind == "us_excluded_calls":
+            consent = self.when(d, day, base - 30)
+            for i in range(self.lim_us_calls + 2):
+                ev = self.add(
+                    d, self.when(d, day + i // 5, base + 30 * (i % 5)), "call", "delivered"
+                )
+                ev["call_consent_at"] = consent.isoformat()
+                ev["call_consent_days"] = 2
+            ev["call_consent_at"] = None
+            ev["call_consent_days"] = None
+            ev["responds_to_request"] = True
+
     def events_of(self, kind: str) -> int:
         return {
             "conversations": self.lim_conv + 1,
@@ -429,6 +542,9 @@ class _Gen:
             "reachable": 2,
             "objected": 2,
             "opt_out": 2,
+            "us_7in7": self.lim_us_calls + 1,
+            "us_after_conversation": 2,
+            "us_excluded_calls": self.lim_us_calls + 2,
         }.get(kind, 1)
 
 
@@ -446,13 +562,19 @@ MIX = {
     "insult": 1.0,
 }
 
+# with `us_share`: US injections per 1,000 events of US traffic
+US_MIX = {"us_night": 3.0, "us_7in7": 1.0, "us_after_conversation": 1.0, "us_excluded_calls": 1.0}
+
 
 class LogStream:
     """A generated log as chunks of events in time order (`chunks()`), and its truth.
 
     Iterate `chunks()` once; `truth` is complete when it is exhausted. About `n_events`
     events (exactly, unless the injections alone need more). `shuffle` shuffles the events
-    inside each chunk (an unsorted log; event ids stay in time order)."""
+    inside each chunk (an unsorted log; event ids stay in time order). `us_share` (0 to 1):
+    that share of the debtors are US debtors (jurisdiction us, a US zone and state), with
+    lawful texts and calls and the `US_MIX` injections; 0 (the default) gives the same log
+    as before US debtors existed."""
 
     def __init__(
         self,
@@ -462,13 +584,23 @@ class LogStream:
         policy: Policy | None = None,
         corpus_dir: Path | str | None = None,
         shuffle: bool = False,
+        us_share: float = 0.0,
     ) -> None:
+        if not 0.0 <= us_share <= 1.0:
+            raise ValueError(f"us_share must be between 0 and 1, not {us_share}")
         self.n_events = n_events
         self.shuffle = shuffle
-        self.g = _Gen(seed, policy or default_policy(), load_corpus_texts(corpus_dir))
+        self.g = _Gen(seed, policy or default_policy(), load_corpus_texts(corpus_dir), us_share)
         self.truth = self.g.truth
         self.emitted = 0
-        self.counts = {k: max(1, round(v * n_events / 1000)) for k, v in MIX.items()}
+        cn_share = 1.0 - us_share
+        self.counts = {
+            k: max(1, round(v * n_events * cn_share / 1000)) for k, v in MIX.items() if cn_share
+        }
+        if us_share:
+            self.counts.update(
+                {k: max(1, round(v * n_events * us_share / 1000)) for k, v in US_MIX.items()}
+            )
 
     @property
     def stats(self) -> dict[str, int]:
@@ -477,15 +609,18 @@ class LogStream:
     def _plan(self) -> tuple[dict[int, list[tuple[str, _Debtor]]], set[int], int]:
         g, rng = self.g, self.g.rng
         g.make_debtors(max(10, self.n_events // 20))
-        reach = [i for i in range(g.n_debtors) if g.flags[i] & 1]
+        reach = [i for i in range(g.n_debtors) if g.flags[i] & 1 and g.tz_of[i] < 2]
         unreach = [i for i in range(g.n_debtors) if not g.flags[i] & 1]
         prefer = [i for i in reach if g.flags[i] >> 2]
+        us = [i for i in range(g.n_debtors) if g.tz_of[i] >= 2]
         plan: dict[int, list[tuple[str, _Debtor]]] = {}
         injected: set[int] = set()
         n_injected = 0
         for kind, n in self.counts.items():
             pool = (
-                unreach
+                us
+                if kind.startswith("us_")
+                else unreach
                 if kind in ("disclosure", "objected")
                 else prefer
                 if kind == "preferred"
@@ -495,7 +630,7 @@ class LogStream:
                 # one injection per debtor where the pool allows: a debtor who opted out or was
                 # reached would make a later injection on another day a second finding
                 idx = -1
-                day = rng.randrange(DAYS - 1)
+                day = rng.randrange(DAYS - 4 if kind.startswith("us_") else DAYS - 1)
                 for _try in range(50):
                     if not pool:
                         break
@@ -503,7 +638,7 @@ class LogStream:
                     if idx not in injected:
                         break
                 if idx < 0 or idx in injected:
-                    d = g.new_debtor(kind not in ("disclosure", "objected"))
+                    d = g.new_debtor(kind not in ("disclosure", "objected"), us=kind[:3] == "us_")
                     if kind == "preferred":
                         d.preferred = PREFERRED[0]
                 else:
@@ -532,7 +667,9 @@ class LogStream:
                 if idx in injected or idx in today:
                     continue
                 today.add(idx)
-                target -= g.benign_day(g.debtor(idx), day, target)
+                d = g.debtor(idx)
+                fill = g.benign_us_day if d.state else g.benign_day
+                target -= fill(d, day, target)
             horizon = dt.datetime.combine(
                 START + dt.timedelta(days=day + 1), dt.time(0), tzinfo=_EAST
             ).timestamp()
@@ -570,9 +707,17 @@ def stream_log(
     policy: Policy | None = None,
     corpus_dir: Path | str | None = None,
     shuffle: bool = False,
+    us_share: float = 0.0,
 ) -> LogStream:
     """A log of about `n_events` events generated chunk by chunk (see `LogStream`)."""
-    return LogStream(n_events, seed=seed, policy=policy, corpus_dir=corpus_dir, shuffle=shuffle)
+    return LogStream(
+        n_events,
+        seed=seed,
+        policy=policy,
+        corpus_dir=corpus_dir,
+        shuffle=shuffle,
+        us_share=us_share,
+    )
 
 
 def generate(
@@ -582,10 +727,11 @@ def generate(
     policy: Policy | None = None,
     corpus_dir: Path | str | None = None,
     shuffle: bool = False,
+    us_share: float = 0.0,
 ) -> Generated:
     """About `n_events` events (sorted by time unless `shuffle`) and the injected truth, in
     memory: the stream of `stream_log` collected."""
-    s = stream_log(n_events, seed=seed, policy=policy, corpus_dir=corpus_dir)
+    s = stream_log(n_events, seed=seed, policy=policy, corpus_dir=corpus_dir, us_share=us_share)
     events = [ev for chunk in s.chunks() for ev in chunk]
     if shuffle:
         random.Random(seed).shuffle(events)
