@@ -25,9 +25,9 @@ from collectguard.web.cli import web_app
 from collectguard.web.demo import seed_demo
 from collectguard.web.i18n import CATALOG
 from collectguard.web.verdict import Segment, highlight, yuan
+from webclient import PASSWORDS, csrf, login
 
 NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
-PASSWORDS = {"zhangwei": "zw-secret-1", "lina": "ln-secret-2", "wangfang": "wf-secret-3"}
 SCAM = "【中国银联】您的征信存在异常，需注销校园贷账户，请点击 http://yl-zx.cc 处理，否则影响征信"
 THREAT = "【招联金融】您的借款已逾期，再不还款我们将上门并通知你的家人和单位"
 TEMPLATES = Path(__file__).parents[1] / "src" / "collectguard" / "web" / "templates"
@@ -39,20 +39,6 @@ def app(tmp_path: Path) -> FastAPI:
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
     return app
-
-
-def csrf(client: TestClient, path: str = "/") -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match
-    return match.group(1)
-
-
-def login(app: FastAPI, username: str) -> TestClient:
-    client = TestClient(app)
-    data = {"csrf_token": csrf(client, "/login"), "username": username}
-    r = client.post("/login", data={**data, "password": PASSWORDS[username]})
-    assert r.status_code == 200
-    return client
 
 
 # ---------------------------------------------------------------- checker

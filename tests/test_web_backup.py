@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import re
 import tempfile
 import warnings
 import zipfile
@@ -23,6 +22,7 @@ with warnings.catch_warnings():
 from fastapi import FastAPI
 
 from collectguard.web import WebSettings, create_app
+from webclient import csrf
 
 NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -49,12 +49,6 @@ def app(tmp_path: Path) -> FastAPI:
     return create_app(WebSettings(data_dir=tmp_path, secret_key="t", clock=lambda: NOW))
 
 
-def csrf(client: TestClient) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/backup").text)
-    assert match
-    return match.group(1)
-
-
 def _uploads_left() -> set[str]:
     """The web app's own temporary folders (uploads, bundles, letters) — not those of other
     collectguard processes that may run at the same time (an audit's work folder)."""
@@ -70,7 +64,7 @@ def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI, tmp_path:
     client = TestClient(app)
     r = client.post(
         "/backup",
-        data={"csrf_token": csrf(client)},
+        data={"csrf_token": csrf(client, "/backup")},
         files={"backup": ("sms.xml", BACKUP)},
         follow_redirects=False,
     )
@@ -86,7 +80,9 @@ def test_backup_becomes_cases_per_lender_with_a_timeline(app: FastAPI, tmp_path:
 def test_bundle_download_is_a_zip(app: FastAPI) -> None:
     client = TestClient(app)
     r = client.post(
-        "/backup/bundle", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", BACKUP)}
+        "/backup/bundle",
+        data={"csrf_token": csrf(client, "/backup")},
+        files={"backup": ("sms.xml", BACKUP)},
     )
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/zip"
@@ -98,7 +94,7 @@ def test_bundle_download_is_a_zip(app: FastAPI) -> None:
 
 def test_wrong_type_empty_and_broken_files_get_clear_errors(app: FastAPI) -> None:
     client = TestClient(app)
-    token = csrf(client)
+    token = csrf(client, "/backup")
     for name, data, message in (
         ("photo.png", b"\x89PNG\r\n\x1a\n", "无法识别这个文件"),
         ("sms.xml", b"", "文件是空的"),
@@ -122,7 +118,7 @@ def tmp_path_of(app: FastAPI) -> Path:
 def test_upload_size_limit_and_csrf(tmp_path: Path) -> None:
     settings = WebSettings(data_dir=tmp_path, secret_key="t", max_upload_bytes=2048)
     client = TestClient(create_app(settings))
-    token = csrf(client)
+    token = csrf(client, "/backup")
     big = BACKUP + b"<!--" + b"x" * 4096 + b"-->"
     r = client.post("/backup", data={"csrf_token": token}, files={"backup": ("sms.xml", big)})
     assert r.status_code == 413

@@ -31,6 +31,7 @@ from collectguard.web.letters import letter_choices, recommended_kinds
 from collectguard.web.locker import new_key, normalise_key
 from collectguard.web.locker import router as locker_router
 from collectguard.web.models import ConsumerLocker
+from webclient import csrf
 
 NOW = dt.datetime(2026, 11, 29, 2, 0, tzinfo=dt.UTC)
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -75,15 +76,9 @@ def app(tmp_path: Path, clock: Clock) -> FastAPI:
     return create_app(WebSettings(data_dir=tmp_path, secret_key="locker-test", clock=clock))
 
 
-def csrf(client: TestClient, path: str = "/backup") -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 def upload(client: TestClient, data: bytes = ZHAOLIAN) -> str:
     r = client.post(
-        "/backup", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", data)}
+        "/backup", data={"csrf_token": csrf(client, "/backup")}, files={"backup": ("sms.xml", data)}
     )
     assert r.status_code == 200 and str(r.url).endswith("/locker"), (r.status_code, r.url)
     return r.text
@@ -349,7 +344,9 @@ def test_broken_upload_into_a_new_locker_leaves_nothing(app: FastAPI, tmp_path: 
     client = TestClient(app)
     broken = b'<?xml version=\'1.0\'?>\n<smses>\n<sms address="1" body="x" date="1'
     r = client.post(
-        "/backup", data={"csrf_token": csrf(client)}, files={"backup": ("sms.xml", broken)}
+        "/backup",
+        data={"csrf_token": csrf(client, "/backup")},
+        files={"backup": ("sms.xml", broken)},
     )
     assert r.status_code == 400 and "文件已损坏" in r.text
     assert lockers(app) == []
