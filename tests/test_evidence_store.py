@@ -109,7 +109,7 @@ def test_open_store_migrates_and_reopens(store: EvidenceStore) -> None:
         "evidence_alembic_version",
     } <= tables
     with store.engine.connect() as c:
-        assert c.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0002"
+        assert c.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0003"
         if c.dialect.name == "sqlite":  # crash-safe WAL, checkpointed every ~40 MB
             assert c.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert c.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
@@ -899,6 +899,8 @@ def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
     with engine.begin() as conn:
         cols = {c["name"] for c in inspect(conn).get_columns("evidence_attachments")}
         assert "case_key" not in cols
+        indexes = {i["name"] for i in inspect(conn).get_indexes("evidence_messages")}
+        assert "ix_evidence_messages_sender" in indexes
         conn.execute(
             text(
                 "INSERT INTO evidence_import_runs (id, source_name, source_sha256, format, "
@@ -911,9 +913,11 @@ def test_upgrade_from_the_first_schema_keeps_data(tmp_path: Path) -> None:
     s = open_store(url, attachments_dir=tmp_path / "att")
     try:
         with s.engine.connect() as conn:
-            assert conn.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0002"
+            assert conn.scalar(text("SELECT version_num FROM evidence_alembic_version")) == "0003"
             cols = {c["name"] for c in inspect(conn).get_columns("evidence_attachments")}
+            indexes = {i["name"] for i in inspect(conn).get_indexes("evidence_messages")}
         assert {"case_key", "note"} <= cols
+        assert "ix_evidence_messages_sender" not in indexes  # 0003: no query used it
         with s.session() as session:
             run = session.get(ImportRun, 1)
             assert run is not None and run.source_name == "x"

@@ -72,7 +72,7 @@ class Message(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
     item_sha256: Mapped[str] = mapped_column(String(64))
-    sender: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    sender: Mapped[str | None] = mapped_column(String(200), nullable=True)
     recipient: Mapped[str] = mapped_column(String(200))
     direction: Mapped[str] = mapped_column(String(8))  # in | out
     received_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
