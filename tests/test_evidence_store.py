@@ -206,6 +206,29 @@ def test_parallel_import_stores_what_a_serial_import_stores(
         fresh.close()
 
 
+def test_item_hash_is_that_of_the_stored_row(store: EvidenceStore, tmp_path: Path) -> None:
+    """Each message's content hash is of the row as stored — a long sender cut to the column,
+    the time in UTC — which is what `verify` recomputes (with analysis workers too)."""
+    from collectguard.evidence.items import item_sha256, message_content
+
+    long_sender = "1069" + "8" * 246  # 250 characters: the column keeps 200
+    rows = [
+        sms(long_sender if i % 2 else f"10690{i}", ms(2025, 3, 1, 8, i), THREAT) for i in range(9)
+    ]
+    f = tmp_path / "long.xml"
+    f.write_text(backup(*rows), encoding="utf-8")
+    report = Importer(store, batch_size=5, workers=2, timezone="America/New_York").import_file(f)
+    assert report.new == 9
+    fields = ("sender", "recipient", "direction", "received_at", "received_at_text")
+    fields += ("timezone", "text", "source", "source_ref")
+    with store.session() as s:
+        stored = s.scalars(select(Message).order_by(Message.id)).all()
+    assert {len(m.sender or "") for m in stored} >= {200}
+    for m in stored:
+        assert m.item_sha256 == item_sha256(message_content({k: getattr(m, k) for k in fields}))
+    assert verify_store(store).ok
+
+
 def test_reimport_is_idempotent(store: EvidenceStore, tmp_path: Path) -> None:
     f = tmp_path / "sms.xml"
     f.write_text(
