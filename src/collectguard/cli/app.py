@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import importlib
 import json
 import sys
@@ -382,4 +383,11 @@ _mount_optional()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    finally:
+        # What the command built is about to be thrown away: move it out of the collector's
+        # reach, so the interpreter's shutdown does not walk it in full collections (≈ 0.5 s
+        # of CPU after every `evidence` command, ≈ 0.15 s after `check`). Objects are still
+        # released by reference counting; stores and files are closed by the commands.
+        gc.freeze()
