@@ -170,6 +170,14 @@ def load_corpus_texts(data_dir: Path | str | None) -> list[str]:
         return [r["text"] for r in csv.DictReader(fh) if r.get("action") in BOT_TEMPLATES]
 
 
+def _us_debtor(idx: int, tz: str, agent: tuple[str, str, str], *, extra: bool = False) -> _Debtor:
+    """A US debtor: reachable, the state of its zone, no consent or preferred hours on file
+    (debtors added for injections get numbers from other area codes)."""
+    own, other = ("1213", "1647") if extra else ("1212", "1646")
+    phone, contact = f"+{own}{idx:07d}", f"+{other}{idx:07d}"
+    return _Debtor(idx, tz, phone, [("third_party", contact)], True, agent, state=US_ZONES[tz])
+
+
 def _hhmm(m: int) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
@@ -241,16 +249,7 @@ class _Gen:
         f = self.flags[idx]
         pref = f >> 2
         if self.tz_of[idx] >= 2:
-            tz = _US_TZ[self.tz_of[idx] - 2]
-            return _Debtor(
-                idx,
-                tz,
-                f"+1212{idx:07d}",
-                [("third_party", f"+1646{idx:07d}")],
-                True,
-                self.agents[self.agent_of[idx]],
-                state=US_ZONES[tz],
-            )
+            return _us_debtor(idx, _US_TZ[self.tz_of[idx] - 2], self.agents[self.agent_of[idx]])
         return _Debtor(
             idx,
             URUMQI if self.tz_of[idx] else SHANGHAI,
@@ -266,15 +265,7 @@ class _Gen:
         i = self.n_debtors + len(self.extra)
         if us:
             tz = self.rng.choice(_US_TZ)
-            d = _Debtor(
-                i,
-                tz,
-                f"+1213{i:07d}",
-                [("third_party", f"+1647{i:07d}")],
-                True,
-                self.rng.choice(self.agents),
-                state=US_ZONES[tz],
-            )
+            d = _us_debtor(i, tz, self.rng.choice(self.agents), extra=True)
             self.extra[i] = d
             return d
         d = _Debtor(
