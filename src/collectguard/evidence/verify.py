@@ -131,14 +131,14 @@ def verify_store(store: EvidenceStore, *, expected_head: str | None = None) -> V
     with store.session() as s:
         mcols = [getattr(Message, k) for k in MESSAGE_CONTENT]
         q = select(Message.id, Message.item_sha256, *mcols).order_by(Message.id)
-        for row in s.execute(q.execution_options(yield_per=2000)):
-            m = row._mapping
-            check("message", m["id"], m["item_sha256"], item_sha256(message_content(m)))
+        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
+            content = message_content(dict(zip(MESSAGE_CONTENT, values, strict=True)))
+            check("message", item_id, stored, item_sha256(content))
         ccols = [getattr(CallRecord, k) for k in CALL_CONTENT]
         q = select(CallRecord.id, CallRecord.item_sha256, *ccols).order_by(CallRecord.id)
-        for row in s.execute(q.execution_options(yield_per=2000)):
-            c = row._mapping
-            check("call", c["id"], c["item_sha256"], item_sha256(call_content(c)))
+        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
+            content = call_content(dict(zip(CALL_CONTENT, values, strict=True)))
+            check("call", item_id, stored, item_sha256(content))
         for a in s.scalars(select(Attachment).order_by(Attachment.id)):
             check("attachment", a.id, a.sha256, _file_sha256(store.attachment_path(a.sha256)))
     for (kind, item_id), (seq, _digest) in sorted(vouched.items(), key=lambda kv: kv[1][0]):

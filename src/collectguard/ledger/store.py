@@ -28,6 +28,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -234,25 +235,37 @@ class SqlLedger:
                 row = cur.fetchone()
             finally:
                 cur.close()
-        return _entry(dict(zip(_COLUMNS, row, strict=True))) if row is not None else None
+        return _entry(*row) if row is not None else None
 
     def entries(self, *, batch: int = 1000) -> Iterator[LedgerEntry]:
         """All entries of the stream in stored (row) order, streamed in batches."""
-        t = ledger_entries
         last_id = 0
         while True:
             with self.engine.connect() as c:
-                rows = c.execute(
-                    select(t)
-                    .where(t.c.stream == self.stream, t.c.id > last_id)
-                    .order_by(t.c.id)
-                    .limit(batch)
-                ).all()
+                rows = c.execute(self.page_query(last_id, batch)).all()
             if not rows:
                 return
             for row in rows:
-                yield _entry(row._mapping)
-            last_id = rows[-1].id
+                yield _entry(*row[1:])
+            last_id = rows[-1][0]
+
+    def page_query(self, after_id: int, batch: int) -> Select[Any]:
+        """The stream's next `batch` entries after row `after_id`, in row order.
+
+        The stream is compared as ``stream || ''``, an expression no index covers, so the
+        database walks the primary key from `after_id` and stops after `batch` rows. Compared
+        as the bare column, SQLite chose the (stream, seq) index instead and sorted the whole
+        stream by id for every page: reading a stream of n entries cost n²/batch rows
+        (100,000 entries: 2.9 s of row visits and sorts instead of 0.4 s; a million: about
+        a hundred times that). Entries of other streams in the same table are skipped
+        in the walk."""
+        t = ledger_entries
+        return (
+            select(t.c.id, *(t.c[name] for name in _COLUMNS))
+            .where(t.c.id > after_id, t.c.stream.concat("") == self.stream)
+            .order_by(t.c.id)
+            .limit(batch)
+        )
 
     def verify(self, *, expected_head: str | None = None) -> ChainReport:
         return verify_chain(self.entries(), expected_head=expected_head)
@@ -339,18 +352,28 @@ def _run(
         ) from exc
 
 
-def _entry(m: Any) -> LedgerEntry:
+def _entry(
+    stream: str,
+    seq: int,
+    kind: str,
+    payload_json: str,
+    payload_sha256: str,
+    prev_hash: str,
+    entry_hash: str,
+    recorded_at: str,
+) -> LedgerEntry:
+    """An entry from a stored row's `_COLUMNS`, in that order."""
     try:
-        payload = json.loads(m["payload_json"])
+        payload = json.loads(payload_json)
     except (TypeError, ValueError):
-        payload = {"_unreadable_payload": str(m["payload_json"])[:200]}
+        payload = {"_unreadable_payload": str(payload_json)[:200]}
     return LedgerEntry(
-        stream=m["stream"],
-        seq=m["seq"],
-        kind=m["kind"],
-        payload_sha256=m["payload_sha256"],
-        prev_hash=m["prev_hash"],
-        entry_hash=m["entry_hash"],
-        recorded_at=m["recorded_at"],
+        stream=stream,
+        seq=seq,
+        kind=kind,
+        payload_sha256=payload_sha256,
+        prev_hash=prev_hash,
+        entry_hash=entry_hash,
+        recorded_at=recorded_at,
         payload=payload if isinstance(payload, dict) else {"_not_an_object": payload},
     )
