@@ -192,6 +192,28 @@ def test_version_table_name_matches_migration_env() -> None:
     assert store_module.MIGRATION_VERSION_TABLE == VERSION_TABLE
 
 
+def test_schema_head_constant_is_the_newest_migration() -> None:
+    """`open_store` trusts `SCHEMA_HEAD` to skip Alembic: a new revision must move it."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(store_module.__file__).parent / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_heads() == [store_module.SCHEMA_HEAD]
+
+
+def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    db = tmp_path / "evidence.sqlite3"
+    open_store(str(db)).close()  # creates it: Alembic runs
+    code = (
+        "import sys\n"
+        "from collectguard.evidence.store import open_store\n"
+        f"open_store({str(db)!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+
+
 def test_a_store_from_a_newer_version_is_refused_clearly_and_left_alone(tmp_path: Path) -> None:
     db = tmp_path / "evidence.sqlite3"
     open_store(str(db)).close()

@@ -152,6 +152,9 @@ def _json_dumps(value: object) -> str:
 MIGRATION_VERSION_TABLE = "evidence_alembic_version"
 """Alembic's version table, as `migrations/env.py` names it (read here before the lock is
 taken; should the two names ever differ, every open would just take the locked path)."""
+SCHEMA_HEAD = "0003"
+"""The newest revision in ``migrations/versions`` (a test checks it against Alembic's own
+heads). A store whose version table holds just this is opened without importing Alembic."""
 _MIGRATE_LOCK = "collectguard.evidence:migrate"
 """Key of the PostgreSQL advisory lock that serialises migrations (``hashtext`` of it)."""
 
@@ -174,7 +177,12 @@ def migrate(engine: Engine) -> None:
     rows with the script heads in a plain read: opening it takes no write lock (an import's
     long write transaction does not hold up the open) and does not run the Alembic
     environment. A revision the scripts do not know (a store written by a newer version of
-    collectguard) is a `StoreError` that says so, before anything is changed."""
+    collectguard) is a `StoreError` that says so, before anything is changed.
+
+    The common case, a store at `SCHEMA_HEAD`, is told by one plain query before Alembic is
+    even imported (importing it and reading its scripts cost ≈ 0.24 s per command)."""
+    if _at_head(engine):
+        return
     from alembic import command  # imported here: ~0.7 s that only a migration needs
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
@@ -204,6 +212,17 @@ def migrate(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": _MIGRATE_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def _at_head(engine: Engine) -> bool:
+    """Whether the store's version table holds exactly `SCHEMA_HEAD` (False when there is no
+    table yet or it cannot be read: Alembic's path then decides, and reports)."""
+    try:
+        with engine.connect() as c:
+            rows = c.execute(text(f"SELECT version_num FROM {MIGRATION_VERSION_TABLE}")).all()
+    except SQLAlchemyError:
+        return False
+    return [r[0] for r in rows] == [SCHEMA_HEAD]
 
 
 def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -> EvidenceStore:
