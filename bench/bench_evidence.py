@@ -2,7 +2,7 @@
 its ledger, and rendering a PDF letter. Prints a Markdown table.
 
     .venv/bin/python bench/bench_evidence.py [--n 100000] [--workers 1,2] [--repeat 1]
-        [--shared ../shared] [--tmp DIR]
+        [--shared ../shared] [--tmp DIR] [--photos-gb 1]
 
 The backup is generated from real texts in ``../shared/data`` (mudou_spam_zh, the normal
 class of telecom_fraud_texts_5, spam_sms_zh samples) with the collection messages of
@@ -16,6 +16,10 @@ figure (`wait4` ru_maxrss) of the largest process. "CPU (all processes)" adds th
 workers; "of it the importer" is the importing process alone — reading, keys, rows, hashes
 and SQLite, the serial part that more cores do not spread. Verify (`collectguard evidence
 verify`) and the PDF letter run in processes of their own too. Nothing from the data is kept.
+
+`--photos-gb 1` also imports a photo backup of that size (MMS with a 250 KiB photo each,
+random bytes) and reports its wall time and peak memory: attachments bound each batch's
+bytes, so the peak should not grow with the file.
 """
 
 from __future__ import annotations
@@ -96,6 +100,67 @@ def write_backup(path: Path, n: int, shared: Path, seed: int = 20261129) -> None
             if i % 1000 == 0 and i:
                 f.flush()
         f.write("</smses>\n")
+
+
+def write_photo_backup(path: Path, size_bytes: int, shared: Path, seed: int = 20261129) -> int:
+    """An SMS Backup & Restore XML of about `size_bytes`: MMS with one 250 KiB photo each
+    (random bytes, as incompressible as a JPEG) and a real collection or ordinary text, and
+    an SMS after every tenth. Returns the number of records."""
+    import base64
+
+    rng = random.Random(seed)
+    ordinary, collection = corpus(shared)
+    ms = 1_767_196_800_000
+    n = written = 0
+    with path.open("w", encoding="utf-8") as f:
+        f.write("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses>\n")
+        while written < size_bytes:
+            ms += rng.randrange(60_000, 3_600_000)
+            port = rng.choice(LENDER_PORTS)
+            text = rng.choice(collection if rng.random() < 0.3 else ordinary)
+            photo = base64.b64encode(rng.randbytes(250 * 1024)).decode()
+            row = (
+                f'  <mms date="{ms}" msg_box="1" address="{port}" m_type="132">\n'
+                f'    <parts><part seq="0" ct="text/plain" text={quoteattr(text)} />\n'
+                f'      <part seq="1" ct="image/jpeg" cl="IMG_{n}.jpg" data="{photo}" /></parts>\n'
+                f'    <addrs><addr address="{port}" type="137" /></addrs>\n  </mms>\n'
+            )
+            n += 1
+            if n % 10 == 0:
+                row += (
+                    f'  <sms protocol="0" address="{port}" date="{ms + 1000}" type="1" '
+                    f"body={quoteattr(rng.choice(ordinary))} />\n"
+                )
+                n += 1
+            f.write(row)
+            written += len(row)
+        f.write("</smses>\n")
+    return n
+
+
+def bench_photos(size_gb: float, workers: int, shared: Path, tmp: Path) -> None:
+    """Import a photo backup of `size_gb` (the 'a 1 GB backup' of issue 3): wall, peak RSS."""
+    env = dict(os.environ, COLUMNS="200")
+    backup = tmp / "photos.xml"
+    n = write_photo_backup(backup, int(size_gb * 1e9), shared)
+    size = backup.stat().st_size
+    db = tmp / "photos.db"
+    res = _measure(
+        [*_cli("import", str(backup), "--db", f"sqlite:///{db}", "--json"), "-w", str(workers)],
+        env,
+    )
+    report = json.loads(res["stdout"].strip().splitlines()[-1])
+    if report.get("new") != n:
+        raise SystemExit(f"photo import stored {report.get('new')} of {n}: {report}")
+    print(
+        f"| import a {size / 1e9:.2f} GB photo backup ({n:,} records, "
+        f"{report['new_by_kind']['attachment']:,} photos) | {workers} | {res['wall']:.1f} s "
+        f"| {size / 1e6 / res['wall']:.0f} MB/s | {res['cpu']:.1f} s | "
+        f"| {res['maxrss_kib'] / 1024:.0f} MiB (largest process) | 1 |"
+    )
+    backup.unlink()
+    shutil.rmtree(tmp / "attachments", ignore_errors=True)
+    db.unlink()
 
 
 def _cli(command: str, *args: str) -> list[str]:
@@ -232,11 +297,20 @@ def main() -> int:
         "--shared", type=Path, default=Path(os.environ.get("COLLECTGUARD_SHARED", "../shared"))
     )
     ap.add_argument("--tmp", type=Path, default=None)
+    ap.add_argument(
+        "--photos-gb",
+        type=float,
+        default=0.0,
+        help="also import a photo (MMS) backup of this size, e.g. 1 (needs ~2x that on disk)",
+    )
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-evidence-", dir=a.tmp))
     try:
         print(f"# Evidence locker benchmark ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
-        bench(a.n, [int(w) for w in a.workers.split(",")], a.repeat, a.shared, tmp)
+        workers = [int(w) for w in a.workers.split(",")]
+        bench(a.n, workers, a.repeat, a.shared, tmp)
+        if a.photos_gb > 0:
+            bench_photos(a.photos_gb, max(workers), a.shared, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

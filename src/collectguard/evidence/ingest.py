@@ -183,6 +183,11 @@ BATCH_SIZE = 1000
 (≈ 10 % less CPU than 500 on a 100,000-message import, docs/benchmarks.md); a crash loses at
 most the batches in flight, which a re-run redoes."""
 
+BATCH_BYTES = 32 * 1024 * 1024
+"""A batch also ends once its attachments (MMS photos, videos) hold this many bytes: a
+backup of photos keeps at most a few such batches in memory, not a thousand photos per
+batch (a 1 GB MMS backup peaked at 823 MB before this bound, docs/benchmarks.md)."""
+
 PIPELINE_DEPTH = 2
 """With analysis workers: how many batches are read and being analysed while one is written."""
 
@@ -268,11 +273,12 @@ class Importer:
         timezone: str | None = "Asia/Shanghai",
         collection_only: bool = False,
         batch_size: int = BATCH_SIZE,
+        batch_bytes: int = BATCH_BYTES,
         clock: Clock = _utc_now,
         workers: int = 1,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be positive")
+        if batch_size < 1 or batch_bytes < 1:
+            raise ValueError("batch_size and batch_bytes must be positive")
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.store = store
@@ -281,6 +287,7 @@ class Importer:
         self.timezone = timezone
         self.collection_only = collection_only
         self.batch_size = batch_size
+        self.batch_bytes = batch_bytes
         self.clock = clock
         self.workers = workers if "fork" in multiprocessing.get_all_start_methods() else 1
         self._pool: ProcessPoolExecutor | None = None
@@ -443,6 +450,7 @@ class Importer:
         self, records: Iterable[Record], report: ImportReport, fmt: str
     ) -> ImportReport:
         batch: list[Record] = []
+        held = 0  # attachment bytes in `batch`
         ahead: deque[_Batch] = deque()  # read and sent for analysis, not yet written
         depth = 1 if self.workers == 1 else PIPELINE_DEPTH
         iterator: Iterator[Record] = iter(records)
@@ -450,9 +458,11 @@ class Importer:
             try:
                 for rec in iterator:
                     batch.append(rec)
-                    if len(batch) >= self.batch_size:
+                    if isinstance(rec, MessageRecord) and rec.attachments:
+                        held += sum(len(a.data) for a in rec.attachments)
+                    if len(batch) >= self.batch_size or held >= self.batch_bytes:
                         ahead.append(self._prepare(batch))
-                        batch = []
+                        batch, held = [], 0
                         if len(ahead) > depth:
                             self._commit(ahead.popleft(), report, fmt)
                 while ahead:
