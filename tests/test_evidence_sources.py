@@ -23,6 +23,7 @@ from collectguard.evidence.sources import (
     parse_time,
     read_android_xml,
     read_csv,
+    read_jsonl,
     read_pasted,
     repair_xml_chunk,
 )
@@ -216,3 +217,58 @@ def test_reader_memory_stays_flat_on_a_large_file(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert n == 40_000
     assert peak < 12_000_000, peak  # a few chunks, never the file (> 20 MB)
+
+
+def test_csv_reads_a_message_longer_than_the_csv_modules_default_field_limit() -> None:
+    """csv stops at 131,072 characters by default: a long message (the analyzer takes up to
+    1,000,000) used to end the whole import as "malformed CSV"."""
+    long = "长" * 200_000
+    data = f"text,sender\n短一点,1069\n{long},1069\n最后一条,1069\n".encode()
+    recs = list(read_csv(io.BytesIO(data)))
+    assert [len(r.text) for r in recs if isinstance(r, MessageRecord)] == [3, 200_000, 4]
+
+
+def test_csv_field_beyond_the_limit_is_a_clear_error_with_its_line() -> None:
+    import csv
+
+    before = csv.field_size_limit()
+    csv.field_size_limit(sources.MAX_FIELD_CHARS)  # as a fresh process has it once read
+    try:
+        data = ("text\nfirst\n" + "x" * (sources.MAX_FIELD_CHARS + 1) + "\n").encode()
+        got: list[object] = []
+        with pytest.raises(ImportFormatError, match=r"longer than 4,000,000 characters at") as e:
+            got.extend(read_csv(io.BytesIO(data)))
+    finally:
+        csv.field_size_limit(before)
+    assert [r.text for r in got if isinstance(r, MessageRecord)] == ["first"]
+    assert e.value.position is not None and "line 3" in e.value.position
+
+
+def test_jsonl_line_too_long_is_rejected_and_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 100)
+    monkeypatch.setattr(sources, "CHUNK", 7)  # the long line is read past in small pieces
+    fits = '{"text": "' + "a" * 88 + '"}'  # exactly 100 bytes before its newline
+    data = "\n".join(
+        ['{"text": "一"}', '{"text": "' + "b" * 5000 + '"}', fits, '{"text": "二"}', "", "{"]
+    ).encode()
+    recs = list(read_jsonl(io.BytesIO(data)))
+    assert len(fits) == 100
+    kinds = [(type(r).__name__, r.position) for r in recs]
+    assert kinds == [
+        ("MessageRecord", "第1行 / line 1"),
+        ("RejectedRecord", "第2行 / line 2"),
+        ("MessageRecord", "第3行 / line 3"),
+        ("MessageRecord", "第4行 / line 4"),
+        ("RejectedRecord", "第6行 / line 6"),
+    ]
+    assert isinstance(recs[1], RejectedRecord) and "5,013 bytes" in recs[1].reason
+    assert isinstance(recs[3], MessageRecord) and recs[3].text == "二"
+
+
+def test_jsonl_progress_counts_every_byte_of_a_long_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_LINE_BYTES", 10)
+    data = b'{"text": "' + b"c" * 50 + b'"}\n{"text": "d"}'
+    seen: list[tuple[int, int]] = []
+    list(read_jsonl(io.BytesIO(data), tick=lambda done, total: seen.append((done, total)),
+                    total=len(data)))  # fmt: skip
+    assert seen[-1] == (len(data), len(data))

@@ -35,6 +35,14 @@ Direction = Literal["in", "out"]
 FORMATS = ("android", "ios", "csv", "jsonl", "text")
 
 CHUNK = 1 << 20
+MAX_FIELD_CHARS = 4_000_000
+"""Longest CSV field read (the csv module's default stops at 131,072 characters). Above the
+longest message the analyzer accepts (1,000,000 characters), so a long message is read and
+then rejected with that reason while the import goes on; a longer field ends the import
+with a clear error (the batches before it are kept)."""
+MAX_LINE_BYTES = 32 << 20
+"""Longest JSON line read; a longer one is rejected with its line number and passed over
+without being held in memory (the rest of the file is read)."""
 """Bytes read from a source at a time; bounds memory for files of any size."""
 
 
@@ -576,6 +584,8 @@ def read_csv(
     """CSV with a header row. `mapping` maps our fields (text, sender, received_at, direction)
     to column names; unmapped fields are found by common names (``内容``, ``号码``, ``时间`` …)."""
     stream, enc = _text_stream(fp, encoding)
+    if csv.field_size_limit() < MAX_FIELD_CHARS:  # process-wide: only ever raised
+        csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(stream)
     line = 0
     try:
@@ -650,23 +660,57 @@ def read_csv(
         ) from None
     except csv.Error as exc:
         where = f"第{reader.line_num}行 / line {reader.line_num}"
+        if "field limit" in str(exc):
+            limit = csv.field_size_limit()
+            raise ImportFormatError(
+                f"{where}有超过 {limit:,} 个字符的字段，请拆分或删去后重新导入"
+                f"（之前的记录已保存）/ a field longer than {limit:,} characters at {where}: "
+                "split or remove it and import again (the records before it are kept)",
+                position=where,
+            ) from None
         raise ImportFormatError(f"CSV 格式错误 / malformed CSV at {where}: {exc}") from None
     finally:
         stream.detach()
 
 
 # ---------------------------------------------------------------------------- JSON Lines
+def _bounded_lines(fp: IO[bytes], limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """(line, bytes read) for each line of `fp`; a line longer than `limit` bytes (its
+    newline not counted) comes back as None, read past in chunks, never held whole."""
+    while True:
+        line = fp.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line, len(line)
+            continue
+        size = len(line)
+        while not line.endswith(b"\n"):
+            line = fp.readline(CHUNK)
+            if not line:
+                break
+            size += len(line)
+        yield None, size
+
+
 def read_jsonl(
     fp: IO[bytes], *, zone: str | None = None, tick: Tick = _no_tick, total: int = 0
 ) -> Iterator[Record]:
     """One JSON object per line: ``text`` (required), ``sender``, ``received_at``,
     ``direction``. A bad line is rejected with its number; the rest are read."""
     done = 0
-    for n, raw in enumerate(fp, start=1):
-        done += len(raw)
+    for n, (raw, size) in enumerate(_bounded_lines(fp, MAX_LINE_BYTES), start=1):
+        done += size
         where = f"第{n}行 / line {n}"
         if n % 1000 == 0:
             tick(done, total)
+        if raw is None:
+            yield RejectedRecord(
+                where,
+                f"行太长（{size:,} 字节，上限 {MAX_LINE_BYTES:,}）/ line too long "
+                f"({size:,} bytes; at most {MAX_LINE_BYTES:,})",
+            )
+            continue
         if not raw.strip():
             continue
         try:
