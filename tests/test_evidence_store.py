@@ -751,6 +751,24 @@ def test_jsonl_and_pasted_text(store: EvidenceStore, tmp_path: Path) -> None:
     assert (again.new, again.duplicate) == (0, 2)
 
 
+def test_a_text_file_too_big_to_read_whole_is_refused_before_a_run_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collectguard.evidence import sources
+
+    store = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}", attachments_dir=tmp_path / "att")
+    f = tmp_path / "pasted.txt"
+    f.write_text(f"{PLAIN}\n\n{THREAT}\n", encoding="utf-8")
+    monkeypatch.setattr(sources, "MAX_TEXT_FILE_BYTES", f.stat().st_size - 1)
+    with pytest.raises(ImportFormatError, match="JSONL or CSV"):
+        Importer(store).import_file(f)
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ImportRun)) == 0
+    monkeypatch.setattr(sources, "MAX_TEXT_FILE_BYTES", f.stat().st_size)
+    assert Importer(store).import_file(f).new == 2
+    store.close()
+
+
 def test_collection_only_skips_other_messages(store: EvidenceStore, tmp_path: Path) -> None:
     f = tmp_path / "mixed.xml"
     f.write_text(

@@ -313,8 +313,17 @@ class Importer:
             raise ImportFormatError(
                 f"未知格式 {fmt!r} / unknown format; use one of {', '.join(sources.FORMATS)}"
             )
-        digest = file_sha256(path)
         total = path.stat().st_size
+        if fmt == "text" and total > sources.MAX_TEXT_FILE_BYTES:
+            raise ImportFormatError(
+                f"文本文件 {path.name} 有 {total / 2**20:,.0f} MiB，超过 "
+                f"{sources.MAX_TEXT_FILE_BYTES >> 20} MiB；请另存为 JSONL 或 CSV（逐行读取）"
+                "后导入 / "
+                f"the text file {path.name} is {total / 2**20:,.0f} MiB, over "
+                f"{sources.MAX_TEXT_FILE_BYTES >> 20} MiB: save it as JSONL or CSV, which are "
+                "read line by line"
+            )
+        digest = file_sha256(path)
         tick = progress or (lambda done, total: None)
         report = self._start(str(path), fmt, digest)
         if fmt == "ios":

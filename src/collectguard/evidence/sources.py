@@ -40,6 +40,9 @@ MAX_FIELD_CHARS = 4_000_000
 longest message the analyzer accepts (1,000,000 characters), so a long message is read and
 then rejected with that reason while the import goes on; a longer field ends the import
 with a clear error (the batches before it are kept)."""
+MAX_TEXT_FILE_BYTES = 64 << 20
+"""Largest plain-text file (`text` format: messages separated by blank lines) imported: it is
+read whole. Larger exports belong in JSONL or CSV, which are read line by line."""
 MAX_LINE_BYTES = 32 << 20
 """Longest JSON line read; a longer one is rejected with its line number and passed over
 without being held in memory (the rest of the file is read)."""
