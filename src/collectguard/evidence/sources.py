@@ -35,6 +35,7 @@ Direction = Literal["in", "out"]
 FORMATS = ("android", "ios", "csv", "jsonl", "text")
 
 CHUNK = 1 << 20
+"""Bytes read from a source at a time; bounds memory for files of any size."""
 MAX_FIELD_CHARS = 4_000_000
 """Longest CSV field read (the csv module's default stops at 131,072 characters). Above the
 longest message the analyzer accepts (1,000,000 characters), so a long message is read and
@@ -46,7 +47,6 @@ read whole. Larger exports belong in JSONL or CSV, which are read line by line."
 MAX_LINE_BYTES = 32 << 20
 """Longest JSON line read; a longer one is rejected with its line number and passed over
 without being held in memory (the rest of the file is read)."""
-"""Bytes read from a source at a time; bounds memory for files of any size."""
 
 
 @dataclass(frozen=True)
