@@ -8,6 +8,7 @@ import re
 import stat
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -383,9 +384,14 @@ def test_us_message_and_every_page_render_in_both_languages(app: FastAPI, lang: 
         assert r.status_code in (200, 404) and f'<html lang="{lang}">' in r.text, path
 
 
-def test_staff_desk_lists_gateway_decisions_and_chain_state(tmp_path: Path) -> None:
+def test_staff_desk_lists_gateway_decisions_and_chain_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import text
+
     from collectguard.gateway import DecisionLog, DecisionRequest, Gateway, SqlStateStore
     from collectguard.gateway.store import sqlite_engine
+    from collectguard.ledger import SqlLedger
 
     engine = sqlite_engine(f"sqlite:///{tmp_path / 'gw.db'}")
     log = DecisionLog(engine)
@@ -413,11 +419,25 @@ def test_staff_desk_lists_gateway_decisions_and_chain_state(tmp_path: Path) -> N
     settings = WebSettings(data_dir=tmp_path, secret_key="t", clock=lambda: NOW, decision_log=log)
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
-    page = login(app, "wangfang").get("/staff").text
+    reads: list[str] = []
+    real_entries = SqlLedger.entries
+
+    def counted(self: SqlLedger, **kw: Any) -> Any:
+        reads.append(self.stream)
+        return real_entries(self, **kw)
+
+    monkeypatch.setattr(SqlLedger, "entries", counted)
+    wangfang = login(app, "wangfang")
+    page = wangfang.get("/staff").text
     assert 'data-chain-ok="true"' in page and "决策日志的哈希链完整" in page
     assert "拦截 1" in page and "放行 1" in page
     assert page.count('class="gw-') == 2 and "zhangwei" in page
     assert "13812345678" not in page  # the log keeps phones masked
+    assert len(reads) == 1  # counted and verified in one read of the log
+    with engine.begin() as c:  # an edit in the database shows on the next view
+        c.execute(text("UPDATE ledger_entries SET recorded_at = '2020-01-01T00:00:00+00:00'"))
+    page = wangfang.get("/staff").text
+    assert 'data-chain-ok="false"' in page and "拦截 1" in page
 
 
 def test_serve_wires_a_gateway_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectguard import Analyzer
+from collectguard.ledger import LedgerEntry, verify_chain
 from collectguard.repayment.caps import CN_JUDICIAL_24
 from collectguard.repayment.models import (
     BorrowerProfile,
@@ -484,30 +486,36 @@ class GatewaySummary:
 
 
 def gateway_summary(settings: WebSettings, limit: int = 50) -> GatewaySummary | None:
-    """Recent gateway decisions (newest first), counts by verdict, and the chain's state."""
+    """Recent gateway decisions (newest first), counts by verdict, and the chain's state,
+    from ONE read of the decision log: the chain is verified over the very entries that
+    are counted (reading it twice doubled the page's cost, which grows with the log)."""
     log = settings.decision_log
     if log is None:
         return None
     rows: deque[GatewayRow] = deque(maxlen=limit)
     counts: dict[str, int] = {}
-    for entry in log.entries():
-        if entry.kind != "decision" or not entry.payload:
-            continue
-        req = entry.payload.get("request") or {}
-        dec = entry.payload.get("decision") or {}
-        verdict = str(dec.get("decision", "?"))
-        counts[verdict] = counts.get(verdict, 0) + 1
-        reasons = tuple(
-            str(r.get("message_zh") or r.get("rule_id") or "") for r in dec.get("reasons") or ()
-        )
-        rows.append(
-            GatewayRow(
-                recorded_at=entry.recorded_at[:19].replace("T", " "),
-                decision=verdict,
-                channel=str(req.get("channel", "")),
-                debtor_id=str(req.get("debtor_id", "")),
-                reasons=reasons,
-            )
-        )
-    report = log.verify()
+
+    def tally(entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
+        for entry in entries:
+            if entry.kind == "decision" and entry.payload:
+                req = entry.payload.get("request") or {}
+                dec = entry.payload.get("decision") or {}
+                verdict = str(dec.get("decision", "?"))
+                counts[verdict] = counts.get(verdict, 0) + 1
+                reasons = tuple(
+                    str(r.get("message_zh") or r.get("rule_id") or "")
+                    for r in dec.get("reasons") or ()
+                )
+                rows.append(
+                    GatewayRow(
+                        recorded_at=entry.recorded_at[:19].replace("T", " "),
+                        decision=verdict,
+                        channel=str(req.get("channel", "")),
+                        debtor_id=str(req.get("debtor_id", "")),
+                        reasons=reasons,
+                    )
+                )
+            yield entry
+
+    report = verify_chain(tally(log.entries()))
     return GatewaySummary(list(reversed(rows)), counts, report.ok, report.head, report.checked)
