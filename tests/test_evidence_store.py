@@ -441,6 +441,21 @@ def _problems(store: EvidenceStore) -> tuple[list[tuple[int, str]], list[tuple[s
     )
 
 
+def test_verify_reports_its_progress_over_entries_and_items(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    f = tmp_path / "many.xml"
+    f.write_text(
+        backup(*[sms("10690000", ms(2025, 1, 1, 10) + i * 1000, f"第{i}条") for i in range(1500)])
+    )
+    Importer(store).import_file(f)
+    seen: list[tuple[int, int]] = []
+    report = verify_store(store, progress=lambda done, total: seen.append((done, total)))
+    assert report.ok and report.items_checked == 1500
+    # 1,500 ledger entries and 1,500 messages: a tick per 1,000, then the end
+    assert seen == [(1000, 3000), (2000, 3000), (3000, 3000), (3000, 3000)]
+
+
 def test_verify_finds_an_edited_message(filled: EvidenceStore) -> None:
     with filled.engine.begin() as c:
         c.execute(update(Message).where(Message.id == 3).values(text="改过的内容"))

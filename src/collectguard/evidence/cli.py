@@ -672,11 +672,28 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """校验证据链：找出被修改、删除、插入或调换顺序的条目 / Verify the evidence chain."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from collectguard.evidence.verify import verify_store
 
     store = _store(db)
     try:
-        report = verify_store(store, expected_head=expected_head)
+        with Progress(
+            TextColumn("[bold]校验 / verifying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("verify", total=None)
+
+            def tick(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            report = verify_store(
+                store, expected_head=expected_head, progress=None if bar.disable else tick
+            )
     finally:
         store.close()
     if as_json:
