@@ -27,6 +27,7 @@ import json
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,73 +332,135 @@ def export_bundle(
                         c["ledger_seq"],
                     ]
                 )
+    on_disk: dict[str, Path] = {}  # attachments: copied from disk into the zip, never held
     for aid, digest in dict(attachments).items():  # one row may match both ways
         p = store.attachment_path(digest)
-        try:
-            data = p.read_bytes()
-        except OSError:
-            raise EvidenceError(f"附件文件丢失 / attachment file missing: {p}") from None
-        files[f"attachments/{digest}"] = data
+        if not p.is_file():
+            raise EvidenceError(f"附件文件丢失 / attachment file missing: {p}")
+        on_disk[f"attachments/{digest}"] = p
         items.append({"item": "attachment", "item_id": aid, "item_sha256": digest})
     files["messages.csv"] = csv_buf.getvalue().encode("utf-8-sig")
     files["items.jsonl"] = "".join(
         json.dumps(it, ensure_ascii=False, sort_keys=True) + "\n" for it in items
     ).encode("utf-8")
-    entries = list(store.ledger.entries())
-    files["ledger.jsonl"] = "".join(
-        json.dumps(
-            {
-                "stream": e.stream,
-                "seq": e.seq,
-                "kind": e.kind,
-                "payload_sha256": e.payload_sha256,
-                "prev_hash": e.prev_hash,
-                "entry_hash": e.entry_hash,
-                "recorded_at": e.recorded_at,
-                "payload": e.payload,
-            },
-            ensure_ascii=False,
-            sort_keys=True,
-        )
-        + "\n"
-        for e in entries
-    ).encode("utf-8")
-    head = entries[-1].entry_hash if entries else "0" * 64
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.pdf"
-        html_to_pdf(report_html(case, pack, zone, chain_head=head, created=created), report)
-        files["report.pdf"] = report.read_bytes()
-        if letters:
-            ctx = letter_context(store, case, pack=pack, zone=zone, now=now)
-            for kind, lang in letters:
-                letter = render_letter(kind, lang, ctx)
-                files[f"letters/{kind}.{lang}.md"] = letter.markdown.encode("utf-8")
-                if letter_pdf:
-                    out = Path(tmp) / f"{kind}.{lang}.pdf"
-                    write_pdf(letter, out)
-                    files[f"letters/{kind}.{lang}.pdf"] = out.read_bytes()
-    manifest = {
-        "format": BUNDLE_FORMAT,
-        "tool_version": __version__,
-        "rule_pack": f"{pack.name}@{pack.version}",
-        "case": {"key": case.key, "name": case.name},
-        "timezone": zone,
-        "created_at": created,
-        "chain_head": head,
-        "ledger_entries": len(entries),
-        "items": len(items),
-        "files": [
-            {"path": name, "sha256": _sha(data), "size": len(data)}
-            for name, data in sorted(files.items())
-        ],
-    }
+    listed: dict[str, tuple[str, int]] = {}  # path -> (sha256, size)
     tmp_zip = path.with_name(path.name + ".part")
-    with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
-        for name, data in sorted(files.items()):
-            z.writestr(name, data)
+    try:
+        with zipfile.ZipFile(tmp_zip, "w", compression=zipfile.ZIP_DEFLATED) as z:
+            # The two parts that grow without bound (the whole ledger, the photos) are
+            # streamed into the zip and hashed on the way; the rest is small.
+            entries, head = _write_ledger(z, store, listed)
+            for name, src in sorted(on_disk.items()):
+                listed[name] = _copy_into(z, name, src)
+            with tempfile.TemporaryDirectory() as tmp:
+                report = Path(tmp) / "report.pdf"
+                html_to_pdf(report_html(case, pack, zone, chain_head=head, created=created), report)
+                files["report.pdf"] = report.read_bytes()
+                if letters:
+                    ctx = letter_context(store, case, pack=pack, zone=zone, now=now)
+                    for kind, lang in letters:
+                        letter = render_letter(kind, lang, ctx)
+                        files[f"letters/{kind}.{lang}.md"] = letter.markdown.encode("utf-8")
+                        if letter_pdf:
+                            out = Path(tmp) / f"{kind}.{lang}.pdf"
+                            write_pdf(letter, out)
+                            files[f"letters/{kind}.{lang}.pdf"] = out.read_bytes()
+            for name, data in sorted(files.items()):
+                z.writestr(name, data)
+                listed[name] = (_sha(data), len(data))
+            manifest = {
+                "format": BUNDLE_FORMAT,
+                "tool_version": __version__,
+                "rule_pack": f"{pack.name}@{pack.version}",
+                "case": {"key": case.key, "name": case.name},
+                "timezone": zone,
+                "created_at": created,
+                "chain_head": head,
+                "ledger_entries": entries,
+                "items": len(items),
+                "files": [
+                    {"path": name, "sha256": sha, "size": size}
+                    for name, (sha, size) in sorted(listed.items())
+                ],
+            }
+            z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+    except BaseException:
+        tmp_zip.unlink(missing_ok=True)
+        raise
     tmp_zip.replace(path)
     return manifest
+
+
+_COPY_BLOCK = 1 << 20
+
+
+def _write_ledger(
+    z: zipfile.ZipFile, store: EvidenceStore, listed: dict[str, tuple[str, int]]
+) -> tuple[int, str]:
+    """Stream the whole ``evidence`` ledger into ``ledger.jsonl``; (entries, chain head)."""
+    h = hashlib.sha256()
+    size = n = 0
+    head = "0" * 64
+    with z.open("ledger.jsonl", "w", force_zip64=True) as out:
+        for e in store.ledger.entries():
+            line = (
+                json.dumps(
+                    {
+                        "stream": e.stream,
+                        "seq": e.seq,
+                        "kind": e.kind,
+                        "payload_sha256": e.payload_sha256,
+                        "prev_hash": e.prev_hash,
+                        "entry_hash": e.entry_hash,
+                        "recorded_at": e.recorded_at,
+                        "payload": e.payload,
+                    },
+                    ensure_ascii=False,
+                    sort_keys=True,
+                )
+                + "\n"
+            ).encode("utf-8")
+            out.write(line)
+            h.update(line)
+            size += len(line)
+            n += 1
+            head = e.entry_hash
+    listed["ledger.jsonl"] = (h.hexdigest(), size)
+    return n, head
+
+
+def _copy_into(z: zipfile.ZipFile, name: str, src: Path) -> tuple[str, int]:
+    """Copy a file into the zip in blocks; (sha256, size) of what was copied."""
+    h = hashlib.sha256()
+    size = 0
+    try:
+        with src.open("rb") as fp, z.open(name, "w", force_zip64=True) as out:
+            for block in iter(lambda: fp.read(_COPY_BLOCK), b""):
+                out.write(block)
+                h.update(block)
+                size += len(block)
+    except OSError as exc:
+        raise EvidenceError(f"附件文件无法读取 / cannot read attachment {src}: {exc}") from None
+    return h.hexdigest(), size
+
+
+def _zip_sha256(z: zipfile.ZipFile, name: str) -> str:
+    h = hashlib.sha256()
+    with z.open(name) as fp:
+        for block in iter(lambda: fp.read(_COPY_BLOCK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _zip_lines(z: zipfile.ZipFile, name: str) -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 JSON Lines member, split at ``\\n`` only: texts may hold
+    U+2028 or U+0085, which `str.splitlines` would also split at."""
+    with (
+        z.open(name) as raw,
+        io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="\n") as text,
+    ):
+        for n, line in enumerate(text, 1):
+            yield n, line.rstrip("\n")
 
 
 # ---------------------------------------------------------------------------- verify
@@ -432,35 +495,46 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                 report.fail(f"{name}: 文件缺失 / missing (deleted)")
                 continue
             report.files += 1
-            if _sha(z.read(name)) != meta["sha256"]:
+            digest = _zip_sha256(z, name)
+            if digest != meta["sha256"]:
                 report.fail(f"{name}: 内容与清单哈希不符 / content differs from its hash (edited)")
-            if name.startswith("attachments/") and _sha(z.read(name)) != name.split("/", 1)[1]:
+            if name.startswith("attachments/") and digest != name.split("/", 1)[1]:
                 report.fail(f"{name}: 附件名不是其哈希 / attachment name is not its hash")
-        entries = []
-        if "ledger.jsonl" in names:
-            for n, line in enumerate(z.read("ledger.jsonl").decode("utf-8").splitlines(), 1):
+        vouched: dict[tuple[Any, Any], Any] = {}
+
+        def ledger() -> Iterator[LedgerEntry]:
+            """The bundle's entries, read line by line; `vouched` is filled on the way."""
+            if "ledger.jsonl" not in names:
+                return
+            for n, line in _zip_lines(z, "ledger.jsonl"):
                 try:
-                    d = json.loads(line)
-                    entries.append(LedgerEntry(**d))
+                    e = LedgerEntry(**json.loads(line))
                 except (ValueError, TypeError) as exc:
                     report.fail(f"ledger.jsonl line {n}: unreadable ({exc})")
+                    continue
+                pl = e.payload or {}
+                vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
+                yield e
+
         if expected_head is not None and expected_head != manifest.get("chain_head"):
             report.fail(
                 "链头与记录的不同 / the chain head differs from the one recorded "
                 f"({str(manifest.get('chain_head'))[:16]}… ≠ {expected_head[:16]}…)"
             )
-        chain = verify_chain(entries, expected_head=manifest.get("chain_head"))
+        chain = verify_chain(ledger(), expected_head=manifest.get("chain_head"))
         report.entries = chain.checked
         report.chain_head = chain.head
         for p in chain.problems:
             report.fail(f"ledger #{p.seq}: {p.problem} — {p.detail}")
-        vouched = {}
-        for e in entries:
-            pl = e.payload or {}
-            vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
         if "items.jsonl" in names:
-            for n, line in enumerate(z.read("items.jsonl").decode("utf-8").splitlines(), 1):
-                it = json.loads(line)
+            for n, line in _zip_lines(z, "items.jsonl"):
+                try:
+                    it = json.loads(line)
+                    if not isinstance(it, dict):
+                        raise ValueError("not an object")
+                except ValueError as exc:
+                    report.fail(f"items.jsonl line {n}: unreadable ({exc})")
+                    continue
                 report.items += 1
                 key = (it.get("item"), it.get("item_id"))
                 want = vouched.get(key)
