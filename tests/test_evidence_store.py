@@ -626,7 +626,8 @@ def test_cases_history_rules(store: EvidenceStore, tmp_path: Path) -> None:
     assert len(freq) == 1 and freq[0].count == 1 and "2025-01-14: 4" in freq[0].detail
     assert c.rule_counts["cn.freq.daily_test"] == 1
     assert (c.night_messages, c.night_calls) == (1, 1)
-    assert any(f.rule_id == "history.escalation" for f in c.findings)
+    escalation = [f for f in c.findings if f.rule_id == "history.escalation"]
+    assert escalation and "可能涉嫌犯罪 / possibly a crime" in escalation[0].detail  # zh first
     third = [f for f in c.findings if f.rule_id == "history.third_party"]
     assert third and "妈妈" in third[0].detail
     assert c.third_party_recipients == {"妈妈"}

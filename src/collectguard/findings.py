@@ -33,6 +33,16 @@ VIOLATION_CODES: tuple[str, ...] = (
 )
 
 
+SEVERITY_LABELS: dict[str, tuple[str, str]] = {
+    "crime": ("可能涉嫌犯罪", "Possibly a crime"),
+    "illegal": ("违法", "Unlawful"),
+    "regulatory": ("违反监管规定", "Breaks regulation"),
+    "standard": ("违反国家标准", "Breaks the national standard"),
+    "self_regulatory": ("违反行业自律规则", "Breaks self-regulatory rules"),
+}
+"""A violation's severity in words, (zh-CN, English): letters, case findings, web pages."""
+
+
 class Finding(BaseModel):
     """One explained observation about a message."""
 

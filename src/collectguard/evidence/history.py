@@ -30,6 +30,7 @@ from sqlalchemy import select
 from collectguard.evidence.items import normalise_party
 from collectguard.evidence.models import CallRecord, Message, Violation
 from collectguard.evidence.store import EvidenceStore
+from collectguard.findings import SEVERITY_LABELS
 from collectguard.rules import RulePack, load_builtin
 from collectguard.rules.fixtures import HistoryEvent
 
@@ -468,6 +469,7 @@ def escalation_steps(timeline: list[TimelineItem]) -> list[str]:
                 rank, worst = r, v
         if best >= 0 and rank > best and worst is not None:
             when = item.at.date().isoformat() if item.at else "?"
-            steps.append(f"{when} #{item.item_id}: {worst.severity} ({worst.rule_id})")
+            zh, en = SEVERITY_LABELS.get(worst.severity, (worst.severity, worst.severity))
+            steps.append(f"{when} #{item.item_id}：{zh} / {en.lower()} ({worst.rule_id})")
         best = max(best, rank)
     return steps

@@ -7,6 +7,8 @@ A missing key raises, so a typo fails the page test rather than showing a raw ke
 
 from __future__ import annotations
 
+from collectguard.findings import SEVERITY_LABELS
+
 __all__ = ["CATALOG", "DEFAULT_LANG", "LANGS", "LANG_COOKIE", "Translator", "pick_lang"]
 
 DEFAULT_LANG = "zh-CN"
@@ -148,11 +150,7 @@ CATALOG: dict[str, tuple[str, str]] = {
     ),
     "finding.scam_cue": ("诈骗迹象", "Scam sign"),
     "finding.genuine_cue": ("可信迹象", "Genuine sign"),
-    "severity.crime": ("可能涉嫌犯罪", "Possibly a crime"),
-    "severity.illegal": ("违法", "Unlawful"),
-    "severity.regulatory": ("违反监管规定", "Breaks regulation"),
-    "severity.standard": ("违反国家标准", "Breaks the national standard"),
-    "severity.self_regulatory": ("违反行业自律规则", "Breaks self-regulatory rules"),
+    **{f"severity.{k}": v for k, v in SEVERITY_LABELS.items()},
     "advice.call": ("拨打", "Call"),
     "advice.medium": (
         "此号码可信度中等，请先在官方网站或官方App核实",
