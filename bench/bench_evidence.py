@@ -15,7 +15,8 @@ that process's CPU); its wall time includes start-up, and its peak memory is the
 figure (`wait4` ru_maxrss) of the largest process. "CPU (all processes)" adds the analysis
 workers; "of it the importer" is the importing process alone — reading, keys, rows, hashes
 and SQLite, the serial part that more cores do not spread. Verify (`collectguard evidence
-verify`) and the PDF letter run in processes of their own too. Nothing from the data is kept.
+verify`), the PDF letter, the export of the largest case's bundle and `verify-bundle` run in
+processes of their own too (wall, CPU, peak memory). Nothing from the data is kept.
 
 `--photos-gb 1` also imports a photo backup of that size (MMS with a 250 KiB photo each,
 random bytes) and reports its wall time and peak memory: attachments bound each batch's
@@ -286,6 +287,19 @@ def bench(n: int, workers: list[int], repeat: int, shared: Path, tmp: Path) -> N
             raise SystemExit("the PDF letter was not written")
     med = statistics.median(walls)
     print(f"| PDF letter (largest case, CLI wall) | 1 | {med:.1f} s | | | | | {len(walls)} |")
+
+    bundle = tmp / "case.zip"
+    res = _measure([*_cli("export", key, "--db", url), "-o", str(bundle)], env)
+    print(
+        f"| export the largest case's bundle | 1 | {res['wall']:.1f} s | | {res['cpu']:.1f} s "
+        f"| | {res['maxrss_kib'] / 1024:.0f} MiB | 1 |"
+    )
+    res = _measure([*_cli("verify-bundle", str(bundle))], env)
+    print(
+        f"| verify that bundle (no database) | 1 | {res['wall']:.1f} s | | {res['cpu']:.1f} s "
+        f"| | {res['maxrss_kib'] / 1024:.0f} MiB | 1 |"
+    )
+    bundle.unlink()
 
 
 def main() -> int:
