@@ -23,6 +23,8 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
@@ -35,6 +37,8 @@ from collectguard.errors import CollectguardError
 from collectguard.evidence.store import DB_ENV, EvidenceStore, open_store
 
 if TYPE_CHECKING:
+    from rich.progress import ProgressColumn
+
     from collectguard.evidence.history import Case
     from collectguard.evidence.ingest import ImportReport
     from collectguard.rules import RulePack
@@ -81,6 +85,28 @@ evidence_app.add_typer(case_app, name="case")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _progress_bar(
+    label: str, *columns: ProgressColumn, quiet: bool
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A transient bar on stderr for long work; yields its `tick(done, total)`, or None when
+    there is no bar (`quiet`, or stderr is not a terminal) so callers can skip counting."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    bar_columns = (TextColumn(f"[bold]{label}"), BarColumn(), *columns)
+    with Progress(*bar_columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield tick
+
 
 DbOption = Annotated[
     str | None,
@@ -225,13 +251,7 @@ def import_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import DownloadColumn, TimeRemainingColumn
 
     from collectguard.analyze.analyzer import Analyzer
     from collectguard.evidence.ingest import Importer, ImportFailed
@@ -262,20 +282,9 @@ def import_cmd(
             report = importer.import_text(sys.stdin.read(), sender=sender, received_at=when)
         else:
             path = Path(source)
-            with Progress(
-                TextColumn("[bold]导入 / importing"),
-                BarColumn(),
-                DownloadColumn(),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-                disable=as_json or not err.is_terminal,
-            ) as bar:
-                task = bar.add_task("import", total=None)
-
-                def tick(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total or None)
-
+            with _progress_bar(
+                "导入 / importing", DownloadColumn(), TimeRemainingColumn(), quiet=as_json
+            ) as tick:
                 report = importer.import_file(
                     path,
                     format=format,
@@ -672,28 +681,14 @@ def verify_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """校验证据链：找出被修改、删除、插入或调换顺序的条目 / Verify the evidence chain."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import MofNCompleteColumn
 
     from collectguard.evidence.verify import verify_store
 
     store = _store(db)
     try:
-        with Progress(
-            TextColumn("[bold]校验 / verifying"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=err,
-            transient=True,
-            disable=as_json or not err.is_terminal,
-        ) as bar:
-            task = bar.add_task("verify", total=None)
-
-            def tick(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            report = verify_store(
-                store, expected_head=expected_head, progress=None if bar.disable else tick
-            )
+        with _progress_bar("校验 / verifying", MofNCompleteColumn(), quiet=as_json) as tick:
+            report = verify_store(store, expected_head=expected_head, progress=tick)
     finally:
         store.close()
     if as_json:
