@@ -212,3 +212,29 @@ def test_cli_letter_formats(store: EvidenceStore, tmp_path: Path) -> None:
     assert r.exit_code == 2 and ".pdf" in r.stderr
     r = runner.invoke(app, ["evidence", "letter", "nobody", "--db", db])
     assert r.exit_code == 2 and "no case" in r.stderr
+
+
+def test_counts_are_of_messages_not_of_places_in_a_message(tmp_path: Path) -> None:
+    """A message that threatens the family council AND the employer holds the third-party
+    rule at two places; the letter and the case count it once (the letter said "618 次"
+    for 309 messages)."""
+    s = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}", attachments_dir=tmp_path / "att")
+    text = (
+        "【mo9】您申请的江湖救急借款已经拖欠30天，请确保按函件要求还款，"
+        "否则我们将考虑详您户籍地村委会/居委会以及工作单位通报情况，协助调查。"
+    )
+    imp = Importer(s)
+    for day in (14, 15):
+        imp.import_text(
+            text, sender="10690000888", received_at=dt.datetime(2025, 1, day, 10, tzinfo=CN)
+        )
+    rule = "cn.third_party.address_book_blast"
+    pack = load_builtin("cn")
+    case = build_cases(s, pack)[0]
+    places = sum(v.rule_id == rule for t in case.timeline for v in t.violations)
+    assert places == 4  # two places in each of the two messages
+    assert case.rule_counts[rule] == 2
+    ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    assert [v["count"] for v in ctx["violations"] if v["rule_id"] == rule] == [2]
+    assert f"（2 次；规则 {rule}）" in render_letter("lender_complaint", "zh", ctx).markdown
+    s.close()

@@ -367,9 +367,9 @@ def _call_outcome(call_type: str, duration_s: int) -> Literal["answered", "unans
 
 def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: ZoneInfo) -> None:
     for item in c.timeline:
-        for v in item.violations:
-            c.rule_counts[v.rule_id] += 1
-            c.code_counts[v.code] += 1
+        # per message: one that names relatives and the employer breaks the rule once
+        c.rule_counts.update({v.rule_id for v in item.violations})
+        c.code_counts.update({v.code for v in item.violations})
         if item.at is None:
             continue
         local = item.at.astimezone(tz)

@@ -202,8 +202,9 @@ def letter_context(
     by_rule: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = defaultdict(int)
     for t in case.timeline:
+        for rule_id in {v.rule_id for v in t.violations}:
+            counts[rule_id] += 1  # messages that broke the rule, as the letter says
         for v in t.violations:
-            counts[v.rule_id] += 1
             if v.rule_id not in by_rule:
                 rule = pack.get(v.rule_id)
                 known = isinstance(rule, Rule)
