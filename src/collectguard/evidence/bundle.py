@@ -53,7 +53,7 @@ from collectguard.evidence.letters import (
 )
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
-from collectguard.ledger import LedgerEntry, verify_chain
+from collectguard.ledger import LedgerEntry, sha256_stream, verify_chain
 from collectguard.rules import RulePack
 
 BUNDLE_FORMAT = "collectguard-evidence-bundle/1"
@@ -444,14 +444,6 @@ def _copy_into(z: zipfile.ZipFile, name: str, src: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _zip_sha256(z: zipfile.ZipFile, name: str) -> str:
-    h = hashlib.sha256()
-    with z.open(name) as fp:
-        for block in iter(lambda: fp.read(_COPY_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _zip_lines(z: zipfile.ZipFile, name: str) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 JSON Lines member, split at ``\\n`` only: texts may hold
     U+2028 or U+0085, which `str.splitlines` would also split at."""
@@ -495,7 +487,8 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                 report.fail(f"{name}: 文件缺失 / missing (deleted)")
                 continue
             report.files += 1
-            digest = _zip_sha256(z, name)
+            with z.open(name) as member:
+                digest = sha256_stream(member)
             if digest != meta["sha256"]:
                 report.fail(f"{name}: 内容与清单哈希不符 / content differs from its hash (edited)")
             if name.startswith("attachments/") and digest != name.split("/", 1)[1]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
-import hashlib
 import mimetypes
 import multiprocessing
 import os
@@ -64,7 +63,7 @@ from collectguard.evidence.sources import (
     RejectedRecord,
 )
 from collectguard.evidence.store import EvidenceStore, RawJSON
-from collectguard.ledger import ledger_entries, sha256_hex
+from collectguard.ledger import ledger_entries, sha256_hex, sha256_stream
 
 Progress = Callable[[int, int], None]
 Clock = Callable[[], dt.datetime]
@@ -104,11 +103,8 @@ def lender_of(result: CheckResult) -> tuple[str | None, str | None]:
 
 
 def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with path.open("rb") as fp:
-        for block in iter(lambda: fp.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return sha256_stream(fp)
 
 
 @dataclass

@@ -9,7 +9,6 @@ Attachments are re-hashed from disk. Reads only.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,13 @@ from collectguard.evidence.items import (
 )
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
-from collectguard.ledger import ChainReport, LedgerEntry, ledger_entries, verify_chain
+from collectguard.ledger import (
+    ChainReport,
+    LedgerEntry,
+    ledger_entries,
+    sha256_stream,
+    verify_chain,
+)
 
 ItemKind = Literal["message", "call", "attachment"]
 ItemProblemKind = Literal["edited", "deleted", "inserted"]
@@ -73,11 +78,8 @@ class VerifyReport:
 
 def _file_sha256(path: Path) -> str | None:
     try:
-        h = hashlib.sha256()
         with path.open("rb") as fp:
-            for block in iter(lambda: fp.read(1 << 20), b""):
-                h.update(block)
-        return h.hexdigest()
+            return sha256_stream(fp)
     except OSError:
         return None
 

@@ -14,6 +14,7 @@ from collectguard.ledger.chain import (
     canonical_json,
     make_entry,
     sha256_hex,
+    sha256_stream,
     verify_chain,
 )
 from collectguard.ledger.store import LedgerBusyError, SqlLedger, ledger_entries, ledger_metadata
@@ -30,5 +31,6 @@ __all__ = [
     "ledger_metadata",
     "make_entry",
     "sha256_hex",
+    "sha256_stream",
     "verify_chain",
 ]

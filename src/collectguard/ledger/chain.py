@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import pydantic_core
 
@@ -80,6 +80,14 @@ def _sorted_plain(obj: Any) -> Any:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def sha256_stream(fp: IO[bytes], block: int = 1 << 20) -> str:
+    """SHA-256 (hex) of everything left in `fp`, read `block` bytes at a time."""
+    h = hashlib.sha256()
+    for chunk in iter(lambda: fp.read(block), b""):
+        h.update(chunk)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
