@@ -2,7 +2,7 @@
 its ledger, and rendering a PDF letter. Prints a Markdown table.
 
     .venv/bin/python bench/bench_evidence.py [--n 100000] [--workers 1,2] [--repeat 1]
-        [--shared ../shared] [--tmp DIR] [--photos-gb 1]
+        [--shared ../shared] [--tmp DIR] [--photos-gb 1] [--huge-body-mb 300]
 
 The backup is generated from real texts in ``../shared/data`` (mudou_spam_zh, the normal
 class of telecom_fraud_texts_5, spam_sms_zh samples) with the collection messages of
@@ -20,7 +20,9 @@ processes of their own too (wall, CPU, peak memory). Nothing from the data is ke
 
 `--photos-gb 1` also imports a photo backup of that size (MMS with a 250 KiB photo each,
 random bytes) and reports its wall time and peak memory: attachments bound each batch's
-bytes, so the peak should not grow with the file.
+bytes, so the peak should not grow with the file. `--huge-body-mb 300` imports 1,000 real
+messages with one SMS body of that size among them (a corrupt or hostile file): the long
+record is rejected without being parsed. `--n 0` skips the 100,000-message steps.
 """
 
 from __future__ import annotations
@@ -161,6 +163,43 @@ def bench_photos(size_gb: float, workers: int, shared: Path, tmp: Path) -> None:
     )
     backup.unlink()
     shutil.rmtree(tmp / "attachments", ignore_errors=True)
+    db.unlink()
+
+
+def bench_huge_body(size_mb: int, shared: Path, tmp: Path) -> None:
+    """Import a backup of 1,000 real messages with one SMS body of `size_mb` MB among them (a
+    corrupt or hostile file): the long record is rejected, the rest imported."""
+    env = dict(os.environ, COLUMNS="200")
+    ordinary, _ = corpus(shared)
+    rng = random.Random(7)
+    backup = tmp / "huge-body.xml"
+    with backup.open("w", encoding="utf-8") as f:
+        f.write("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses>\n")
+        for i in range(1001):
+            sender = f"1{rng.randint(30, 99)}{rng.randint(0, 99_999_999):08d}"
+            head = (
+                f'  <sms protocol="0" address="{sender}" date="{1_767_196_800_000 + i}" type="1" '
+            )
+            if i != 500:
+                f.write(f"{head}body={quoteattr(rng.choice(ordinary))} />\n")
+                continue
+            f.write(f'{head}body="')
+            piece = "逾期" * 50_000  # 300,000 bytes
+            for _ in range(size_mb * 1_000_000 // len(piece.encode())):
+                f.write(piece)
+            f.write('" />\n')
+        f.write("</smses>\n")
+    db = tmp / "huge-body.db"
+    res = _measure([*_cli("import", str(backup), "--db", f"sqlite:///{db}", "--json")], env)
+    report = json.loads(res["stdout"].strip().splitlines()[-1])
+    if (report.get("new"), report.get("rejected")) != (1000, 1):
+        raise SystemExit(f"expected 1,000 new and 1 rejected: {report}")
+    print(
+        f"| import 1,000 messages and one {backup.stat().st_size / 1e6:,.0f} MB body (rejected) "
+        f"| 1 | {res['wall']:.1f} s | | {res['cpu']:.1f} s | "
+        f"| {res['maxrss_kib'] / 1024:.0f} MiB (largest process) | 1 |"
+    )
+    backup.unlink()
     db.unlink()
 
 
@@ -317,14 +356,26 @@ def main() -> int:
         default=0.0,
         help="also import a photo (MMS) backup of this size, e.g. 1 (needs ~2x that on disk)",
     )
+    ap.add_argument(
+        "--huge-body-mb",
+        type=int,
+        default=0,
+        help="also import 1,000 messages with one SMS body of this many MB, e.g. 300",
+    )
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-evidence-", dir=a.tmp))
     try:
         print(f"# Evidence locker benchmark ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
         workers = [int(w) for w in a.workers.split(",")]
-        bench(a.n, workers, a.repeat, a.shared, tmp)
+        if a.n > 0:
+            bench(a.n, workers, a.repeat, a.shared, tmp)
+        else:
+            print("\n| step | workers | wall | rate | CPU | | peak RSS | runs |")
+            print("|---|---|---|---|---|---|---|---|")
         if a.photos_gb > 0:
             bench_photos(a.photos_gb, max(workers), a.shared, tmp)
+        if a.huge_body_mb > 0:
+            bench_huge_body(a.huge_body_mb, a.shared, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -108,6 +108,95 @@ def test_android_calls_and_rejections() -> None:
     assert isinstance(recs[1], RejectedRecord) and "line 3" in recs[1].position
 
 
+def test_a_tag_over_the_limit_is_read_past_and_its_record_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sources, "MAX_XML_ELEMENT_BYTES", 1000)
+    monkeypatch.setattr(sources, "CHUNK", 64)
+    # raw newlines inside the long body: the lines after it must still be counted
+    data = doc("a", "长\n" * 2000, "c", raw=True) + b"<broken"
+    got: list[object] = []
+    with pytest.raises(ImportFormatError) as info:
+        got.extend(read_android_xml(io.BytesIO(data)))
+    assert [r.text for r in got if isinstance(r, MessageRecord)] == ["a", "c"]
+    (bad,) = [r for r in got if isinstance(r, RejectedRecord)]
+    assert "record 2 (line 4)" in bad.position
+    start = data.index(b"<sms", data.index(b'body="a"'))
+    size = data.index(b"/>", start) + 2 - start
+    assert f"is {size:,} bytes, over the limit of 1,000:" in bad.reason
+    assert got.index(bad) == 1
+    # the long record spans lines 4 to 2004; then "c", "</smses>" and "<broken" on 2007
+    assert "line 2007," in str(info.value)
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 333, 999, 1000])
+def test_the_tag_limit_is_exact_whatever_the_chunk_size(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(sources, "MAX_XML_ELEMENT_BYTES", 1000)
+    monkeypatch.setattr(sources, "CHUNK", chunk)
+    base = doc("a", "", "c")
+    tag_start = base.index(b"<sms", base.index(b'body="a"'))
+    tag = base[tag_start : base.index(b"/>", tag_start) + 2]
+    for size in (999, 1000, 1001):
+        # the tag is measured from the ">" before it: the newline there counts
+        data = base.replace(
+            tag, tag.replace(b'body=""', b'body="' + b"x" * (size - 1 - len(tag)) + b'"')
+        )
+        kinds = [type(r).__name__ for r in read_android_xml(io.BytesIO(data))]
+        want = "MessageRecord" if size <= 1000 else "RejectedRecord"
+        assert kinds == ["MessageRecord", want, "MessageRecord"], (chunk, size)
+
+
+def test_an_mms_part_over_the_limit_rejects_that_mms_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_XML_ELEMENT_BYTES", 4096)
+    monkeypatch.setattr(sources, "CHUNK", 64)  # the limit is counted in whole chunks
+    photo = "A" * 10_000
+    data = (
+        "<smses>\n"
+        '<mms date="1736867700000" msg_box="1" address="1069"><parts>\n'
+        '<part ct="text/plain" text="逾期通知" />\n'
+        f'<part ct="image/jpeg" cl="big.jpg" data="{photo}" />\n'
+        "</parts></mms>\n"
+        '<sms address="1069" date="1736867800000" type="1" body="下一条" />\n'
+        "</smses>\n"
+    ).encode()
+    recs = list(read_android_xml(io.BytesIO(data)))
+    assert isinstance(recs[0], RejectedRecord)
+    assert "<part>" in recs[0].reason and "10,0" in recs[0].reason
+    assert "line 2" in recs[0].position
+    assert isinstance(recs[1], MessageRecord) and recs[1].text == "下一条"
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [
+        ('<mms date="1" msg_box="1" x="' + "y" * 5000 + '">', "<mms>"),  # not a whole record
+        ('<sms date="1" body="' + "y" * 5000, "the file ends inside it"),
+        ("y" * 5000, "a run"),
+    ],
+)
+def test_a_long_tag_that_cannot_be_left_out_ends_the_import(
+    monkeypatch: pytest.MonkeyPatch, tail: str, message: str
+) -> None:
+    monkeypatch.setattr(sources, "MAX_XML_ELEMENT_BYTES", 1000)
+    monkeypatch.setattr(sources, "CHUNK", 64)
+    data = b"<smses>\n" + doc("a").split(b"<smses>\n")[1].replace(b"</smses>\n", b"")
+    data += tail.encode()
+    got: list[object] = []
+    with pytest.raises(ImportFormatError, match=message) as info:
+        got.extend(read_android_xml(io.BytesIO(data)))
+    assert "line 3" in str(info.value) and "after 1 records" in str(info.value)
+    assert [r.text for r in got if isinstance(r, MessageRecord)] == ["a"]
+
+
+def test_a_body_over_32_mib_is_read_past_at_full_size() -> None:
+    body = b"x" * (sources.MAX_XML_ELEMENT_BYTES + 5)
+    data = doc("a", "__BODY__", "c").replace(b"__BODY__", body)
+    recs = list(read_android_xml(io.BytesIO(data)))
+    assert [type(r).__name__ for r in recs] == ["MessageRecord", "RejectedRecord", "MessageRecord"]
+
+
 # Characters XML 1.0 can carry (plus the C0 controls the phone keeps, which become U+FFFD).
 xml_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\ufffe\uffff")
 

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import delete, func, inspect, select, text, update
 
 from collectguard.analyze.analyzer import Analyzer
-from collectguard.evidence import ImportFormatError, open_store
+from collectguard.evidence import ImportFormatError, open_store, sources
 from collectguard.evidence.history import build_cases, frequency_caps
 from collectguard.evidence.ingest import Importer, ImportFailed
 from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
@@ -297,6 +297,28 @@ def test_truncated_xml_keeps_committed_batches_and_resumes(
     done = Importer(store, batch_size=2).import_file(f)
     assert (done.new, done.duplicate) == (2, 5)
     assert count(store, Message) == 7 and verify_store(store).ok
+
+
+def test_a_record_too_long_to_parse_is_rejected_and_the_rest_imported(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    huge = "催收" * (sources.MAX_XML_ELEMENT_BYTES // 6 + 1)  # 3 bytes a character in UTF-8
+    f = tmp_path / "huge.xml"
+    f.write_text(
+        backup(
+            sms("10690000", ms(2025, 2, 1, 10), "【招联金融】第一条"),
+            sms("10690000", ms(2025, 2, 1, 11), huge),
+            sms("10690000", ms(2025, 2, 1, 12), "【招联金融】第三条"),
+        ),
+        encoding="utf-8",
+    )
+    report = Importer(store).import_file(f)
+    assert (report.new, report.rejected, report.status) == (2, 1, "complete")
+    ((where, why),) = report.rejections
+    assert "record 2" in where and "over the limit of 33,554,432" in why
+    assert verify_store(store).ok
+    again = Importer(store).import_file(f)
+    assert (again.new, again.duplicate, again.rejected) == (0, 2, 1)
 
 
 def test_entity_expansion_and_dtd_are_refused(store: EvidenceStore, tmp_path: Path) -> None:

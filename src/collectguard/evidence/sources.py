@@ -47,6 +47,12 @@ read whole. Larger exports belong in JSONL or CSV, which are read line by line."
 MAX_LINE_BYTES = 32 << 20
 """Longest JSON line read; a longer one is rejected with its line number and passed over
 without being held in memory (the rest of the file is read)."""
+MAX_XML_ELEMENT_BYTES = 32 << 20
+"""Longest run of an Android XML file without a ``>``, i.e. the largest single tag (an SMS
+body or an MMS part's base64 data is an attribute). expat holds such a tag whole and parses
+it in time that grows faster than its length (60 MB: 7 s and 370 MB), so a longer one is
+read past without being held: a ``<sms/>``, ``<call/>`` or an MMS ``<part/>`` is rejected
+with its line (the rest of the file imports), anything else ends the import."""
 
 
 @dataclass(frozen=True)
@@ -192,38 +198,82 @@ def repair_xml_chunk(chunk: bytes) -> bytes:
     return _RAW_CTRL.sub("\ufffd".encode(), chunk)
 
 
-_REF_BYTES = frozenset(b"&#;0123456789abcdefABCDEFxX")
+@dataclass
+class _Oversize:
+    """A tag longer than `MAX_XML_ELEMENT_BYTES`, read past and not given to the parser."""
+
+    head: bytes
+    """Its first bytes (whitespace before it included), enough to name the tag."""
+    size: int
+    newlines: int
+    closed: bool = False
+    """Whether the file went on past the tag's ``>``."""
+    self_closing: bool = False
+    """Whether it ended with ``/>`` (an element on its own, which can be left out)."""
 
 
-def _safe_cut(data: bytes) -> int:
-    """Where to cut `data` so no character reference (or pair of them) is split: after the
-    last ``>``, else after the last byte that cannot belong to one."""
-    cut = data.rfind(b">")
-    if cut >= 0:
-        return cut + 1
-    for i in range(len(data) - 1, max(len(data) - 64, 0) - 1, -1):
-        if data[i] not in _REF_BYTES:
-            return i + 1
-    return len(data)
-
-
-def _repaired_chunks(fp: IO[bytes]) -> Iterator[tuple[bytes, int]]:
-    """Repaired chunks, never cut inside a character reference, with the bytes consumed."""
-    pending = b""
+def _repaired_chunks(
+    fp: IO[bytes], limit: int | None = None
+) -> Iterator[tuple[bytes | _Oversize, int]]:
+    """Repaired chunks with the bytes consumed so far. A chunk ends after a ``>``, so no tag
+    and no character reference (or pair of them) is split. A tag of more than `limit` bytes
+    (counted from the ``>`` before it) is yielded as `_Oversize` instead, and one still open
+    at `limit` bytes is read past in `CHUNK` pieces without being held."""
+    limit = MAX_XML_ELEMENT_BYTES if limit is None else limit
+    if limit < CHUNK:  # then a long tag could lie inside one block, unseen
+        raise ValueError(f"the tag limit ({limit}) must be at least CHUNK ({CHUNK})")
+    pending = bytearray()  # starts just after a ">" (or at the file's start)
     consumed = 0
     while True:
         block = fp.read(CHUNK)
         consumed += len(block)
         if not block:
             if pending:
-                yield repair_xml_chunk(pending), consumed
+                yield repair_xml_chunk(bytes(pending)), consumed
             return
+        before = len(pending)
         pending += block
-        if b">" not in block and len(pending) < 16 * CHUNK:
-            continue
-        cut = _safe_cut(pending)
-        head, pending = pending[:cut], pending[cut:]
-        yield repair_xml_chunk(head), consumed
+        end = block.find(b">")
+        if end < 0:
+            if len(pending) <= limit:
+                continue
+            tag = _Oversize(bytes(pending[:256]), len(pending), pending.count(b"\n"))
+            last = bytes(pending[-1:])
+            pending.clear()
+            while end < 0:  # read past the rest of the tag
+                block = fp.read(CHUNK)
+                consumed += len(block)
+                if not block:
+                    yield tag, consumed
+                    return
+                end = block.find(b">")
+                if end < 0:
+                    tag.size += len(block)
+                    tag.newlines += block.count(b"\n")
+                    last = block[-1:]
+            tag.size += end + 1
+            tag.newlines += block.count(b"\n", 0, end)
+            tag.closed = True
+            tag.self_closing = (block[end - 1 : end] if end else last) == b"/"
+            yield tag, consumed
+            pending += block[end + 1 :]
+        elif before + end + 1 > limit:  # the tag this ">" closes is over the limit
+            first = before + end
+            yield (
+                _Oversize(
+                    bytes(pending[:256]),
+                    first + 1,
+                    pending.count(b"\n", 0, first),
+                    closed=True,
+                    self_closing=pending[first - 1 : first] == b"/",
+                ),
+                consumed,
+            )
+            del pending[: first + 1]
+        cut = pending.rfind(b">") + 1
+        if cut:
+            yield repair_xml_chunk(bytes(pending[:cut])), consumed
+            del pending[:cut]
 
 
 _CALL_TYPES = {
@@ -280,6 +330,42 @@ class _AndroidTarget:
     def data(self, data: str) -> None:
         return None
 
+    def skip(self, tag: _Oversize) -> None:
+        """Leave out a tag too long to parse: its record is rejected, or the import ends
+        (`ImportFormatError`) when the tag is not a whole record or MMS part."""
+        lead = len(tag.head) - len(tag.head.lstrip())  # the whitespace before it
+        m = _TAG_NAME.match(tag.head, lead)
+        name = m[1].decode("ascii") if m else None
+        line = self._line()
+        if line is not None:
+            line += tag.head.count(b"\n", 0, lead)
+        size = f"{tag.size - lead:,}"  # from its first byte to its ">"
+        limit = f"{MAX_XML_ELEMENT_BYTES:,}"
+        if tag.closed and tag.self_closing and self._depth >= 1:
+            if name in ("sms", "call") and self._mms is None:
+                self.count += 1
+                self.out.append(
+                    RejectedRecord(
+                        _where(self.count, line),
+                        f"记录长 {size} 字节，超过上限 {limit}，未读入 / the record is "
+                        f"{size} bytes, over the limit of {limit}: not read",
+                    )
+                )
+                return
+            if name in ("part", "addr") and self._mms is not None:
+                self._mms["oversize"] = (name, size, limit)
+                return
+        what = f"<{name}>" if name else "一段内容 / a run"
+        where = f"第{line}行 / line {line}"
+        ends = "" if tag.closed else "，文件在其中结束 / the file ends inside it"
+        raise ImportFormatError(
+            f"{where}：{what} 长 {size} 字节却没有 '>'，超过上限 {limit}，无法作为短信备份读取"
+            f"（已读 {self.count} 条记录）/ at {where}: {what} runs {size} bytes without a "
+            f"'>', over the limit of {limit}: not readable as an SMS backup (after "
+            f"{self.count} records)" + ends,
+            position=where,
+        )
+
     def close(self) -> None:
         return None
 
@@ -325,9 +411,19 @@ def _android_call(a: Mapping[str, str], where: str) -> Record:
     )
 
 
+_TAG_NAME = re.compile(rb"<([A-Za-z_][\w.-]*)")
+
+
 def _android_mms(m: dict[str, Any]) -> Record:
     a: Mapping[str, str] = m["attrib"]
     where: str = m["where"]
+    if "oversize" in m:
+        name, size, limit = m["oversize"]
+        return RejectedRecord(
+            where,
+            f"彩信的 <{name}> 长 {size} 字节，超过上限 {limit}，整条未读入 / an MMS <{name}> "
+            f"of {size} bytes, over the limit of {limit}: the MMS was not read",
+        )
     when = _epoch_ms(a.get("date"))
     if when is not None and when.year < 2000:  # some phones write MMS dates in seconds
         when = _epoch_ms(str(int(a.get("date", "0")) * 1000))
@@ -398,6 +494,9 @@ def read_android_xml(fp: IO[bytes], tick: Tick = _no_tick, total: int = 0) -> It
 
     try:
         for chunk, consumed in _repaired_chunks(fp):
+            if isinstance(chunk, _Oversize):
+                target.skip(chunk)
+                chunk = b"\n" * chunk.newlines  # keeps the line numbers of what follows
             parser.feed(chunk)
             yield from target.out
             target.out.clear()
