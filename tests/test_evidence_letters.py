@@ -13,7 +13,7 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from collectguard.evidence import EvidenceError, open_store
+from collectguard.evidence import EvidenceError, letters, open_store
 from collectguard.evidence.cli import evidence_app
 from collectguard.evidence.history import build_cases
 from collectguard.evidence.ingest import Importer
@@ -34,6 +34,9 @@ CN = dt.timezone(dt.timedelta(hours=8))
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
 HOSTILE = '【招联金融】您已逾期<script>alert("x")</script> `rm -rf` **bold** # 标题'
 NOW = dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)
+app = typer.Typer()
+app.add_typer(evidence_app, name="evidence")
+runner = CliRunner()
 
 
 def poppler(tool: str) -> str:
@@ -81,7 +84,7 @@ def test_every_letter_cites_rules_lists_hashes_and_leaves_blanks(store: Evidence
             assert all(h in md for h in hashes), (kind, lang)
             assert head.entry_hash in md
             assert "cn.hours" in md and "cn.third_party" in md, (kind, lang)
-            assert ("【待填写 / fill in:" if lang == "zh" else "[FILL IN:") in md, (kind, lang)
+            assert ("【待填写：" if lang == "zh" else "[FILL IN:") in md, (kind, lang)
             assert "妈妈" in md, (kind, lang)  # the relative the collector reached
             assert "{{" not in md and "{%" not in md
     pboc = render_letter("pboc_objection", "zh", ctx).markdown
@@ -110,7 +113,7 @@ def test_us_letters_have_a_chinese_reading_copy(store: EvidenceStore) -> None:
     ):
         zh = render_letter(kind, "zh", ctx).markdown
         assert citation in zh and "英文版" in zh and f"--kind {kind} --lang en" in zh
-        assert "【待填写 / fill in:" in zh
+        assert "【待填写：" in zh
 
 
 def test_hostile_text_stays_text(store: EvidenceStore) -> None:
@@ -196,9 +199,6 @@ def test_cli_letter_formats(store: EvidenceStore, tmp_path: Path) -> None:
     db = store.engine.url.database
     assert db is not None
     store.close()
-    app = typer.Typer()
-    app.add_typer(evidence_app, name="evidence")
-    runner = CliRunner()
     key = "zhaolian_cfc"
     r = runner.invoke(app, ["evidence", "letter", key, "--db", db, "--kind", "spam_12321"])
     assert r.exit_code == 0 and r.stdout.startswith("# 垃圾短信举报")
@@ -236,5 +236,90 @@ def test_counts_are_of_messages_not_of_places_in_a_message(tmp_path: Path) -> No
     assert case.rule_counts[rule] == 2
     ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
     assert [v["count"] for v in ctx["violations"] if v["rule_id"] == rule] == [2]
-    assert f"（2 次；规则 {rule}）" in render_letter("lender_complaint", "zh", ctx).markdown
+    assert f"（2 条短信；规则 {rule}）" in render_letter("lender_complaint", "zh", ctx).markdown
     s.close()
+
+
+PHISH = (
+    "【工商银行】您的信用卡已严重逾期，将影响征信，请立即点击 http://icbc-vip.cc/pay 处理，"
+    "或转账至安全账户。"
+)
+
+
+def test_a_scam_gets_a_police_report_never_a_complaint_against_the_impersonated_bank(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "scam.sqlite3")
+    with open_store(db) as s:
+        Importer(s).import_text(
+            PHISH, sender="13800001234", received_at=dt.datetime(2025, 4, 1, 23, 30, tzinfo=CN)
+        )
+        (case,) = build_cases(s, load_builtin("cn"))
+    r = runner.invoke(app, ["evidence", "letter", case.key, "--db", db])
+    assert r.exit_code == 0, r.output
+    md = r.stdout
+    assert md.startswith("# 报警材料摘要（疑似诈骗）") and "96110" in md
+    assert "自称：工商银行" in md
+    assert "2025-04-01 23:30，" in md and " 至 " not in md.split("## 经过")[1].split("\n\n")[1]
+    assert "夜间联系次数" not in md  # the hour says nothing about a scam
+    r = runner.invoke(app, ["evidence", "letter", case.key, "--db", db, "-k", "lender_complaint"])
+    assert r.exit_code == 2 and "police_report" in r.stderr and "--force" in r.stderr
+    r = runner.invoke(
+        app, ["evidence", "letter", case.key, "--db", db, "-k", "lender_complaint", "--force"]
+    )
+    assert r.exit_code == 0 and r.stdout.startswith("# 投诉函") and "注意 / note" in r.stderr
+
+
+def test_a_us_case_gets_us_letters_in_its_own_zone_without_options(tmp_path: Path) -> None:
+    db = str(tmp_path / "us.sqlite3")
+    ny = dt.timezone(dt.timedelta(hours=-5))
+    text = (
+        "This is ABC Collections, a debt collector. Call us about your past due account "
+        "or we will contact your employer."
+    )
+    with open_store(db) as s:
+        imp = Importer(s, analyzer=None, timezone="America/New_York")
+        imp.import_text(
+            text, sender="+12025550123", received_at=dt.datetime(2025, 2, 3, 21, 16, tzinfo=ny)
+        )
+        imp.import_text(
+            text + " Final notice.",
+            sender="+12025550123",
+            received_at=dt.datetime(2025, 2, 4, 10, 0, tzinfo=ny),
+        )
+        cases = build_cases(s, load_builtin("us"), zone="America/New_York")
+    (case,) = [c for c in cases if c.messages == 2]
+    r = runner.invoke(app, ["evidence", "letter", case.key, "--db", db])
+    assert r.exit_code == 0, r.output
+    md = r.stdout
+    assert md.startswith("# CFPB complaint narrative") or md.startswith("# Debt validation")
+    assert "2025-02-03 21:16" in md and "America/New_York" in md  # local times, zone named
+    assert "不便时间" not in md and "Basis: ;" not in md
+    r = runner.invoke(
+        app, ["evidence", "letter", case.key, "--db", db, "-k", "regulator_complaint"]
+    )
+    assert r.exit_code == 2 and "us_debt_validation" in r.stderr
+
+
+def test_findings_speak_the_letters_language_and_long_lists_say_they_are_cut(
+    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = context(store)
+    zh = render_letter("regulator_complaint", "zh", ctx).markdown
+    en = render_letter("regulator_complaint", "en", ctx).markdown
+    zh_findings = [
+        ln for ln in zh.splitlines() if ln.startswith(("- 夜间联系次数", "- 联系或波及"))
+    ]
+    en_findings = [
+        ln for ln in en.splitlines() if ln.startswith(("- Night-time contacts", "- Contacts with"))
+    ]
+    assert len(zh_findings) == 2 and len(en_findings) == 2
+    assert not any(w in ln for ln in zh_findings for w in ("message", "sent to", " / "))
+    cjk = [ch for ln in en_findings for ch in ln.replace("妈妈", "") if "\u4e00" <= ch <= "\u9fff"]
+    assert cjk == []
+    assert "verify-bundle" in zh and "verify-bundle" in en
+    assert "Asia/Shanghai" in zh
+    assert "此处列出" not in zh  # all 3 items listed
+    monkeypatch.setattr(letters, "MAX_ITEMS", 2)
+    cut = render_letter("regulator_complaint", "zh", context(store)).markdown
+    assert "共 3 项，此处列出 2 项（有违规的在先），完整清单见证据包" in cut

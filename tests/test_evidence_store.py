@@ -648,10 +648,14 @@ def test_cases_history_rules(store: EvidenceStore, tmp_path: Path) -> None:
     assert len(freq) == 1 and freq[0].count == 1 and "2025-01-14: 4" in freq[0].detail
     assert c.rule_counts["cn.freq.daily_test"] == 1
     assert (c.night_messages, c.night_calls) == (1, 1)
-    escalation = [f for f in c.findings if f.rule_id == "history.escalation"]
-    assert escalation and "可能涉嫌犯罪 / possibly a crime" in escalation[0].detail  # zh first
-    third = [f for f in c.findings if f.rule_id == "history.third_party"]
-    assert third and "妈妈" in third[0].detail
+    # the threat is the case's first violation: where it starts, not an escalation
+    assert not [f for f in c.findings if f.rule_id == "history.escalation"]
+    (third,) = [f for f in c.findings if f.rule_id == "history.third_party"]
+    assert "发给他人（妈妈）的短信 1 条" in third.detail_zh
+    assert "1 message(s) sent to others (妈妈)" in third.detail_en
+    assert "/" not in third.detail_zh and not any(
+        "\u4e00" <= ch <= "\u9fff" for ch in third.detail_en.replace("妈妈", "")
+    )
     assert c.third_party_recipients == {"妈妈"}
     assert c.rule_counts["cn.hours"] >= 1
 

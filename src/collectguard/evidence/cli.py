@@ -123,7 +123,9 @@ PackOption = Annotated[
 ]
 
 
-def _zone(value: str) -> str:
+def _zone(value: str | None) -> str | None:
+    if value is None:
+        return None
     try:
         ZoneInfo(value)
     except (ValueError, KeyError, OSError):
@@ -145,6 +147,32 @@ TzOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")]
+CasePackOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pack",
+        help="规则包名或文件；默认按案件短信的分析结果选 cn 或 us / rule pack name or file; "
+        "default: cn or us, as the case's messages were analysed",
+    ),
+]
+CaseTzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--timezone",
+        "--tz",
+        callback=_zone,
+        help="信中时间所用时区（IANA）；默认为导入这些短信时的 --tz / the IANA zone of the "
+        "letter's times; default: the --tz the case's messages were imported with",
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="即使信函与案件不符（如诈骗案件的投诉信）也生成 / write a letter even where it does "
+        "not fit the case (e.g. a complaint about a scam)",
+    ),
+]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -335,7 +363,7 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
         "night_messages": c.night_messages,
         "night_calls": c.night_calls,
         "third_party_recipients": sorted(c.third_party_recipients),
-        "findings": [dataclasses.asdict(f) for f in c.findings],
+        "findings": [{**dataclasses.asdict(f), "detail": f.detail} for f in c.findings],
     }
     if timeline:
         d["per_day"] = c.per_day
@@ -554,10 +582,18 @@ def case_show(
 def letter_cmd(
     key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
     kind: Annotated[
-        str,
-        typer.Option("--kind", "-k", help=f"信函类型 / letter kind: {', '.join(_LETTER_KINDS)}"),
-    ] = "lender_complaint",
-    lang: Annotated[str, typer.Option("--lang", help="语言 / language: zh, en")] = "zh",
+        str | None,
+        typer.Option(
+            "--kind",
+            "-k",
+            help=f"信函类型；默认为最适合此案件的一种 / letter kind (default: the one that fits "
+            f"the case best): {', '.join(_LETTER_KINDS)}",
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="语言 zh 或 en；默认为该信函的首选语言 / language: zh, en"),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -567,23 +603,43 @@ def letter_cmd(
             ".md, .docx or .pdf picks the format; omitted: Markdown on stdout",
         ),
     ] = None,
-    pack: PackOption = "cn",
-    tz: TzOption = "Asia/Shanghai",
+    pack: CasePackOption = None,
+    tz: CaseTzOption = None,
+    force: ForceOption = False,
     db: DbOption = None,
 ) -> None:
-    """生成投诉信、报警摘要、征信异议等，引用违规规则并列出证据哈希 / Write a letter."""
-    from collectguard.evidence.history import build_cases
-    from collectguard.evidence.letters import letter_context, render_letter, write_docx, write_pdf
+    """生成投诉信、报警摘要、征信异议等，引用违规规则并列出证据哈希 / Write a letter.
+
+    例 / e.g.: collectguard evidence letter jingdong_cfc -o 投诉.pdf；
+    collectguard evidence letter jingdong_cfc --kind police_report --lang zh -o 报警.docx
+    """
+    from collectguard.evidence.letters import (
+        LETTER_KINDS,
+        case_is_scam,
+        case_recommendation,
+        letter_context,
+        render_letter,
+        write_docx,
+        write_pdf,
+    )
 
     store = _store(db)
     try:
-        rule_pack = _pack(pack)
-        match = [c for c in build_cases(store, rule_pack, zone=tz) if c.key == key]
-        if not match:
-            raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
-        context = letter_context(store, match[0], pack=rule_pack, zone=tz)
+        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)
+        if kind is None:
+            _, recommended = case_recommendation(store, case)  # all of the case's jurisdiction
+            default = "cfpb_narrative" if jurisdiction == "us" else "lender_complaint"
+            kind = recommended[0] if recommended else default
+        elif kind not in LETTER_KINDS:
+            raise _fail(
+                f"没有这种信函 {kind!r} / no letter kind {kind!r}; use one of "
+                + ", ".join(LETTER_KINDS)
+            )
+        _check_fits(kind, jurisdiction, case_is_scam(case), force)
+        context = letter_context(store, case, pack=rule_pack, zone=zone)
     finally:
         store.close()
+    lang = lang or LETTER_KINDS[kind].languages[0]
     try:
         letter = render_letter(kind, lang, context)
         if output is None:
@@ -600,7 +656,45 @@ def letter_cmd(
             raise _fail(f"不支持的后缀 {suffix!r} / use .md, .docx or .pdf")
     except CollectguardError as exc:
         raise _fail(str(exc)) from None
-    out.print(f"已写入 / written: {output}")
+    out.print(f"已写入 / written: {output}（{kind}, {lang}）")
+
+
+def _letter_case(
+    store: EvidenceStore, key: str, pack: str | None, tz: str | None
+) -> tuple[Case, RulePack, str, str]:
+    """(case, pack, zone, jurisdiction) for a letter or bundle: the pack and zone the user
+    named, else those the case's messages were analysed and imported with."""
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.letters import case_jurisdiction, case_zone
+
+    first_pack = _pack(pack or "cn")
+    first_zone = tz or first_pack.timezone or "Asia/Shanghai"
+    match = [c for c in build_cases(store, first_pack, zone=first_zone) if c.key == key]
+    if not match:
+        raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
+    case = match[0]
+    if pack is None:
+        jurisdiction = case_jurisdiction(store, case)
+        rule_pack = first_pack if jurisdiction == "cn" else _pack(jurisdiction)
+    else:
+        rule_pack = first_pack
+        jurisdiction = "us" if rule_pack.jurisdiction.lower().startswith("us") else "cn"
+    zone = tz or case_zone(store, case) or rule_pack.timezone or first_zone
+    if rule_pack is not first_pack or zone != first_zone:
+        again = [c for c in build_cases(store, rule_pack, zone=zone) if c.key == key]
+        case = again[0] if again else case
+    return case, rule_pack, zone, jurisdiction
+
+
+def _check_fits(kind: str, jurisdiction: str, scam: bool, force: bool) -> None:
+    from collectguard.evidence.letters import letter_fits
+
+    why = letter_fits(kind, jurisdiction, scam=scam)
+    if why is None:
+        return
+    if not force:
+        raise _fail(f"{why}（确需生成请加 --force / add --force to write it anyway）")
+    err.print(f"[yellow]注意 / note:[/] {why}")
 
 
 @evidence_app.command("export")
@@ -613,29 +707,44 @@ def export_cmd(
         list[str] | None,
         typer.Option(
             "--letter",
-            help="附带的信函 KIND[:LANG]，可重复；默认 lender_complaint:zh / letters to include",
+            help="附带的信函 KIND[:LANG]，可重复；默认为最适合此案件的一种 / letters to include, "
+            "KIND[:LANG], repeatable; default: the one that fits the case best",
         ),
     ] = None,
-    pack: PackOption = "cn",
-    tz: TzOption = "Asia/Shanghai",
+    pack: CasePackOption = None,
+    tz: CaseTzOption = None,
+    force: ForceOption = False,
     db: DbOption = None,
 ) -> None:
-    """导出案件证据包（清单、账本、短信表、PDF 报告、信函、附件）/ Export a case bundle."""
-    from collectguard.evidence.bundle import export_bundle
-    from collectguard.evidence.history import build_cases
+    """导出案件证据包（清单、账本、短信表、PDF 报告、信函、附件）/ Export a case bundle.
 
-    wanted: list[tuple[str, str]] = []
-    for item in letter or ["lender_complaint:zh"]:
-        kind, _, lang = item.partition(":")
-        wanted.append((kind, lang or "zh"))
+    默认附上最适合此案件的信函 / by default the bundle holds the letter that fits the case
+    best (e.g. a police report for a scam, not a complaint to the impersonated lender).
+    """
+    from collectguard.evidence.bundle import export_bundle
+    from collectguard.evidence.letters import (
+        LETTER_KINDS,
+        case_is_scam,
+        case_recommendation,
+    )
+
     store = _store(db)
     try:
-        rule_pack = _pack(pack)
-        match = [c for c in build_cases(store, rule_pack, zone=tz) if c.key == key]
-        if not match:
-            raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
+        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)
+        wanted: list[tuple[str, str]] = []
+        if letter:
+            for item in letter:
+                kind, _, lang = item.partition(":")
+                spec = LETTER_KINDS.get(kind)
+                if spec is not None:
+                    _check_fits(kind, jurisdiction, case_is_scam(case), force)
+                wanted.append((kind, lang or (spec.languages[0] if spec else "zh")))
+        else:
+            _, recommended = case_recommendation(store, case)
+            if recommended:
+                wanted.append((recommended[0], LETTER_KINDS[recommended[0]].languages[0]))
         manifest = export_bundle(
-            store, match[0], output, pack=rule_pack, zone=tz, letters=tuple(wanted)
+            store, case, output, pack=rule_pack, zone=zone, letters=tuple(wanted)
         )
     except CollectguardError as exc:
         raise _fail(str(exc)) from None

@@ -68,14 +68,15 @@ class FrequencyCap:
             return day["sms"] + day["call"]
         return day[self.channel]
 
-    def describe(self) -> str:
+    def describe(self) -> tuple[str, str]:
+        """(zh, en) of the cap."""
         if self.channel == "call" and self.counts != "all":
             zh = "接通的电话" if self.counts == "answered" else "未接通的电话"
             en = f"{self.counts} calls"
         else:
             zh = {"sms": "短信", "call": "电话", "any": "短信和电话"}[self.channel]
             en = {"sms": "messages", "call": "calls", "any": "messages and calls"}[self.channel]
-        return f"每天上限 {self.max_per_day} 次（{zh}）/ cap {self.max_per_day} per day ({en})"
+        return f"每天上限 {self.max_per_day} 次（{zh}）", f"cap {self.max_per_day} per day ({en})"
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,16 @@ class HistoryFinding:
     title_zh: str
     title_en: str
     count: int
-    detail: str
+    detail_zh: str
+    detail_en: str
     citation: str = ""
+
+    @property
+    def detail(self) -> str:
+        """Both languages, for bilingual views (the CLI, the bundle's report)."""
+        if self.detail_zh == self.detail_en:
+            return self.detail_zh
+        return f"{self.detail_zh} / {self.detail_en}"
 
 
 @dataclass
@@ -365,7 +374,7 @@ def _call_outcome(call_type: str, duration_s: int) -> Literal["answered", "unans
     return None  # outgoing, voicemail, unknown: not a collector's attempt we can judge
 
 
-def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: ZoneInfo) -> None:
+def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: dt.tzinfo) -> None:
     for item in c.timeline:
         # per message: one that names relatives and the employer breaks the rule once
         c.rule_counts.update({v.rule_id for v in item.violations})
@@ -395,6 +404,8 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
         if over:
             c.rule_counts[cap.rule_id] += len(over)
             c.code_counts[cap.code] += len(over)
+            zh, en = cap.describe()
+            days = ", ".join(over)
             c.findings.append(
                 HistoryFinding(
                     rule_id=cap.rule_id,
@@ -402,12 +413,14 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                     title_zh=cap.title_zh,
                     title_en=cap.title_en,
                     count=len(over),
-                    detail=f"{cap.describe()}; " + ", ".join(over),
+                    detail_zh=f"{zh}；超过的日子：{days}",
+                    detail_en=f"{en}; days over it: {days}",
                     citation=cap.citation,
                 )
             )
 
     if night is not None and (c.night_messages or c.night_calls):
+        window = f"{night.start:%H:%M}–{night.end:%H:%M}"
         c.findings.append(
             HistoryFinding(
                 rule_id=night.rule_id,
@@ -415,12 +428,12 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                 title_zh="夜间联系次数",
                 title_en="Night-time contacts",
                 count=c.night_messages + c.night_calls,
-                detail=f"{night.start:%H:%M}–{night.end:%H:%M}：短信 {c.night_messages} 条、"
-                f"来电 {c.night_calls} 次 / messages {c.night_messages}, calls {c.night_calls}",
+                detail_zh=f"{window}：短信 {c.night_messages} 条、来电 {c.night_calls} 次",
+                detail_en=f"{window}: {c.night_messages} message(s), {c.night_calls} call(s)",
             )
         )
 
-    steps = escalation_steps(c.timeline)
+    steps = escalation_steps(c.timeline, tz)
     if steps:
         c.findings.append(
             HistoryFinding(
@@ -429,36 +442,52 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                 title_zh="催收手段逐步升级",
                 title_en="Escalating conduct",
                 count=len(steps),
-                detail="; ".join(steps),
+                detail_zh="；".join(zh for zh, _ in steps),
+                detail_en="; ".join(en for _, en in steps),
             )
         )
 
-    sent_to = ", ".join(sorted({t.recipient for t in c.timeline if t.recipient != "self"}))
-    third = [
-        t
-        for t in c.timeline
-        if t.kind == "message"
-        and (t.recipient != "self" or any(v.code in THIRD_PARTY_CODES for v in t.violations))
-    ]
+    # Two different facts, never added up: messages that reached someone else (imported as
+    # received by them), and messages to the debtor that named or threatened third parties.
     c.third_party_recipients = {t.recipient for t in c.timeline if t.recipient != "self"}
-    if third:
+    messages = [t for t in c.timeline if t.kind == "message"]
+    sent = sum(1 for t in messages if t.recipient != "self")
+    named = sum(
+        1
+        for t in messages
+        if t.recipient == "self" and any(v.code in THIRD_PARTY_CODES for v in t.violations)
+    )
+    if sent or named:
+        to = "、".join(sorted(c.third_party_recipients))
+        zh_parts, en_parts = [], []
+        if sent:
+            zh_parts.append(f"发给他人（{to}）的短信 {sent} 条")
+            en_parts.append(
+                f"{sent} message(s) sent to others ({', '.join(sorted(c.third_party_recipients))})"
+            )
+        if named:
+            zh_parts.append(f"发给本人、提及或扬言联系第三人的短信 {named} 条")
+            en_parts.append(
+                f"{named} message(s) to the debtor naming or threatening to contact third parties"
+            )
         c.findings.append(
             HistoryFinding(
                 rule_id="history.third_party",
                 code="third_party_disclosure",
                 title_zh="联系或波及第三人",
                 title_en="Contacts with third parties",
-                count=len(third),
-                detail=(f"发给他人：{sent_to} / sent to: {sent_to}; " if sent_to else "")
-                + f"涉及第三人的短信 {len(third)} 条 / {len(third)} message(s) with third parties",
+                count=sent + named,
+                detail_zh="；".join(zh_parts),
+                detail_en="; ".join(en_parts),
             )
         )
 
 
-def escalation_steps(timeline: list[TimelineItem]) -> list[str]:
-    """Each time a message is more severe than every earlier one (after the first)."""
-    steps: list[str] = []
-    best = -1
+def escalation_steps(timeline: list[TimelineItem], tz: dt.tzinfo = dt.UTC) -> list[tuple[str, str]]:
+    """(zh, en) of each message more severe than every earlier violation of the case — the
+    first violation is where it starts, not a step up. Times are local to `tz`."""
+    steps: list[tuple[str, str]] = []
+    best = 0  # the worst severity so far; 0: no violation yet
     for item in timeline:
         if item.kind != "message":
             continue
@@ -467,9 +496,14 @@ def escalation_steps(timeline: list[TimelineItem]) -> list[str]:
             r = SEVERITY_RANK.get(v.severity, 0)
             if r > rank:
                 rank, worst = r, v
-        if best >= 0 and rank > best and worst is not None:
-            when = item.at.date().isoformat() if item.at else "?"
+        if best > 0 and rank > best and worst is not None:
+            when = item.at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if item.at else "?"
             zh, en = SEVERITY_LABELS.get(worst.severity, (worst.severity, worst.severity))
-            steps.append(f"{when} #{item.item_id}：{zh} / {en.lower()} ({worst.rule_id})")
+            steps.append(
+                (
+                    f"{when} 升级至：{zh}（{worst.rule_id}）",
+                    f"{when} escalated to: {en.lower()} ({worst.rule_id})",
+                )
+            )
         best = max(best, rank)
     return steps

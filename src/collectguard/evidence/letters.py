@@ -1,6 +1,7 @@
 """Letters from a case: complaints and requests that cite the rules broken and list the
-evidence with its hashes, leaving clear blanks (【待填写 / fill in: …】) for what only the
-person knows.
+evidence with its hashes, leaving clear blanks (【待填写：…】, [FILL IN: …]) for what only the
+person knows. Also owns which letters fit a case (`case_recommendation`, `letter_fits`: the
+case's jurisdiction, and never a complaint against an institution a scammer posed as).
 
 Owns the Jinja2 templates in ``templates/`` (``KIND.LANG.md.j2``) and three outputs:
 Markdown (the templates' own output), DOCX (python-docx) and PDF (WeasyPrint with a CJK font
@@ -18,7 +19,8 @@ import re
 import shutil
 import subprocess
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from sqlalchemy import or_, select
 
 from collectguard._version import __version__
 from collectguard.evidence.errors import EvidenceError
-from collectguard.evidence.history import SEVERITY_RANK, Case
+from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
 from collectguard.rules import Rule, RulePack
@@ -80,6 +82,118 @@ LETTER_KINDS: dict[str, LetterKind] = {
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC")
 MAX_ITEMS = 300
 """Most evidence items listed in one letter (violating items first, then the rest by time)."""
+
+US_KINDS: tuple[str, ...] = ("us_debt_validation", "us_cease_communication", "cfpb_narrative")
+CN_KINDS: tuple[str, ...] = tuple(k for k in LETTER_KINDS if k not in US_KINDS)
+COMPLAINT_KINDS = frozenset({"lender_complaint", "regulator_complaint"})
+"""Letters that accuse the institution a case is named after."""
+_SPAM_CODES = frozenset({"excessive_frequency", "night_time", "phishing_link"})
+_POLICE_CODES = frozenset({"threat", "impersonates_authority"})
+
+
+def case_is_scam(case: Case) -> bool:
+    """Whether any of the case's messages was judged a scam (someone posing as the lender,
+    a court or the police): then the case is not the named institution's doing."""
+    return any(t.authenticity == "scam" for t in case.timeline)
+
+
+def case_jurisdiction(store: EvidenceStore, case: Case) -> str:
+    """``us`` when most of the case's messages were judged under the US pack, else ``cn``."""
+    ids = [t.item_id for t in case.timeline if t.kind == "message"][:500]
+    if not ids:
+        return "cn"
+    votes: Counter[str] = Counter()
+    with store.session() as s:
+        for verdict in s.scalars(select(Message.verdict).where(Message.id.in_(ids))):
+            if isinstance(verdict, dict):
+                votes[str(verdict.get("jurisdiction") or "cn")] += 1
+    return "us" if votes["us"] > votes["cn"] else "cn"
+
+
+def case_zone(store: EvidenceStore, case: Case) -> str | None:
+    """The time zone most of the case's messages were imported with (`import --tz`)."""
+    ids = [t.item_id for t in case.timeline if t.kind == "message"][:500]
+    if not ids:
+        return None
+    with store.session() as s:
+        zones = Counter(
+            z for z in s.scalars(select(Message.timezone).where(Message.id.in_(ids))) if z
+        )
+    return zones.most_common(1)[0][0] if zones else None
+
+
+def recommended_kinds(
+    jurisdiction: str,
+    *,
+    scam: bool,
+    codes: Iterable[str],
+    severities: Iterable[str],
+    is_collection: bool,
+) -> list[str]:
+    """The letters that fit what happened, most useful first.
+
+    A scam goes to the police and the spam hotline (never a "complaint to the lender" it
+    only pretends to be); a real collector's violations go to the lender and the regulator,
+    threats also to the police, night/volume/phishing also to 12321; a real debt may also
+    need a credit-report objection. US cases get the FDCPA letters and the CFPB narrative.
+    """
+    found = set(codes)
+    kinds: list[str] = []
+    if jurisdiction == "us":
+        kinds = ["us_debt_validation", "us_cease_communication"]
+        if found or scam:
+            kinds.insert(0, "cfpb_narrative")
+        return kinds
+    if scam:
+        return ["police_report", "spam_12321"]
+    if found:
+        kinds += ["lender_complaint", "regulator_complaint"]
+        if found & _POLICE_CODES or "crime" in set(severities):
+            kinds.append("police_report")
+        if found & _SPAM_CODES:
+            kinds.append("spam_12321")
+    if is_collection or found:
+        kinds.append("pboc_objection")
+    return kinds
+
+
+def case_recommendation(store: EvidenceStore, case: Case) -> tuple[str, list[str]]:
+    """(jurisdiction, recommended letter kinds) of a stored case."""
+    jurisdiction = case_jurisdiction(store, case)
+    codes = {v.code for t in case.timeline for v in t.violations}
+    codes |= {f.code for f in case.findings}
+    severities = {v.severity for t in case.timeline for v in t.violations}
+    kinds = recommended_kinds(
+        jurisdiction,
+        scam=case_is_scam(case),
+        codes=codes,
+        severities=severities,
+        is_collection=True,
+    )
+    return jurisdiction, kinds
+
+
+def letter_fits(kind: str, jurisdiction: str, *, scam: bool) -> str | None:
+    """Why `kind` does not fit a case (zh / en), or None when it does: US letters cite US law
+    and go to US collectors, Chinese ones to Chinese institutions; a complaint about a scam
+    would accuse the institution the scammer pretended to be."""
+    pool = US_KINDS if jurisdiction == "us" else CN_KINDS
+    if kind not in pool:
+        where = "美国" if jurisdiction == "us" else "中国"
+        return (
+            f"此案件按{where}规则包分析，{kind} 不适用；可用：{', '.join(pool)} / the case was "
+            f"analysed under the {jurisdiction} pack, where {kind} does not apply; use one of "
+            f"{', '.join(pool)}"
+        )
+    if scam and kind in COMPLAINT_KINDS:
+        return (
+            "此案件的短信被判定为诈骗（冒用机构名义），投诉信会指控被冒用的机构；请改用 "
+            "police_report（报警，也可拨打 96110）或 spam_12321 / the case's messages were judged "
+            "a scam posing as the institution: a complaint would accuse the institution it "
+            "impersonates; use police_report or spam_12321 instead"
+        )
+    return None
+
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
@@ -152,6 +266,7 @@ def letter_context(
     chosen = sorted(
         case.timeline, key=lambda t: (not t.violations, t.at or dt.datetime.max.replace(tzinfo=tz))
     )[:MAX_ITEMS]
+    items_total = len(case.timeline)
     chosen.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min.replace(tzinfo=tz)))
     items = []
     for t in chosen:
@@ -214,7 +329,7 @@ def letter_context(
                     "severity": v.severity,
                     "title_zh": rule.title.zh if isinstance(rule, Rule) else v.title,
                     "title_en": rule.title.en if isinstance(rule, Rule) else v.title,
-                    "citation": "；".join(rule.citation) if isinstance(rule, Rule) else "",
+                    "citations": list(rule.citation) if isinstance(rule, Rule) else [],
                     "known": known,
                 }
     violations = sorted(
@@ -225,24 +340,43 @@ def letter_context(
     lender_legal = None
     with store.session() as s:
         verdict = s.scalar(select(Message.verdict).where(Message.lender_id == case.key).limit(1))
+        claimed: Counter[str] = Counter()
+        for i in range(0, min(len(msg_ids), MAX_ITEMS), 500):
+            for v in s.scalars(select(Message.verdict).where(Message.id.in_(msg_ids[i : i + 500]))):
+                platform = v.get("platform") if isinstance(v, dict) else None
+                if isinstance(platform, dict) and platform.get("claimed_name"):
+                    claimed[str(platform["claimed_name"])] += 1
     if isinstance(verdict, dict) and isinstance(verdict.get("platform"), dict):
         lender_legal = verdict["platform"].get("legal_name")
-    authenticities = {t.authenticity for t in case.timeline if t.authenticity}
+    scam = case_is_scam(case)
+    first = case.first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.first else "—"
+    last = case.last.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.last else "—"
     generated = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
+    messages = [t for t in case.timeline if t.kind == "message"]
     return {
         "lender": case.name,
         "lender_legal": lender_legal,
+        "claimed_names": [name for name, _ in claimed.most_common(3)],
         "case_key": case.key,
-        "first": case.first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.first else "—",
-        "last": case.last.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.last else "—",
+        "first": first,
+        "last": last,
+        "period_zh": first if first == last else f"{first} 至 {last}",
+        "when_en": f"On {first}" if first == last else f"From {first} to {last}",
+        "zone": zone,
         "messages": case.messages,
         "calls": case.calls,
         "third_party": sorted(case.third_party_recipients),
+        "third_party_contact": any(
+            t.recipient != "self" or any(v.code in THIRD_PARTY_CODES for v in t.violations)
+            for t in messages
+        ),
         "parties": sorted({t.party for t in case.timeline if t.party}),
-        "scam": "scam" in authenticities,
+        "scam": scam,
         "violations": violations,
-        "findings": list(case.findings),
+        # a scam's "night-time contacts" say nothing about it; the rest still may
+        "findings": [f for f in case.findings if not (scam and f.code == "night_time")],
         "items": items,
+        "items_total": items_total + len(atts),
         "chain_head": head.entry_hash if head else "0" * 64,
         "tool_version": __version__,
         "rule_pack": f"{pack.name}@{pack.version}",
@@ -348,8 +482,9 @@ def to_html(letter: Letter) -> str:
         "@page { size: A4; margin: 20mm 18mm; }"
         f"body {{ font-family: {fonts}, sans-serif; font-size: 10.5pt; line-height: 1.6; }}"
         "h1 { font-size: 16pt; text-align: center; } h2 { font-size: 12.5pt; margin-top: 1.2em; }"
+        # a hash stays on one line: one copied from the PDF must be whole
         "code { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt;"
-        " overflow-wrap: anywhere; word-break: break-all; }"
+        " white-space: nowrap; }"
         "li { margin-bottom: 0.3em; overflow-wrap: anywhere; }"
     )
     lang = "zh-CN" if letter.lang == "zh" else "en"

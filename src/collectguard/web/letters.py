@@ -1,9 +1,10 @@
 """Letters as downloads: which letters fit a case, and one letter as a PDF, DOCX or Markdown file.
 
-Owns the choice of letters (recommended ones first, the rest of the jurisdiction's kinds
-after) and the file responses. The texts come from the evidence package's templates
-(`collectguard.evidence.letters`: `letter_context`, `render_letter`, `write_pdf`,
-`write_docx`); nothing here writes letter text.
+Owns the list of letters a page offers (the recommended ones first, the rest of the
+jurisdiction's kinds after) and the file responses. Which letters fit a case and their texts
+come from the evidence package (`collectguard.evidence.letters`: `case_recommendation`,
+`letter_context`, `render_letter`, `write_pdf`, `write_docx`); nothing here writes letter
+text.
 """
 
 from __future__ import annotations
@@ -12,25 +13,26 @@ import datetime as dt
 import re
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.responses import Response
-from sqlalchemy import select
 
+from collectguard.evidence import letters
 from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import Case
 from collectguard.evidence.letters import (
+    CN_KINDS,
     LETTER_KINDS,
+    US_KINDS,
+    case_jurisdiction,
     letter_context,
+    recommended_kinds,
     render_letter,
     write_docx,
     write_pdf,
 )
-from collectguard.evidence.models import Message
 from collectguard.evidence.store import EvidenceStore
 from collectguard.rules import RulePack, load_builtin
 
@@ -50,10 +52,6 @@ FORMATS: dict[str, str] = {
     "pdf": "application/pdf",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 }
-US_KINDS: tuple[str, ...] = ("us_debt_validation", "us_cease_communication", "cfpb_narrative")
-CN_KINDS: tuple[str, ...] = tuple(k for k in LETTER_KINDS if k not in US_KINDS)
-_SPAM_CODES = frozenset({"excessive_frequency", "night_time", "phishing_link"})
-_POLICE_CODES = frozenset({"threat", "impersonates_authority"})
 
 
 class LetterUnavailable(Exception):
@@ -67,41 +65,6 @@ class LetterChoice:
     title_en: str
     languages: tuple[str, ...]
     recommended: bool
-
-
-def recommended_kinds(
-    jurisdiction: str,
-    *,
-    scam: bool,
-    codes: Iterable[str],
-    severities: Iterable[str],
-    is_collection: bool,
-) -> list[str]:
-    """The letters that fit what happened, most useful first.
-
-    A scam goes to the police and the spam hotline (never a "complaint to the lender" it
-    only pretends to be); a real collector's violations go to the lender and the regulator,
-    threats also to the police, night/volume/phishing also to 12321; a real debt may also
-    need a credit-report objection. US cases get the FDCPA letters and the CFPB narrative.
-    """
-    found = set(codes)
-    kinds: list[str] = []
-    if jurisdiction == "us":
-        kinds = ["us_debt_validation", "us_cease_communication"]
-        if found or scam:
-            kinds.insert(0, "cfpb_narrative")
-        return kinds
-    if scam:
-        return ["police_report", "spam_12321"]
-    if found:
-        kinds += ["lender_complaint", "regulator_complaint"]
-        if found & _POLICE_CODES or "crime" in set(severities):
-            kinds.append("police_report")
-        if found & _SPAM_CODES:
-            kinds.append("spam_12321")
-    if is_collection or found:
-        kinds.append("pboc_objection")
-    return kinds
 
 
 def letter_choices(jurisdiction: str, recommended: list[str]) -> list[LetterChoice]:
@@ -120,29 +83,9 @@ def letter_choices(jurisdiction: str, recommended: list[str]) -> list[LetterChoi
     ]
 
 
-def case_jurisdiction(store: EvidenceStore, case: Case) -> str:
-    """``us`` when most of the case's messages were judged under the US pack, else ``cn``."""
-    ids = [t.item_id for t in case.timeline if t.kind == "message"][:500]
-    if not ids:
-        return "cn"
-    votes: Counter[str] = Counter()
-    with store.session() as s:
-        for verdict in s.scalars(select(Message.verdict).where(Message.id.in_(ids))):
-            if isinstance(verdict, dict):
-                votes[str(verdict.get("jurisdiction") or "cn")] += 1
-    return "us" if votes["us"] > votes["cn"] else "cn"
-
-
 def case_recommendation(store: EvidenceStore, case: Case) -> tuple[str, list[LetterChoice]]:
     """(jurisdiction, letter choices) of a stored case."""
-    jurisdiction = case_jurisdiction(store, case)
-    scam = any(t.authenticity == "scam" for t in case.timeline)
-    codes = {v.code for t in case.timeline for v in t.violations}
-    codes |= {f.code for f in case.findings}
-    severities = {v.severity for t in case.timeline for v in t.violations}
-    kinds = recommended_kinds(
-        jurisdiction, scam=scam, codes=codes, severities=severities, is_collection=True
-    )
+    jurisdiction, kinds = letters.case_recommendation(store, case)
     return jurisdiction, letter_choices(jurisdiction, kinds)
 
 
