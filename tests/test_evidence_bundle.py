@@ -150,15 +150,37 @@ def _edit_entry(files: dict[str, bytes]) -> None:
     files["ledger.jsonl"] = ("\n".join(lines) + "\n").encode()
 
 
+def _drop_first_item(files: dict[str, bytes]) -> None:
+    lines = files["items.jsonl"].decode().splitlines()
+    files["items.jsonl"] = ("\n".join(lines[1:]) + "\n").encode()
+
+
+def _drop_first_item_and_count(files: dict[str, bytes]) -> None:
+    _drop_first_item(files)
+    manifest = json.loads(files["manifest.json"])
+    manifest["items"] -= 1
+    files["manifest.json"] = json.dumps(manifest).encode()
+
+
+def _drop_first_csv_row(files: dict[str, bytes]) -> None:
+    lines = files["messages.csv"].decode("utf-8-sig").splitlines()
+    files["messages.csv"] = ("\r\n".join([lines[0], *lines[2:]]) + "\r\n").encode("utf-8-sig")
+
+
 @pytest.mark.parametrize(
     ("change", "fix_manifest", "expected"),
     [
         (lambda f: f.update({"messages.csv": f["messages.csv"] + b"x"}), False, "messages.csv: "),
         (lambda f: f.pop("report.pdf"), False, "report.pdf: 文件缺失 / missing (deleted)"),
         (lambda f: f.update({"extra.txt": b"hi"}), False, "extra.txt: 清单外的文件"),
-        (_edit_text, True, "items.jsonl line 1: message 1 differs from ledger (edited)"),
-        (_edit_entry, True, "ledger #2: edited"),
+        (_edit_text, True, "items.jsonl 第1行 / line 1: message 1 与账本不符 / differs"),
+        (_edit_entry, True, "账本 / ledger #2: 被修改 / edited"),
         (_drop_last_entry, True, "deleted"),
+        # an item taken out of items.jsonl alone: the manifest and messages.csv still hold it
+        (_drop_first_item, True, "items.jsonl holds 3 items, the manifest says 4"),
+        (_drop_first_item, True, "messages.csv lists message 1, which items.jsonl lacks"),
+        (_drop_first_item_and_count, True, "messages.csv lists message 1, which items.jsonl"),
+        (_drop_first_csv_row, True, "items.jsonl holds message 1, which messages.csv does not"),
     ],
 )
 def test_verify_bundle_names_the_tampering(

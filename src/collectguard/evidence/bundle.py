@@ -52,6 +52,7 @@ from collectguard.evidence.letters import (
     write_pdf,
 )
 from collectguard.evidence.models import Attachment, CallRecord, Message
+from collectguard.evidence.sources import MAX_FIELD_CHARS
 from collectguard.evidence.store import EvidenceStore
 from collectguard.ledger import LedgerEntry, sha256_stream, verify_chain
 from collectguard.rules import RulePack
@@ -478,7 +479,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
         except ValueError as exc:
             raise EvidenceError(f"manifest.json 不是 JSON / is not JSON: {exc}") from None
         if manifest.get("format") != BUNDLE_FORMAT:
-            report.fail(f"unknown bundle format {manifest.get('format')!r}")
+            report.fail(f"未知的证据包格式 / unknown bundle format {manifest.get('format')!r}")
         listed = {f["path"]: f for f in manifest.get("files", [])}
         for name in sorted(names - {"manifest.json"} - set(listed)):
             report.fail(f"{name}: 清单外的文件 / not in the manifest (inserted)")
@@ -503,7 +504,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                 try:
                     e = LedgerEntry(**json.loads(line))
                 except (ValueError, TypeError) as exc:
-                    report.fail(f"ledger.jsonl line {n}: unreadable ({exc})")
+                    report.fail(f"ledger.jsonl 第{n}行 / line {n}: 无法读取 / unreadable ({exc})")
                     continue
                 pl = e.payload or {}
                 vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
@@ -518,25 +519,67 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
         report.entries = chain.checked
         report.chain_head = chain.head
         for p in chain.problems:
-            report.fail(f"ledger #{p.seq}: {p.problem} — {p.detail}")
+            report.fail(f"账本 / ledger {p.describe()}")
+        held: set[tuple[str, str, str]] = set()  # (kind, id, sha256) of messages and calls
         if "items.jsonl" in names:
             for n, line in _zip_lines(z, "items.jsonl"):
+                where = f"items.jsonl 第{n}行 / line {n}"
                 try:
                     it = json.loads(line)
                     if not isinstance(it, dict):
                         raise ValueError("not an object")
                 except ValueError as exc:
-                    report.fail(f"items.jsonl line {n}: unreadable ({exc})")
+                    report.fail(f"{where}: 无法读取 / unreadable ({exc})")
                     continue
                 report.items += 1
                 key = (it.get("item"), it.get("item_id"))
+                if key[0] in ("message", "call"):
+                    held.add((str(key[0]), str(key[1]), str(it.get("item_sha256"))))
                 want = vouched.get(key)
                 if want is None:
-                    report.fail(f"items.jsonl line {n}: {key[0]} {key[1]} not in the ledger")
+                    report.fail(
+                        f"{where}: {key[0]} {key[1]} 不在账本中 / not in the ledger (inserted)"
+                    )
                     continue
                 got = item_sha256(it["content"]) if "content" in it else it.get("item_sha256")
                 if got != want or it.get("item_sha256") != want:
                     report.fail(
-                        f"items.jsonl line {n}: {key[0]} {key[1]} differs from ledger (edited)"
+                        f"{where}: {key[0]} {key[1]} 与账本不符 / differs from the ledger (edited)"
                     )
+        # The case's items are listed three times: the manifest counts them, items.jsonl holds
+        # them, messages.csv lists the messages and calls. An item taken out of one must be
+        # taken out of all three, and the manifest's file hashes redone, to go unseen.
+        if isinstance(manifest.get("items"), int) and manifest["items"] != report.items:
+            report.fail(
+                f"items.jsonl 有 {report.items} 项，清单记为 {manifest['items']} 项 / "
+                f"items.jsonl holds {report.items} items, the manifest says {manifest['items']} "
+                "(deleted or inserted)"
+            )
+        if "messages.csv" in names:
+            listed_rows = _csv_items(z)
+            for kind, item_id, _ in sorted(listed_rows - held):
+                report.fail(
+                    f"messages.csv 列出 {kind} {item_id}，items.jsonl 中没有或哈希不同 / "
+                    f"messages.csv lists {kind} {item_id}, which items.jsonl lacks or holds "
+                    "with another hash (deleted or edited)"
+                )
+            for kind, item_id, _ in sorted(held - listed_rows):
+                report.fail(
+                    f"items.jsonl 有 {kind} {item_id}，messages.csv 中没有 / items.jsonl holds "
+                    f"{kind} {item_id}, which messages.csv does not list (deleted or inserted)"
+                )
     return report
+
+
+def _csv_items(z: zipfile.ZipFile) -> set[tuple[str, str, str]]:
+    """(kind, id, sha256) of every row of the bundle's messages.csv."""
+    if csv.field_size_limit() < MAX_FIELD_CHARS:  # a long message is one long field
+        csv.field_size_limit(MAX_FIELD_CHARS)
+    out: set[tuple[str, str, str]] = set()
+    with (
+        z.open("messages.csv") as raw,
+        io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text,
+    ):
+        for row in csv.DictReader(text):
+            out.add((row.get("kind") or "", row.get("id") or "", row.get("sha256") or ""))
+    return out

@@ -62,7 +62,10 @@ class VerifyReport:
         return self.chain.ok and not self.problems
 
     def describe(self) -> str:
-        lines = [self.chain.describe()]
+        lines = [
+            "证据库完整 / store intact" if self.ok else "证据库被改动 / store tampered",
+            self.chain.describe(),
+        ]
         if self.problems:
             lines.append(
                 f"证据条目有 {len(self.problems)} 处问题 / {len(self.problems)} item problem(s) "

@@ -174,11 +174,24 @@ def next_entry(
     )
 
 
+PROBLEM_LABELS: dict[str, str] = {
+    "edited": "被修改",
+    "deleted": "被删除",
+    "inserted": "被插入",
+    "reordered": "顺序被调换",
+    "broken_link": "链接断开",
+}
+"""Each problem kind in zh-CN, shown before the English word."""
+
+
 @dataclass(frozen=True)
 class ChainProblem:
     seq: int
     problem: Problem
     detail: str
+
+    def describe(self) -> str:
+        return f"#{self.seq}: {PROBLEM_LABELS[self.problem]} / {self.problem} — {self.detail}"
 
 
 @dataclass
@@ -190,9 +203,12 @@ class ChainReport:
 
     def describe(self) -> str:
         if self.ok:
-            return f"完整 / intact: {self.checked} entries, head {self.head[:16]}…"
-        lines = [f"被改动 / tampered: {len(self.problems)} problem(s) in {self.checked} entries"]
-        lines += [f"  #{p.seq}: {p.problem} — {p.detail}" for p in self.problems]
+            return f"账本链完整 / chain intact: {self.checked} entries, head {self.head[:16]}…"
+        lines = [
+            f"账本链被改动 / chain tampered: {len(self.problems)} problem(s) in "
+            f"{self.checked} entries"
+        ]
+        lines += [f"  {p.describe()}" for p in self.problems]
         return "\n".join(lines)
 
 
