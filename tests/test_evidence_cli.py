@@ -179,3 +179,51 @@ def test_attach_command(db: str, backup: Path, tmp_path: Path) -> None:
     code, _, err = invoke("attach", str(shot), "--message", "999", "--db", db)
     assert code == 2 and "no message 999" in err
     assert invoke("verify", "--db", db)[0] == 0
+
+
+def test_commands_that_read_refuse_a_store_that_is_not_there(tmp_path: Path) -> None:
+    typo = tmp_path / "typo" / "evidnce.db"
+    for args in (["verify"], ["cases"], ["runs"], ["case", "show", "x"], ["letter", "x"]):
+        code, _, err = invoke(*args, "--db", str(typo))
+        assert code == 2 and "no evidence store at" in err and "没有证据库" in err, args
+    assert not typo.exists() and not typo.parent.exists()  # nothing created on the way
+
+
+def test_attach_to_a_case_that_does_not_exist_is_refused(
+    db: str, backup: Path, tmp_path: Path
+) -> None:
+    invoke("import", str(backup), "--db", db)
+    shot = tmp_path / "shot.png"
+    shot.write_bytes(b"\x89PNG fake")
+    code, _, err = invoke("attach", str(shot), "--case", "name:nosuch", "--db", db)
+    assert code == 2 and "no case 'name:nosuch'" in err
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    key = json.loads(out)[0]["key"]
+    code, out, _ = invoke("attach", str(shot), "--case", key, "--db", db)
+    assert code == 0 and "new 1" in out
+
+
+def test_letter_and_export_check_the_output_path_first(
+    db: str, backup: Path, tmp_path: Path
+) -> None:
+    invoke("import", str(backup), "--db", db)
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    key = json.loads(out)[0]["key"]
+    code, _, err = invoke("letter", key, "--db", db, "-o", str(tmp_path / "nodir" / "x.pdf"))
+    assert code == 2 and "no such folder" in err
+    folder = tmp_path / "out"
+    folder.mkdir()
+    code, _, err = invoke("export", key, "--db", db, "-o", str(folder))
+    assert code == 2 and "is a folder" in err
+    code, _, err = invoke("export", key, "--db", db, "-o", str(tmp_path / "case.txt"))
+    assert code == 2 and ".zip" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [
+            Path(db).name,
+            "out",
+            "sms-backup.xml",
+            *[p.name for p in tmp_path.glob("*-wal")],
+            *[p.name for p in tmp_path.glob("*-shm")],
+        ]
+    )  # no .part or other leftovers
+    assert list(folder.iterdir()) == []

@@ -385,10 +385,10 @@ def export_bundle(
                 ],
             }
             z.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
+        tmp_zip.replace(path)
     except BaseException:
         tmp_zip.unlink(missing_ok=True)
         raise
-    tmp_zip.replace(path)
     return manifest
 
 

@@ -180,11 +180,28 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _store(db: str | None) -> EvidenceStore:
+def _store(db: str | None, *, must_exist: bool = True) -> EvidenceStore:
+    """The store of a command; only `import` and `attach` may create one."""
     try:
-        return open_store(db)
+        return open_store(db, must_exist=must_exist)
     except CollectguardError as exc:
         raise _fail(str(exc)) from None
+
+
+def _writable(output: Path, suffixes: tuple[str, ...]) -> Path:
+    """`output` as a file this command may write, checked before any work is done."""
+    if output.is_dir():
+        raise _fail(
+            f"{output} 是文件夹，请给出文件名，如 {output / ('case' + suffixes[0])} / {output} is "
+            f"a folder: name a file, e.g. {output / ('case' + suffixes[0])}"
+        )
+    if not output.parent.is_dir():
+        raise _fail(f"文件夹不存在 / no such folder: {output.parent}（请先创建 / create it first）")
+    if output.suffix.lower() not in suffixes:
+        raise _fail(
+            f"不支持的后缀 {output.suffix!r}，请用 {' '.join(suffixes)} / use {', '.join(suffixes)}"
+        )
+    return output
 
 
 def _pack(name: str) -> RulePack:
@@ -292,7 +309,7 @@ def import_cmd(
             raise _fail(f"--map 需要 字段=列名 / --map needs FIELD=COLUMN, got {item!r}")
         csv_mapping[field] = column
     analyzer = Analyzer.default() if pack == "cn" else Analyzer.from_options([pack])
-    store = _store(db)
+    store = _store(db, must_exist=False)
     importer = Importer(
         store,
         analyzer,
@@ -411,8 +428,14 @@ def attach_cmd(
 
     if case_key is None and message_id is None:
         raise _fail("需要 --case 或 --message / give --case or --message")
-    store = _store(db)
+    store = _store(db, must_exist=False)
     try:
+        if case_key is not None:
+            from collectguard.evidence.history import build_cases
+
+            known = {c.key for c in build_cases(store, include_all=True)}
+            if case_key not in known:
+                raise _fail(f"没有案件 {case_key!r}，见 cases / no case {case_key!r}; see `cases`")
         report = Importer(store).import_attachment(
             file, case_key=case_key, message_id=message_id, note=note
         )
@@ -623,6 +646,8 @@ def letter_cmd(
         write_pdf,
     )
 
+    if output is not None:
+        _writable(output, (".pdf", ".docx", ".md", ".markdown", ".txt"))
     store = _store(db)
     try:
         case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)
@@ -728,6 +753,7 @@ def export_cmd(
         case_recommendation,
     )
 
+    _writable(output, (".zip",))
     store = _store(db)
     try:
         case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)

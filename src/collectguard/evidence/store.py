@@ -225,13 +225,16 @@ def _at_head(engine: Engine) -> bool:
     return [r[0] for r in rows] == [SCHEMA_HEAD]
 
 
-def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -> EvidenceStore:
+def open_store(
+    url: str | None = None, *, attachments_dir: Path | None = None, must_exist: bool = False
+) -> EvidenceStore:
     """Open (creating and migrating as needed) the evidence store at `url`.
 
     None: ``$COLLECTGUARD_DB`` or SQLite ``evidence.sqlite3`` in the user data folder. A plain
     path is a SQLite file; ``postgresql://`` uses psycopg 3. Attachments go to
     `attachments_dir`, by default ``attachments/`` next to a SQLite file or in the user data
-    folder.
+    folder. `must_exist`: a SQLite file that is not there is an error, not a new empty store
+    (for commands that only read: a mistyped path must not look like an intact, empty store).
     """
     raw = _normalise_url(url or default_url())
     try:
@@ -244,6 +247,11 @@ def open_store(url: str | None = None, *, attachments_dir: Path | None = None) -
         on_disk = bool(db) and db != ":memory:"
         if on_disk:
             assert db is not None
+            if must_exist and not Path(db).expanduser().is_file():
+                raise StoreError(
+                    f"没有证据库 {db}：请检查 --db，或先用 import 导入短信 / no evidence store at "
+                    f"{db}: check --db, or import messages first"
+                )
             Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
         if attachments_dir is None:
             base = Path(db).expanduser().parent if on_disk and db else default_data_dir()
