@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,32 @@ def test_letter_and_export_check_the_output_path_first(
         ]
     )  # no .part or other leftovers
     assert list(folder.iterdir()) == []
+
+
+def test_option_mistakes_are_named(db: str, backup: Path, tmp_path: Path) -> None:
+    code, _, err = invoke("import", str(backup), "--db", db, "--map", "body=Message")
+    assert code == 2 and "unknown --map field 'body'" in err and "received_at" in err
+    code, _, err = invoke("import", str(tmp_path), "--db", db)
+    assert code == 2 and "is a folder" in err
+    invoke("import", str(backup), "--db", db)
+    for args in (["verify", "--db", db], ["verify-bundle", str(tmp_path / "x.zip")]):
+        code, _, err = invoke(*args, "--head", "c4c22f70")
+        plain = " ".join(re.sub(r"[│╭╮╰╯─]", " ", err).split())  # typer boxes the message
+        assert code == 2 and "a chain head is 64 hex characters" in plain, args
+
+
+def test_calls_read_in_words_in_case_show(db: str, backup: Path, tmp_path: Path) -> None:
+    calls = tmp_path / "calls.xml"
+    calls.write_text(
+        "<?xml version='1.0'?>\n<calls>\n"
+        f'<call number="10690000" duration="0" date="{ms(15, 22, 30)}" type="3" />\n'
+        "</calls>\n"
+    )
+    invoke("import", str(backup), "--db", db)
+    invoke("import", str(calls), "--db", db)
+    code, out, _ = invoke("cases", "--db", db, "--json")
+    key = json.loads(out)[0]["key"]
+    code, out, _ = invoke("case", "show", key, "--db", db, "--json")
+    assert code == 0
+    (call,) = [t for t in json.loads(out)["timeline"] if t["kind"] == "call"]
+    assert call["summary"] == "未接来电，0 秒 / missed call, 0 s"

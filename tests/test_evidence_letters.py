@@ -323,3 +323,27 @@ def test_findings_speak_the_letters_language_and_long_lists_say_they_are_cut(
     monkeypatch.setattr(letters, "MAX_ITEMS", 2)
     cut = render_letter("regulator_complaint", "zh", context(store)).markdown
     assert "共 3 项，此处列出 2 项（有违规的在先），完整清单见证据包" in cut
+
+
+def test_calls_read_in_the_letters_language_and_an_empty_list_asks(tmp_path: Path) -> None:
+    db = str(tmp_path / "calls.sqlite3")
+    plain = "【招联金融】您的借款已逾期3天，请今日还款。"  # collection, breaks no rule
+    with open_store(db) as s:
+        Importer(s).import_text(
+            plain, sender="10690000", received_at=dt.datetime(2025, 1, 14, 10, tzinfo=CN)
+        )
+        calls = tmp_path / "calls.xml"
+        when = int(dt.datetime(2025, 1, 14, 11, tzinfo=CN).timestamp() * 1000)
+        calls.write_text(
+            f'<calls>\n<call number="10690000" duration="0" date="{when}" type="3" />\n</calls>\n'
+        )
+        Importer(s).import_file(calls)
+        pack = load_builtin("cn")
+        (case,) = [c for c in build_cases(s, pack) if c.messages]
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    en = render_letter("lender_complaint", "en", ctx).markdown
+    assert "「未接来电，0 秒」" in zh and '"missed call, 0 s"' in en
+    assert "missed" not in zh
+    assert ctx["violations"] == [] and ctx["findings"] == []
+    assert "本工具未从短信中识别出违规" in zh and "found no rule broken" in en

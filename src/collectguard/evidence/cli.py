@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 # Copies of `sources.FORMATS` and of the keys of `letters.LETTER_KINDS`, for option help that
 # Typer builds at start-up: importing those modules would load the analyzer and the letter
 # stack for every command. tests/test_cli_startup.py keeps them equal to the originals.
-_FORMATS = ("android", "ios", "csv", "jsonl", "text")
+_FORMATS = ("android", "ios", "csv", "jsonl", "text")  # sources.FORMATS, without importing it
 _LETTER_KINDS = (
     "lender_complaint",
     "regulator_complaint",
@@ -204,6 +204,30 @@ def _writable(output: Path, suffixes: tuple[str, ...]) -> Path:
     return output
 
 
+def _head(value: str | None) -> str | None:
+    """A chain head as given with --head: 64 hex characters (the tool shows 16 of them)."""
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+        raise typer.BadParameter(
+            f"链头应为 64 位十六进制字符（export/verify 的 --json 输出、信函中均有完整值），收到 "
+            f"{len(v)} 位 / a chain head is 64 hex characters (the full value is in the --json "
+            f"output of export and verify, and in every letter); got {len(v)}"
+        )
+    return v
+
+
+HeadOption = Annotated[
+    str | None,
+    typer.Option(
+        "--head",
+        callback=_head,
+        help="之前记下的完整链头哈希（64 位）/ the full chain head (64 hex) recorded earlier",
+    ),
+]
+
+
 def _pack(name: str) -> RulePack:
     from collectguard.rules import resolve_pack
 
@@ -244,7 +268,9 @@ def import_cmd(
     format: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help=f"格式，默认自动识别 / format, detected when omitted: {_FORMATS}"
+            "--format",
+            "-f",
+            help=f"格式，默认自动识别 / format, detected when omitted: {', '.join(_FORMATS)}",
         ),
     ] = None,
     recipient: Annotated[
@@ -295,7 +321,24 @@ def import_cmd(
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message."""
+    """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message.
+
+    格式自动识别 / the format is detected: Android "SMS Backup & Restore" XML (短信、彩信、
+    通话记录 / SMS, MMS, call logs), iPhone sms.db, CSV, JSONL, or pasted text.
+
+    \b
+    例 / e.g.:
+      collectguard evidence import sms-20250101.xml
+      collectguard evidence import calls-20250101.xml
+      collectguard evidence import sms.db          # iPhone 未加密备份 / unencrypted backup
+      collectguard evidence import 导出.csv --map text=内容 --map sender=号码 --map received_at=时间
+      collectguard evidence import 妈妈的短信.xml --recipient 妈妈  # 亲友收到的 / relative's
+      collectguard evidence import - --sender 10690000 --at "2025-01-14 23:15" < 粘贴.txt
+
+    时间 / times: "2025-01-14 23:15", "2025/1/14 23:15:00", "2025年1月14日 23:15", ISO 8601
+    with an offset, or epoch seconds / milliseconds; a time without an offset is read in --tz.
+    重复导入不会重复保存 / re-importing adds nothing twice: run it again to finish a stopped import.
+    """
     from rich.progress import DownloadColumn, TimeRemainingColumn
 
     from collectguard.analyze.analyzer import Analyzer
@@ -303,11 +346,22 @@ def import_cmd(
     from collectguard.evidence.sources import parse_time
 
     csv_mapping: dict[str, str] = {}
+    fields = ("text", "sender", "received_at", "direction")
     for item in mapping or []:
         field, sep, column = item.partition("=")
-        if not sep or field not in ("text", "sender", "received_at", "direction"):
+        if not sep:
             raise _fail(f"--map 需要 字段=列名 / --map needs FIELD=COLUMN, got {item!r}")
+        if field not in fields:
+            raise _fail(
+                f"--map 的字段 {field!r} 不存在，可用：{', '.join(fields)} / unknown --map field "
+                f"{field!r}; use one of {', '.join(fields)} (e.g. --map text={column or '内容'})"
+            )
         csv_mapping[field] = column
+    if source != "-" and Path(source).is_dir():
+        raise _fail(
+            f"{source} 是文件夹，请给出备份文件 / {source} is a folder: give the backup file "
+            "(e.g. sms-20250101.xml, sms.db, messages.csv)"
+        )
     analyzer = Analyzer.default() if pack == "cn" else Analyzer.from_options([pack])
     store = _store(db, must_exist=False)
     importer = Importer(
@@ -393,7 +447,7 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
                 "recipient": t.recipient,
                 "summary": t.summary,
                 "authenticity": t.authenticity,
-                "violations": [v.rule_id for v in t.violations],
+                "violations": list(dict.fromkeys(v.rule_id for v in t.violations)),
             }
             for t in c.timeline
         ]
@@ -596,7 +650,7 @@ def case_show(
             t.party or "—",
             t.recipient,
             t.summary,
-            ", ".join(v.code for v in t.violations) or "—",
+            ", ".join(dict.fromkeys(v.code for v in t.violations)) or "—",
         )
     out.print(table)
 
@@ -785,10 +839,7 @@ def export_cmd(
 @evidence_app.command("verify-bundle")
 def verify_bundle_cmd(
     bundle: Annotated[Path, typer.Argument(help="证据包 zip / bundle zip")],
-    expected_head: Annotated[
-        str | None,
-        typer.Option("--head", help="之前记下的链头哈希 / a chain head recorded earlier"),
-    ] = None,
+    expected_head: HeadOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """不依赖数据库校验证据包 / Verify a bundle without the database (exit 1 if tampered)."""
@@ -808,10 +859,7 @@ def verify_bundle_cmd(
 
 @evidence_app.command("verify")
 def verify_cmd(
-    expected_head: Annotated[
-        str | None,
-        typer.Option("--head", help="之前记下的链头哈希 / a chain head recorded earlier"),
-    ] = None,
+    expected_head: HeadOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -47,6 +47,23 @@ THIRD_PARTY_CODES = frozenset({"third_party_disclosure", "contacts_relatives_or_
 Channel = Literal["sms", "call", "any"]
 CallCount = Literal["all", "answered", "unanswered"]
 UNANSWERED_CALL_TYPES = frozenset({"missed", "rejected", "blocked"})
+CALL_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "incoming": ("来电", "incoming call"),
+    "outgoing": ("去电", "outgoing call"),
+    "missed": ("未接来电", "missed call"),
+    "voicemail": ("语音留言", "voicemail"),
+    "rejected": ("拒接来电", "rejected call"),
+    "blocked": ("拦截来电", "blocked call"),
+    "answered_elsewhere": ("他处接听", "answered elsewhere"),
+    "unknown": ("来电（类型未知）", "call of unknown type"),
+}
+"""A call record's type in words, (zh-CN, English)."""
+
+
+def describe_call(call_type: str, duration_s: int) -> tuple[str, str]:
+    """(zh, en) of a call record: its type and how long it lasted."""
+    zh, en = CALL_TYPE_LABELS.get(call_type, (call_type, call_type))
+    return f"{zh}，{duration_s} 秒", f"{en}, {duration_s} s"
 
 
 @dataclass(frozen=True)
@@ -330,7 +347,7 @@ def build_cases(
                 item_id=crow.id,
                 party=crow.number,
                 recipient=crow.recipient,
-                summary=f"{crow.call_type} {crow.duration_s}s",
+                summary=" / ".join(describe_call(crow.call_type, crow.duration_s)),
                 call_outcome=_call_outcome(crow.call_type, crow.duration_s),
             )
         )

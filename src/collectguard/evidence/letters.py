@@ -31,7 +31,7 @@ from sqlalchemy import or_, select
 
 from collectguard._version import __version__
 from collectguard.evidence.errors import EvidenceError
-from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case
+from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case, describe_call
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
 from collectguard.rules import Rule, RulePack
@@ -242,6 +242,7 @@ def letter_context(
     msg_ids = [t.item_id for t in case.timeline if t.kind == "message"]
     call_ids = [t.item_id for t in case.timeline if t.kind == "call"]
     facts: dict[tuple[str, int], tuple[str, int | None, str]] = {}
+    call_words: dict[int, tuple[str, str]] = {}  # call id -> (zh, en)
     with store.session() as s:
         for i in range(0, len(msg_ids), 500):
             rows = s.execute(
@@ -262,7 +263,8 @@ def letter_context(
                 ).where(CallRecord.id.in_(call_ids[i : i + 500]))
             )
             for cid, sha, seq, ctype, dur in crows:
-                facts[("call", cid)] = (sha, seq, f"{ctype} {dur}s")
+                call_words[cid] = describe_call(ctype, dur)
+                facts[("call", cid)] = (sha, seq, call_words[cid][1])
     chosen = sorted(
         case.timeline, key=lambda t: (not t.violations, t.at or dt.datetime.max.replace(tzinfo=tz))
     )[:MAX_ITEMS]
@@ -279,6 +281,9 @@ def letter_context(
                 "party": t.party or "—",
                 "recipient": t.recipient,
                 "text": text if len(text) <= 300 else text[:300] + "…",
+                "text_zh": call_words[t.item_id][0]
+                if t.kind == "call" and t.item_id in call_words
+                else (text if len(text) <= 300 else text[:300] + "…"),
                 "rules": sorted({v.rule_id for v in t.violations}),
                 "sha256": sha,
                 "ledger_seq": seq if seq is not None else "?",
@@ -309,6 +314,7 @@ def letter_context(
                 "party": name or "—",
                 "recipient": "self",
                 "text": note or media or "",
+                "text_zh": note or media or "",
                 "rules": [],
                 "sha256": sha,
                 "ledger_seq": seq if seq is not None else "?",

@@ -225,6 +225,12 @@ def _at_head(engine: Engine) -> bool:
     return [r[0] for r in rows] == [SCHEMA_HEAD]
 
 
+def _db_error(exc: SQLAlchemyError) -> str:
+    """The driver's own words, without SQLAlchemy's statement echo and help link."""
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else str(exc).split("\n")[0]
+
+
 def open_store(
     url: str | None = None, *, attachments_dir: Path | None = None, must_exist: bool = False
 ) -> EvidenceStore:
@@ -272,6 +278,6 @@ def open_store(
     except SQLAlchemyError as exc:
         engine.dispose()
         raise StoreError(
-            f"无法打开或升级证据库 / cannot open or migrate the evidence store: {exc}"
+            f"无法打开或升级证据库 / cannot open or migrate the evidence store: {_db_error(exc)}"
         ) from None
     return EvidenceStore(engine, attachments_dir)
