@@ -347,3 +347,22 @@ def test_calls_read_in_the_letters_language_and_an_empty_list_asks(tmp_path: Pat
     assert "missed" not in zh
     assert ctx["violations"] == [] and ctx["findings"] == []
     assert "本工具未从短信中识别出违规" in zh and "found no rule broken" in en
+
+
+def test_a_template_sent_many_times_is_quoted_once(tmp_path: Path) -> None:
+    db = str(tmp_path / "same.sqlite3")
+    with open_store(db) as s:
+        for day in (14, 15, 16):
+            Importer(s).import_text(
+                THREAT, sender="10690000", received_at=dt.datetime(2025, 1, day, 23, tzinfo=CN)
+            )
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+        with s.session() as q:
+            hashes = list(q.scalars(select(Message.item_sha256)))
+    zh = render_letter("police_report", "zh", ctx).markdown
+    en = render_letter("police_report", "en", ctx).markdown
+    assert zh.count(THREAT) == 1 and zh.count("（内容同第 1 项）") == 2
+    assert en.count("(same text as item 1)") == 2
+    assert all(h in zh for h in hashes)  # every copy keeps its own hash

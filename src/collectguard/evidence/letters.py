@@ -280,6 +280,7 @@ def letter_context(
                 "kind_zh": "短信" if t.kind == "message" else "来电",
                 "party": t.party or "—",
                 "recipient": t.recipient,
+                "same_as": None,
                 "text": text if len(text) <= 300 else text[:300] + "…",
                 "text_zh": call_words[t.item_id][0]
                 if t.kind == "call" and t.item_id in call_words
@@ -289,6 +290,15 @@ def letter_context(
                 "ledger_seq": seq if seq is not None else "?",
             }
         )
+    # A lender's template sent many times is quoted once: later copies point back to it
+    # (each keeps its own time, hash and ledger position).
+    first_of: dict[str, int] = {}
+    for n, it in enumerate(items, 1):
+        if it["kind"] != "message":
+            continue
+        it["same_as"] = first_of.setdefault(str(it["text"]), n)
+        if it["same_as"] == n:
+            it["same_as"] = None
     with store.session() as s:
         linked = Attachment.case_key == case.key
         if msg_ids:
@@ -315,6 +325,7 @@ def letter_context(
                 "recipient": "self",
                 "text": note or media or "",
                 "text_zh": note or media or "",
+                "same_as": None,
                 "rules": [],
                 "sha256": sha,
                 "ledger_seq": seq if seq is not None else "?",
