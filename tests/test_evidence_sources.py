@@ -205,10 +205,16 @@ xml_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\u
 @given(st.lists(st.text(xml_chars, max_size=40), min_size=1, max_size=5))
 def test_any_body_survives_the_round_trip(bodies: list[str]) -> None:
     bodies = [b for b in bodies if b != "null"]  # the app's word for "no body": rejected
-    got = texts(doc(*bodies))
     control = {c: "\ufffd" for c in map(chr, range(32)) if c not in "\t\n\r"}
     # the parser normalises a raw CR/LF in an attribute; quoteattr escapes them, so they stay
-    assert got == [b.translate(str.maketrans(control)) for b in bodies]
+    want = [b.translate(str.maketrans(control)) for b in bodies]
+    got = list(read_android_xml(io.BytesIO(doc(*bodies))))
+    assert len(got) == len(want)
+    for rec, body in zip(got, want, strict=True):
+        if body.strip():
+            assert isinstance(rec, MessageRecord) and rec.text == body
+        else:  # nothing but whitespace: no message
+            assert isinstance(rec, RejectedRecord) and rec.reason == sources.EMPTY_TEXT
 
 
 def test_parse_time_forms() -> None:
@@ -361,3 +367,67 @@ def test_jsonl_progress_counts_every_byte_of_a_long_line(monkeypatch: pytest.Mon
     list(read_jsonl(io.BytesIO(data), tick=lambda done, total: seen.append((done, total)),
                     total=len(data)))  # fmt: skip
     assert seen[-1] == (len(data), len(data))
+
+
+# ---------------------------------------------------------------------------- record problems
+@pytest.mark.parametrize("zone", ["Mars/Base", "Asia", "../../etc/passwd", "", "UTC\x00", 8])
+def test_an_unknown_zone_is_a_value_error_naming_it(zone: object) -> None:
+    with pytest.raises(ValueError, match="unknown time zone") as info:
+        sources.zone_info(zone)
+    assert str(info.value).startswith("未知时区")
+    if zone:
+        with pytest.raises(ValueError, match="unknown time zone"):
+            parse_time("2025-01-14 23:30", str(zone))  # never ZoneInfoNotFoundError
+
+
+def test_jsonl_record_carries_the_zone_its_time_was_read_in() -> None:
+    lines = [
+        '{"text": "a", "received_at": "2025-01-14 23:30", "timezone": "America/New_York"}',
+        '{"text": "b", "received_at": "2025-01-14 23:30"}',
+        '{"text": "c", "received_at": "2025-01-14 23:30", "timezone": "Mars/Base"}',
+        '{"text": "d", "received_at": "2025-01-14 23:30", "timezone": null}',
+        '{"text": "e", "timezone": ["Asia/Shanghai"]}',
+    ]
+    recs = list(read_jsonl(io.BytesIO("\n".join(lines).encode()), zone="Asia/Shanghai"))
+    a, b, c, d, e = recs
+    assert isinstance(a, MessageRecord) and a.timezone == "America/New_York"
+    assert a.received_at == dt.datetime(2025, 1, 15, 4, 30, tzinfo=dt.UTC)
+    assert isinstance(b, MessageRecord) and b.timezone is None
+    assert b.received_at == dt.datetime(2025, 1, 14, 23, 30, tzinfo=CN)
+    assert isinstance(c, RejectedRecord) and c.position == "第3行 / line 3"
+    assert "未知时区 'Mars/Base'" in c.reason and "unknown time zone 'Mars/Base'" in c.reason
+    assert isinstance(d, MessageRecord) and d.timezone is None
+    assert isinstance(e, RejectedRecord) and "unknown time zone" in e.reason
+
+
+def test_every_reader_rejects_an_empty_text() -> None:
+    j = list(read_jsonl(io.BytesIO(b'{"text": ""}\n{"text": " \\n"}\n{"text": "x"}\n')))
+    assert [(type(r).__name__, r.position) for r in j] == [
+        ("RejectedRecord", "第1行 / line 1"),
+        ("RejectedRecord", "第2行 / line 2"),
+        ("MessageRecord", "第3行 / line 3"),
+    ]
+    c = list(read_csv(io.BytesIO(b"text,time\n  ,2025-01-14 10:00\nx,\n")))
+    a = list(read_android_xml(io.BytesIO(doc("", " \t ", "x"))))
+    for got in (j, c, a):
+        rejected = [r for r in got if isinstance(r, RejectedRecord)]
+        assert rejected and all(r.reason == sources.EMPTY_TEXT for r in rejected)
+        assert [r.text for r in got if isinstance(r, MessageRecord)] == ["x"]
+    assert list(read_pasted(" \n\n\u3000\n")) == []
+
+
+def test_csv_refuses_a_file_whose_time_column_is_not_recognised() -> None:
+    data = b"From,Message,Zeit\n1069,hello,2025-01-14 23:30\n"
+    with pytest.raises(ImportFormatError) as info:
+        list(read_csv(io.BytesIO(data), zone="Asia/Shanghai"))
+    msg = str(info.value)
+    assert msg.startswith("CSV 找不到接收时间列") and "no receive-time column" in msg
+    assert "From, Message, Zeit" in msg and "--map received_at=COLUMN" in msg
+    (rec,) = read_csv(io.BytesIO(data), {"received_at": "Zeit"}, zone="Asia/Shanghai")
+    assert isinstance(rec, MessageRecord) and rec.received_at is not None
+    (rec,) = read_csv(io.BytesIO(data), {"received_at": ""}, zone="Asia/Shanghai")
+    assert isinstance(rec, MessageRecord) and rec.received_at is None
+    (rec,) = read_csv(io.BytesIO(data.replace(b"Zeit", b"When")), zone="Asia/Shanghai")
+    assert isinstance(rec, MessageRecord) and rec.received_at is not None
+    with pytest.raises(ImportFormatError, match="--map text="):
+        list(read_csv(io.BytesIO(data), {"text": ""}))

@@ -286,8 +286,9 @@ def import_cmd(
         list[str] | None,
         typer.Option(
             "--map",
-            help="CSV 列对应，如 --map text=内容 --map sender=号码 / CSV column mapping "
-            "(text, sender, received_at, direction)",
+            help="CSV 列对应，如 --map text=内容 --map sender=号码；--map received_at= 留空表示"
+            "文件没有时间列 / CSV column mapping (text, sender, received_at, direction); "
+            "--map received_at= (empty): the file has no time column",
         ),
     ] = None,
     encoding: Annotated[
@@ -394,7 +395,7 @@ def import_cmd(
     except ImportFailed as exc:
         if as_json:
             print(json.dumps(_report_dict(exc.report), ensure_ascii=False))
-        else:
+        elif exc.report.new or exc.report.duplicate or exc.report.resume_position:
             _print_report(exc.report)
             out.print(
                 f"已保存出错前的 {exc.report.new} 条；修好文件后重新导入即可续上（重复的会跳过）/ "

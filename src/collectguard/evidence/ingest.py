@@ -277,6 +277,8 @@ class Importer:
             raise ValueError("batch_size and batch_bytes must be positive")
         if workers < 1:
             raise ValueError("workers must be at least 1")
+        if timezone is not None:
+            sources.zone_info(timezone)  # ValueError naming it, before any run is recorded
         self.store = store
         self.analyzer = analyzer or Analyzer.default()
         self.recipient = recipient.strip() or "self"
@@ -350,7 +352,12 @@ class Importer:
         received_at: dt.datetime | None = None,
         source_name: str = "<pasted>",
     ) -> ImportReport:
-        """Import pasted text (messages separated by blank lines)."""
+        """Import pasted text (messages separated by blank lines). Text with nothing but
+        whitespace is refused (`ImportFormatError`) before a run is recorded."""
+        if not text.strip():
+            raise ImportFormatError(
+                "粘贴的文字为空，未导入 / the pasted text is empty: nothing imported"
+            )
         digest = sha256_hex(text.encode("utf-8", errors="surrogatepass"))
         report = self._start(source_name, "text", digest)
         return self._run(
@@ -569,7 +576,7 @@ class Importer:
 
     def _job(self, rec: Record) -> _Job:
         assert isinstance(rec, MessageRecord)
-        return (rec.text, rec.sender, rec.received_at, self.timezone)
+        return (rec.text, rec.sender, rec.received_at, rec.timezone or self.timezone)
 
     def _prepare(self, records: list[Record]) -> _Batch:
         """Dedupe a batch against the store and start analysing its new messages."""
@@ -767,7 +774,7 @@ class Importer:
             "direction": rec.direction,
             "received_at": rec.received_at,
             "received_at_text": rec.received_at_text[:64] if rec.received_at_text else None,
-            "timezone": self.timezone,
+            "timezone": rec.timezone or self.timezone,  # the zone its time was read in
             "text": rec.text,
             "source": fmt,
             "source_ref": rec.position[:200],

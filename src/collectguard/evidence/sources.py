@@ -19,7 +19,7 @@ import io
 import json
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -67,7 +67,9 @@ class MessageRecord:
     """One message as read from a source.
 
     `sender` is the other party (for an outgoing message, the addressee); `received_at` is
-    aware when known; `received_at_text` keeps the time as the source wrote it.
+    aware when known; `received_at_text` keeps the time as the source wrote it; `timezone` is
+    the IANA zone the record itself names (a JSON line's ``timezone``), in which its time was
+    read — None when it names none, and the import's zone applies.
     """
 
     text: str
@@ -77,6 +79,7 @@ class MessageRecord:
     position: str
     received_at_text: str | None = None
     attachments: tuple[AttachmentData, ...] = field(default=())
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,30 @@ def _no_tick(done: int, total: int) -> None:
 
 
 # ---------------------------------------------------------------------------- helpers
+EMPTY_TEXT = "正文为空 / empty message text"
+"""The reason every reader gives for a message with no text (empty or only whitespace) and
+no attachment: there is nothing to keep or analyse."""
+
+
+def _blank(text: str, attachments: tuple[AttachmentData, ...] = ()) -> bool:
+    return not text.strip() and not attachments
+
+
+def zone_info(name: object) -> ZoneInfo:
+    """The IANA zone `name` (``Asia/Shanghai``); ValueError naming it, in zh-CN and English,
+    when it is not one (a record's ``timezone`` is data: ``Mars/Base``, ``Asia``, ``8``)."""
+    try:
+        if not isinstance(name, str):
+            raise TypeError(name)
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError, TypeError):  # KeyError: ZoneInfoNotFoundError
+        shown = repr(name)[:60]
+        raise ValueError(
+            f"未知时区 {shown}，应为 IANA 名称如 Asia/Shanghai / unknown time zone {shown}; "
+            "expected an IANA name such as Asia/Shanghai"
+        ) from None
+
+
 def _epoch_ms(value: str | None) -> dt.datetime | None:
     if value is None or not value.strip().lstrip("-").isdigit():
         return None
@@ -128,7 +155,7 @@ def parse_time(value: Any, zone: str | None) -> dt.datetime | None:
     ISO-8601 with or without offset, ``2025/01/14 23:15``, ``2025年1月14日 23:15`` or epoch
     milliseconds (13 digits) / seconds (10 digits). A time without offset is read in `zone`
     (the recipient's IANA zone); without a zone it stays unknown (None). Raises ValueError on
-    text that is not a time.
+    text that is not a time, and on a zone that is not an IANA name (`zone_info`).
     """
     if value is None or value == "":
         return None
@@ -149,7 +176,7 @@ def parse_time(value: Any, zone: str | None) -> dt.datetime | None:
     if t.tzinfo is None:
         if zone is None:
             return None
-        t = t.replace(tzinfo=ZoneInfo(zone))
+        t = t.replace(tzinfo=zone_info(zone))
     return t
 
 
@@ -379,6 +406,8 @@ def _android_sms(a: Mapping[str, str], where: str) -> Record:
     body = a.get("body")
     if body is None or body == "null":
         return RejectedRecord(where, "缺少正文 / sms has no body")
+    if _blank(body):
+        return RejectedRecord(where, EMPTY_TEXT)
     direction: Direction = "in" if a.get("type", "1") == "1" else "out"
     return MessageRecord(
         text=body,
@@ -446,6 +475,9 @@ def _android_mms(m: dict[str, Any]) -> Record:
                 return RejectedRecord(where, "附件不是有效的 base64 / attachment is not base64")
             name = part.get("cl") or part.get("name")
             files.append(AttachmentData(data, ct or None, None if name == "null" else name))
+    text = "\n".join(texts)
+    if _blank(text, tuple(files)):  # e.g. only the application/smil layout part
+        return RejectedRecord(where, EMPTY_TEXT)
     inbound = a.get("msg_box", "1") == "1"
     sender = a.get("address") or None
     if inbound:
@@ -453,7 +485,7 @@ def _android_mms(m: dict[str, Any]) -> Record:
             if addr.get("type") == "137" and addr.get("address"):
                 sender = addr["address"]
     return MessageRecord(
-        text="\n".join(texts),
+        text=text,
         sender=sender,
         received_at=when,
         direction="in" if inbound else "out",
@@ -577,10 +609,14 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
             where = f"ROWID {rowid}"
             if done % 1000 == 0:
                 tick(done, total)
-            if text is None:
-                text = attributed_body_text(blob)
+            if text is None or text == "":
+                text = attributed_body_text(blob) or text
             if text is None:
                 yield RejectedRecord(where, "消息没有文字 / message has no text")
+                continue
+            shown = str(text).replace("\ufffc", "").strip() or str(text)
+            if _blank(shown):
+                yield RejectedRecord(where, EMPTY_TEXT)
                 continue
             try:
                 when = apple_time(date)
@@ -588,7 +624,7 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                 yield RejectedRecord(where, f"date 无效 / invalid date {date!r}")
                 continue
             yield MessageRecord(
-                text=str(text).replace("\ufffc", "").strip() or str(text),
+                text=shown,
                 sender=str(handle) if handle else None,
                 received_at=when,
                 direction="out" if from_me else "in",
@@ -622,9 +658,19 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "time",
         "datetime",
         "timestamp",
+        "when",
+        "received",
+        "received at",
+        "received_time",
+        "sent_at",
+        "date_sent",
         "时间",
         "日期",
         "接收时间",
+        "收到时间",
+        "发送时间",
+        "短信时间",
+        "日期时间",
     ),
     "direction": ("direction", "type", "类型", "方向"),
 }
@@ -684,7 +730,14 @@ def read_csv(
     total: int = 0,
 ) -> Iterator[Record]:
     """CSV with a header row. `mapping` maps our fields (text, sender, received_at, direction)
-    to column names; unmapped fields are found by common names (``内容``, ``号码``, ``时间`` …)."""
+    to column names; unmapped fields are found by common names (``内容``, ``号码``, ``时间`` …).
+    A field mapped to ``""`` has no column (``--map received_at=``: the file has no times).
+
+    Refused before any record (`ImportFormatError`, naming the columns and the fix): no text
+    column; no receive-time column while some column is left unused (it may hold the times,
+    and messages stored without them lose night-time and per-day findings and are not
+    recognised again when re-imported with times). A file whose every column is used by
+    another field has no times to find and is read without them."""
     stream, enc = _text_stream(fp, encoding)
     if csv.field_size_limit() < MAX_FIELD_CHARS:  # process-wide: only ever raised
         csv.field_size_limit(MAX_FIELD_CHARS)
@@ -697,8 +750,12 @@ def read_csv(
         names = [h.strip().lstrip("\ufeff") for h in header]
         lowered = [n.lower() for n in names]
         cols: dict[str, int] = {}
+        unmapped: set[str] = set()  # fields mapped to "" (no such column)
         for fld in CSV_FIELDS:
             want = (mapping or {}).get(fld)
+            if want == "":  # text cannot go without: refused just below
+                unmapped.add(fld)
+                continue
             if want is not None:
                 if want not in names:
                     raise ImportFormatError(
@@ -715,6 +772,24 @@ def read_csv(
             raise ImportFormatError(
                 "CSV 找不到正文列，请用 --map text=列名 指定 / no message-text column found; "
                 "map it with --map text=COLUMN"
+            )
+        unused = [i for i in range(len(names)) if i not in cols.values()]
+        if "received_at" not in cols and "received_at" not in unmapped and unused:
+
+            def listed(idx: Iterable[int], blank: str) -> str:  # an unnamed column by number
+                return ", ".join(names[i] or blank.format(i + 1) for i in idx)
+
+            every = range(len(names))
+            zh = f"列：{listed(every, '第{}列')}；未识别：{listed(unused, '第{}列')}"
+            en = f"columns: {listed(every, 'column {}')}; not recognised: "
+            en += listed(unused, "column {}")
+            raise ImportFormatError(
+                f"CSV 找不到接收时间列（{zh}），未导入任何短信。请用 "
+                "--map received_at=列名 指定时间列；文件确实没有时间时用 --map received_at= "
+                "（留空），这些短信将不带时间保存 / no receive-time column found "
+                f"({en}); nothing was imported. Name the time column "
+                "with --map received_at=COLUMN, or pass --map received_at= (empty) if the file "
+                "has no times and the messages are to be kept without them"
             )
         n = 0
         for row in reader:
@@ -733,7 +808,7 @@ def read_csv(
 
             text = cell("text")
             if text is None:
-                yield RejectedRecord(where, "正文为空 / empty message text")
+                yield RejectedRecord(where, EMPTY_TEXT)
                 continue
             try:
                 when = parse_time(cell("received_at"), zone)
@@ -826,8 +901,20 @@ def read_jsonl(
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
             yield RejectedRecord(where, '需要 {"text": "..."} 对象 / needs an object with "text"')
             continue
+        if _blank(obj["text"]):
+            yield RejectedRecord(where, EMPTY_TEXT)
+            continue
+        own_zone = obj.get("timezone")
+        if own_zone in (None, ""):
+            own_zone = None
+        else:  # checked even when the time has an offset: it is stored with the message
+            try:
+                zone_info(own_zone)
+            except ValueError as exc:
+                yield RejectedRecord(where, str(exc))
+                continue
         try:
-            when = parse_time(obj.get("received_at"), obj.get("timezone") or zone)
+            when = parse_time(obj.get("received_at"), own_zone or zone)
         except (ValueError, OverflowError, OSError) as exc:
             yield RejectedRecord(where, f"时间无法识别 / unreadable time: {exc}")
             continue
@@ -845,6 +932,7 @@ def read_jsonl(
             direction="in" if direction == "in" else "out",
             position=where,
             received_at_text=str(obj["received_at"]) if obj.get("received_at") else None,
+            timezone=own_zone,
         )
     tick(done, total)
 
