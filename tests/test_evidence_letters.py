@@ -366,3 +366,25 @@ def test_a_template_sent_many_times_is_quoted_once(tmp_path: Path) -> None:
     assert zh.count(THREAT) == 1 and zh.count("（内容同第 1 项）") == 2
     assert en.count("(same text as item 1)") == 2
     assert all(h in zh for h in hashes)  # every copy keeps its own hash
+
+
+def test_plain_text_for_web_forms_has_no_markdown_escapes(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    letter = render_letter("cfpb_narrative", "en", context(store))
+    assert "\\*\\*bold\\*\\*" in letter.markdown  # escaped in Markdown
+    text = letters.to_text(letter)
+    assert "**bold**" in text and "\\*" not in text  # the message's own text, as sent
+    assert "`rm -rf`" in text and "SHA-256 `" not in text  # no code marks of our own
+    assert text.startswith("CFPB complaint narrative")
+    db = store.engine.url.database
+    assert db is not None
+    store.close()
+    out = tmp_path / "narrative.txt"
+    r = runner.invoke(
+        app,
+        ["evidence", "letter", "zhaolian_cfc", "--db", db, "-k", "police_report", "-o", str(out)],
+    )
+    assert r.exit_code == 0, r.output
+    pasted = out.read_text(encoding="utf-8")
+    assert pasted.startswith("报警材料摘要") and "\\*" not in pasted and "SHA-256 `" not in pasted

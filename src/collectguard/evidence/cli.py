@@ -677,8 +677,9 @@ def letter_cmd(
         typer.Option(
             "--output",
             "-o",
-            help="输出文件；后缀 .md/.docx/.pdf 决定格式，省略则打印 Markdown / output file; "
-            ".md, .docx or .pdf picks the format; omitted: Markdown on stdout",
+            help="输出文件；后缀 .md/.docx/.pdf/.txt（纯文本，便于粘贴到网页表单）决定格式，省略则"
+            "打印 Markdown / output file; .md, .docx, .pdf or .txt (plain text for web forms) "
+            "picks the format; omitted: Markdown on stdout",
         ),
     ] = None,
     pack: CasePackOption = None,
@@ -697,6 +698,7 @@ def letter_cmd(
         case_recommendation,
         letter_context,
         render_letter,
+        to_text,
         write_docx,
         write_pdf,
     )
@@ -730,7 +732,9 @@ def letter_cmd(
             write_pdf(letter, output)
         elif suffix == ".docx":
             write_docx(letter, output)
-        elif suffix in (".md", ".markdown", ".txt"):
+        elif suffix == ".txt":  # plain text, for pasting into a web form
+            output.write_text(to_text(letter), encoding="utf-8")
+        elif suffix in (".md", ".markdown"):
             output.write_text(letter.markdown, encoding="utf-8")
         else:
             raise _fail(f"不支持的后缀 {suffix!r} / use .md, .docx or .pdf")

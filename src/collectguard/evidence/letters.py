@@ -469,6 +469,25 @@ def inline_runs(text: str) -> list[tuple[str, bool]]:
     return runs
 
 
+def to_text(letter: Letter) -> str:
+    """Plain text, for pasting into a web form (the CFPB's, 12321's): no Markdown escapes
+    or backticks; headings, list items and paragraphs on lines of their own."""
+    lines: list[str] = []
+    numbered = 0
+    for b in blocks(letter.markdown):
+        text = "".join(run for run, _ in inline_runs(b.text))
+        numbered = numbered + 1 if b.kind == "ol" else 0
+        if b.kind in ("h1", "h2"):
+            lines += ["", text, ""] if lines else [text, ""]
+        elif b.kind == "ul":
+            lines.append(f"- {text}")
+        elif b.kind == "ol":
+            lines.append(f"{numbered}. {text}")
+        else:
+            lines += [text, ""]
+    return "\n".join(lines).strip() + "\n"
+
+
 def to_html(letter: Letter) -> str:
     def inline(t: str) -> str:
         return "".join(
