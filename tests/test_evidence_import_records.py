@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from collectguard.evidence.ingest import Importer, ImportFailed
 from collectguard.evidence.models import ImportRun, Message
 from collectguard.evidence.store import EvidenceStore
 from collectguard.evidence.verify import verify_store
+from iosdb import ios_smsdb
 
 CN = dt.timezone(dt.timedelta(hours=8))
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
@@ -182,17 +182,7 @@ def test_empty_android_bodies_and_text_less_mms_are_rejected(
 
 def test_an_empty_ios_text_is_rejected(store: EvidenceStore, tmp_path: Path) -> None:
     db = tmp_path / "sms.db"
-    con = sqlite3.connect(db)
-    con.executescript(
-        """
-        CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
-        CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, chat_identifier TEXT);
-        CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT,
-            attributedBody BLOB, handle_id INTEGER, date INTEGER, is_from_me INTEGER);
-        CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER);
-        INSERT INTO handle VALUES (1, '+8610690000', 'SMS');
-        """
-    )
+    con = ios_smsdb(db)
     secs = int((dt.datetime(2025, 1, 14, 9, tzinfo=CN) - dt.datetime(2001, 1, 1, tzinfo=dt.UTC))
                .total_seconds())  # fmt: skip
     con.executemany(

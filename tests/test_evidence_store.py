@@ -33,6 +33,7 @@ from collectguard.evidence.store import EvidenceStore
 from collectguard.evidence.verify import verify_store
 from collectguard.ledger import ledger_entries
 from collectguard.rules import load_builtin, load_pack_file
+from iosdb import ios_smsdb
 
 CN = dt.timezone(dt.timedelta(hours=8))
 _db_numbers = itertools.count(1)
@@ -672,17 +673,7 @@ def test_cases_history_rules(store: EvidenceStore, tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- other sources
 def test_ios_smsdb_import(store: EvidenceStore, tmp_path: Path) -> None:
     db = tmp_path / "sms.db"
-    con = sqlite3.connect(db)
-    con.executescript(
-        """
-        CREATE TABLE handle (ROWID INTEGER PRIMARY KEY, id TEXT, service TEXT);
-        CREATE TABLE chat (ROWID INTEGER PRIMARY KEY, chat_identifier TEXT);
-        CREATE TABLE message (ROWID INTEGER PRIMARY KEY, guid TEXT, text TEXT,
-            attributedBody BLOB, handle_id INTEGER, date INTEGER, is_from_me INTEGER);
-        CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER);
-        INSERT INTO handle VALUES (1, '+8610690000', 'SMS');
-        """
-    )
+    con = ios_smsdb(db)
     apple = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
     t1 = dt.datetime(2025, 1, 14, 23, 15, tzinfo=CN)
     secs = int((t1 - apple).total_seconds())
