@@ -388,3 +388,27 @@ def test_plain_text_for_web_forms_has_no_markdown_escapes(
     assert r.exit_code == 0, r.output
     pasted = out.read_text(encoding="utf-8")
     assert pasted.startswith("报警材料摘要") and "\\*" not in pasted and "SHA-256 `" not in pasted
+
+
+def test_a_few_scam_messages_leave_the_case_the_lenders() -> None:
+    from collectguard.evidence.history import Case, TimelineItem
+
+    def msg(i: int, authenticity: str) -> TimelineItem:
+        return TimelineItem(
+            at=None,
+            kind="message",
+            item_id=i,
+            party="1069",
+            recipient="self",
+            summary="",
+            authenticity=authenticity,
+        )
+
+    case = Case(key="k", name="k", timeline=[msg(1, "genuine"), msg(2, "genuine"), msg(3, "scam")])
+    assert not letters.case_is_scam(case)
+    assert letters.letter_fits("lender_complaint", "cn", scam=letters.case_is_scam(case)) is None
+    case.timeline.append(msg(4, "scam"))
+    assert not letters.case_is_scam(case)  # half is not most
+    case.timeline.append(msg(5, "scam"))
+    assert letters.case_is_scam(case)
+    assert "police_report" in (letters.letter_fits("lender_complaint", "cn", scam=True) or "")

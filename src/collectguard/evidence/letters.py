@@ -92,9 +92,12 @@ _POLICE_CODES = frozenset({"threat", "impersonates_authority"})
 
 
 def case_is_scam(case: Case) -> bool:
-    """Whether any of the case's messages was judged a scam (someone posing as the lender,
-    a court or the police): then the case is not the named institution's doing."""
-    return any(t.authenticity == "scam" for t in case.timeline)
+    """Whether most of the case's messages were judged a scam (someone posing as the lender,
+    a court or the police): then the case is not the named institution's doing. A few scam
+    messages among a lender's own (a fraudster borrowing its name) leave it the lender's
+    case; `case_recommendation` then adds the police report."""
+    messages = [t for t in case.timeline if t.kind == "message"]
+    return 2 * sum(t.authenticity == "scam" for t in messages) > len(messages)
 
 
 def case_jurisdiction(store: EvidenceStore, case: Case) -> str:
@@ -170,6 +173,9 @@ def case_recommendation(store: EvidenceStore, case: Case) -> tuple[str, list[str
         severities=severities,
         is_collection=True,
     )
+    if jurisdiction == "cn" and "police_report" not in kinds:
+        if any(t.authenticity == "scam" for t in case.timeline):
+            kinds.append("police_report")  # some messages only pose as the lender
     return jurisdiction, kinds
 
 
