@@ -175,7 +175,10 @@ def test_scam_case_recommends_police_and_12321_not_the_lender(app: FastAPI) -> N
     page = upload(client, UNIONPAY)
     section = page.split("中国银联", 1)[1].split("<details>", 1)[0]
     assert "police_report.zh.pdf" in section and "spam_12321.zh.pdf" in section
-    assert "lender_complaint" not in section  # only under "other letters"
+    # never a complaint accusing the institution the scam posed as, not even under "others"
+    case_part = page.split("中国银联", 1)[1].split("</section>", 1)[0]
+    assert "pboc_objection" in case_part  # the others are listed here…
+    assert "lender_complaint" not in case_part and "regulator_complaint" not in case_part
 
 
 def test_reimport_is_idempotent(app: FastAPI) -> None:
@@ -473,6 +476,10 @@ def test_scam_verdict_recommends_police_and_harmless_text_offers_none(app: FastA
     page = client.post("/check", data={"csrf_token": token, "text": SCAM}).text
     recommended = page.split('label="推荐"', 1)[1].split("</optgroup>", 1)[0]
     assert 'value="police_report"' in recommended and "lender_complaint" not in recommended
+    assert 'value="lender_complaint"' not in page  # not offered under "others" either
+    r = client.post("/check/letter", data={"csrf_token": token, "text": SCAM, "fmt": "md",
+                                           "kind": "lender_complaint", "lang": "zh"})  # fmt: skip
+    assert r.status_code == 400
     page = client.post("/check", data={"csrf_token": token, "text": "明天一起吃饭吗？"}).text
     assert "/check/letter" not in page
 

@@ -186,7 +186,7 @@ def verdict_letters(result: CheckResult) -> list[LetterChoice]:
         severities={v.severity for v in result.violations},
         is_collection=result.is_collection,
     )
-    return letter_choices(result.jurisdiction, kinds)
+    return letter_choices(result.jurisdiction, kinds, scam=result.authenticity == "scam")
 
 
 _BEIJING = ZoneInfo("Asia/Shanghai")

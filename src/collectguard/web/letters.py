@@ -28,6 +28,7 @@ from collectguard.evidence.letters import (
     US_KINDS,
     case_jurisdiction,
     letter_context,
+    letter_fits,
     recommended_kinds,
     render_letter,
     write_docx,
@@ -67,9 +68,16 @@ class LetterChoice:
     recommended: bool
 
 
-def letter_choices(jurisdiction: str, recommended: list[str]) -> list[LetterChoice]:
-    """Every letter kind of the jurisdiction, the recommended ones first (in their order)."""
-    pool = US_KINDS if jurisdiction == "us" else CN_KINDS
+def letter_choices(
+    jurisdiction: str, recommended: list[str], *, scam: bool = False
+) -> list[LetterChoice]:
+    """Every letter kind of the jurisdiction that fits (`letter_fits`: no complaint against
+    an institution a scam posed as), the recommended ones first (in their order)."""
+    pool = [
+        k
+        for k in (US_KINDS if jurisdiction == "us" else CN_KINDS)
+        if letter_fits(k, jurisdiction, scam=scam) is None
+    ]
     order = [k for k in recommended if k in pool] + [k for k in pool if k not in recommended]
     return [
         LetterChoice(
@@ -86,7 +94,7 @@ def letter_choices(jurisdiction: str, recommended: list[str]) -> list[LetterChoi
 def case_recommendation(store: EvidenceStore, case: Case) -> tuple[str, list[LetterChoice]]:
     """(jurisdiction, letter choices) of a stored case."""
     jurisdiction, kinds = letters.case_recommendation(store, case)
-    return jurisdiction, letter_choices(jurisdiction, kinds)
+    return jurisdiction, letter_choices(jurisdiction, kinds, scam=letters.case_is_scam(case))
 
 
 def pack_for(jurisdiction: str) -> RulePack:
