@@ -120,6 +120,20 @@ def test_import_of_broken_file_exits_2_and_keeps_what_was_read(db: str, tmp_path
     assert run["new"] == 1 and "record 1" in run["resume_position"]
     code, out, _ = invoke("runs", "--db", db)
     assert code == 0 and "re-import" in out
+    f.write_text(  # the repaired file: a new run finishes the job
+        "<?xml version='1.0'?>\n<smses>\n"
+        f'<sms address="10690000" date="{ms(14, 10)}" type="1" body="{THREAT}" />\n'
+        f'<sms address="10690000" date="{ms(14, 11)}" type="1" body="{PLAIN}" />\n</smses>\n',
+        encoding="utf-8",
+    )
+    code, out, _ = invoke("import", str(f), "--db", db)
+    assert code == 0 and "新增 1" in out and "重复 1" in out
+    code, out, _ = invoke("runs", "--db", db, "--json")
+    first, second = json.loads(out)
+    assert second["status"] == "complete"
+    assert first["status"] == "failed" and first.get("finished_by") is None  # another file
+    code, out, _ = invoke("runs", "--db", db)
+    assert "finished by" not in out  # the broken file's hash differs from the repaired one's
 
 
 def test_pasted_text_from_stdin(db: str) -> None:
@@ -257,3 +271,19 @@ def test_calls_read_in_words_in_case_show(db: str, backup: Path, tmp_path: Path)
     assert code == 0
     (call,) = [t for t in json.loads(out)["timeline"] if t["kind"] == "call"]
     assert call["summary"] == "未接来电，0 秒 / missed call, 0 s"
+
+
+def test_a_killed_run_reads_as_finished_once_the_same_file_completes(db: str, backup: Path) -> None:
+    from collectguard.evidence.models import ImportRun
+
+    invoke("import", str(backup), "--db", db)
+    with open_store(db) as s, s.writer() as w, w.begin():  # as `kill -9` leaves it
+        w.execute(update(ImportRun).where(ImportRun.id == 1).values(status="running"))
+    code, out, _ = invoke("runs", "--db", db)
+    assert code == 0 and "#1 running" in out and "re-import the same" in out
+    invoke("import", str(backup), "--db", db)
+    code, out, _ = invoke("runs", "--db", db, "--json")
+    first, second = json.loads(out)
+    assert (first["status"], first["finished_by"], second["status"]) == ("running", 2, "complete")
+    code, out, _ = invoke("runs", "--db", db)
+    assert "finished by run #2" in " ".join(out.split())

@@ -517,7 +517,7 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
             runs = list(s.scalars(select(ImportRun).order_by(ImportRun.id)))
     finally:
         store.close()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": r.id,
             "started_at": r.started_at.isoformat(),
@@ -535,6 +535,15 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         }
         for r in runs
     ]
+    # A run that never finished (killed, or failed) is settled once a later run of the same
+    # file (same SHA-256, same recipient) completed: re-importing is how a run is finished.
+    done_by: dict[tuple[str, str], int] = {}
+    for r in reversed(rows):
+        key = (str(r["source_sha256"]), str(r["recipient"]))
+        if r["status"] == "complete":
+            done_by[key] = r["id"]
+        elif key in done_by:
+            r["finished_by"] = done_by[key]
     if as_json:
         print(json.dumps(rows, ensure_ascii=False))
         return
@@ -557,9 +566,15 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
         )
     out.print(table)
     for r in rows:
-        if r["status"] != "complete":
+        if r["status"] == "complete":
+            continue
+        why = r["error"] or "中断 / interrupted"
+        if "finished_by" in r:
+            n = r["finished_by"]
+            out.print(f"#{r['id']} {r['status']}: {why} — 已由 #{n} 完成 / finished by run #{n}")
+        else:
             out.print(
-                f"#{r['id']} {r['status']}: {r['error'] or '中断 / interrupted'} — "
+                f"#{r['id']} {r['status']}: {why} — "
                 "重新导入同一文件即可续上 / re-import the same file to finish"
             )
 
