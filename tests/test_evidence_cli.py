@@ -287,3 +287,23 @@ def test_a_killed_run_reads_as_finished_once_the_same_file_completes(db: str, ba
     assert (first["status"], first["finished_by"], second["status"]) == ("running", 2, "complete")
     code, out, _ = invoke("runs", "--db", db)
     assert "finished by run #2" in " ".join(out.split())
+
+
+def test_times_before_2000_or_in_the_future_are_kept_and_reported(db: str, tmp_path: Path) -> None:
+    f = tmp_path / "odd.xml"
+    f.write_text(
+        "<?xml version='1.0'?>\n<smses>\n"
+        f'<sms address="10690000" date="{ms(14, 10)}" type="1" body="{PLAIN}" />\n'
+        '<sms address="10690000" date="1767196800" type="1" body="秒当成毫秒" />\n'  # 1970-01-21
+        '<sms address="10690000" date="4102444800000" type="1" body="2100 年" />\n'
+        "</smses>\n",
+        encoding="utf-8",
+    )
+    code, out, _ = invoke("import", str(f), "--db", db, "--json")
+    report = json.loads(out)
+    assert code == 0 and report["new"] == 3 and report["odd_times"] == 2
+    positions = report["odd_time_positions"]
+    assert len(positions) == 2
+    assert "record 2 (line 4)" in positions[0] and "record 3 (line 5)" in positions[1]
+    code, out, _ = invoke("import", str(f), "--db", db)
+    assert "odd times" not in out  # only new items are reported

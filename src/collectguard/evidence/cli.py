@@ -255,6 +255,14 @@ def _print_report(r: ImportReport) -> None:
         out.print(f"  [yellow]拒收 / rejected[/] {pos}: {why}")
     if len(r.rejections) > 20:
         out.print(f"  … +{r.rejected - 20}")
+    if r.odd_times:
+        where = "；".join(r.odd_time_positions)
+        out.print(
+            f"  [yellow]时间存疑 / odd times[/] {r.odd_times} 条的时间在 2000 年以前或在未来，"
+            f"已按原样保存，请检查备份或 --tz / {r.odd_times} item(s) dated before 2000 or in "
+            "the future, "
+            f"kept as read: check the backup and --tz ({where})"
+        )
 
 
 @evidence_app.command("import")

@@ -123,6 +123,11 @@ class ImportReport:
         default_factory=lambda: {"message": 0, "call": 0, "attachment": 0}
     )
     rejections: list[tuple[str, str]] = field(default_factory=list)
+    odd_times: int = 0
+    """New items dated in the future or before 2000: kept as read, worth a look (a backup
+    writing seconds for milliseconds, a wrong --tz, a phone with a wrong clock)."""
+    odd_time_positions: list[str] = field(default_factory=list)
+    """Where the first few of them are."""
     status: str = "running"
     error: str | None = None
     resume_position: str | None = None
@@ -172,6 +177,15 @@ class Verdict(NamedTuple):
 
 
 _NOT_STORED = {"input"}
+
+
+_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+_CLOCK_SLACK = dt.timedelta(days=1)
+
+
+def _odd_time(when: dt.datetime | None, now: dt.datetime) -> bool:
+    """Dated before 2000 or more than a day after the import: kept, but reported."""
+    return when is not None and not (_EARLIEST <= when <= now + _CLOCK_SLACK)
 
 
 BATCH_SIZE = 1000
@@ -613,7 +627,9 @@ class Importer:
                 p.verdict = result
         for attempt in range(3):
             try:
-                counts, by_kind, rejections = self._write(b, report, fmt, look_again=attempt > 0)
+                counts, by_kind, rejections, odd = self._write(
+                    b, report, fmt, look_again=attempt > 0
+                )
                 break
             except IntegrityError:
                 # another import stored one of these items first: look again and retry
@@ -628,16 +644,20 @@ class Importer:
             report.new_by_kind[k] += v
         room = MAX_REJECTIONS_KEPT - len(report.rejections)
         report.rejections.extend(rejections[: max(room, 0)])
+        report.odd_times += len(odd)
+        report.odd_time_positions.extend(odd[: max(5 - len(report.odd_time_positions), 0)])
 
     def _write(
         self, b: _Batch, report: ImportReport, fmt: str, *, look_again: bool = False
-    ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]]]:
+    ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], list[str]]:
         """One transaction: the batch's new items, their ledger entries, the run's counters.
-        `look_again`: query the stored keys instead of trusting what the batch saw."""
+        `look_again`: query the stored keys instead of trusting what the batch saw. Also
+        returns the positions of new items dated in the future or before 2000."""
         pending, batch = b.pending, b.records
         counts = {"new": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
         by_kind = {"message": 0, "call": 0, "attachment": 0}
         rejections: list[tuple[str, str]] = []
+        odd: list[str] = []
         now = self.clock()
         with self.store.writer() as s, s.begin():
             conn = s.connection()
@@ -663,11 +683,15 @@ class Importer:
                 seen.add(p.key)
                 if isinstance(rec, CallItem):
                     calls.append(self._call_row(rec, p.key, fmt, report, now))
+                    if _odd_time(rec.started_at, now):
+                        odd.append(rec.position)
                     continue
                 assert isinstance(rec, MessageRecord) and p.verdict is not None
                 if self.collection_only and not (p.verdict.is_collection or p.verdict.violations):
                     counts["skipped"] += 1
                     continue
+                if _odd_time(rec.received_at, now):
+                    odd.append(rec.position)
                 messages.append(
                     (self._message_row(rec, p.key, p.verdict, fmt, report, now), rec, p.verdict)
                 )
@@ -754,7 +778,7 @@ class Importer:
                 )
             )
         self._recent_writes.append(written)  # committed: the batches in flight may count on it
-        return counts, by_kind, rejections
+        return counts, by_kind, rejections, odd
 
     # ------------------------------------------------------------------ rows
     def _message_row(
