@@ -412,3 +412,17 @@ def test_a_few_scam_messages_leave_the_case_the_lenders() -> None:
     case.timeline.append(msg(5, "scam"))
     assert letters.case_is_scam(case)
     assert "police_report" in (letters.letter_fits("lender_complaint", "cn", scam=True) or "")
+
+
+def test_a_rule_not_yet_in_force_when_the_message_came_is_marked(store: EvidenceStore) -> None:
+    ctx = context(store)
+    (hours,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.hours"]
+    rule = load_builtin("cn").get("cn.hours")
+    assert rule is not None and str(rule.in_force) == hours["in_force"] == "2025-02-28"
+    assert hours["before_in_force"] == hours["count"] == 1  # the 2025-01-14 message
+    zh = render_letter("regulator_complaint", "zh", ctx).markdown
+    en = render_letter("regulator_complaint", "en", ctx).markdown
+    assert "其中 1 条早于该规则施行日 2025-02-28，仅供参考" in zh
+    assert "1 of them predate the rule's entry into force on 2025-02-28" in en
+    third = [v for v in ctx["violations"] if v["rule_id"].startswith("cn.third_party")]
+    assert third and all(v["before_in_force"] == 0 for v in third)  # in force since 2011/2021

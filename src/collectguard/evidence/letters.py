@@ -339,9 +339,13 @@ def letter_context(
         )
     by_rule: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = defaultdict(int)
+    early: dict[str, int] = defaultdict(int)  # messages sent before the rule was in force
     for t in case.timeline:
         for rule_id in {v.rule_id for v in t.violations}:
             counts[rule_id] += 1  # messages that broke the rule, as the letter says
+            rule = pack.get(rule_id)
+            if isinstance(rule, Rule) and rule.in_force and t.at is not None:
+                early[rule_id] += t.at.astimezone(tz).date() < rule.in_force
         for v in t.violations:
             if v.rule_id not in by_rule:
                 rule = pack.get(v.rule_id)
@@ -353,10 +357,13 @@ def letter_context(
                     "title_zh": rule.title.zh if isinstance(rule, Rule) else v.title,
                     "title_en": rule.title.en if isinstance(rule, Rule) else v.title,
                     "citations": list(rule.citation) if isinstance(rule, Rule) else [],
+                    "in_force": rule.in_force.isoformat()
+                    if isinstance(rule, Rule) and rule.in_force
+                    else None,
                     "known": known,
                 }
     violations = sorted(
-        ({**v, "count": counts[k]} for k, v in by_rule.items()),
+        ({**v, "count": counts[k], "before_in_force": early[k]} for k, v in by_rule.items()),
         key=lambda v: (-SEVERITY_RANK.get(v["severity"], 0), -v["count"], v["rule_id"]),
     )
     head = store.ledger.head()
