@@ -829,11 +829,12 @@ def read_csv(
                 received_at_text=cell("received_at"),
             )
     except UnicodeDecodeError as exc:
-        where = f"第{line + 1}行附近 / near line {line + 1}"
+        n = line + 1
         raise ImportFormatError(
-            f"文件编码不是 {enc}，{where}：{exc.reason} / the file is not {enc} {where}; "
-            "pass the right --encoding (utf-8, utf-8-sig, gb18030)",
-            position=where,
+            f"第{n}行附近的内容不是 {enc} 编码，请用 --encoding 指定正确的编码（utf-8、utf-8-sig、"
+            f"gb18030）/ near line {n} the file is not {enc} ({exc.reason}); pass the right "
+            "--encoding (utf-8, utf-8-sig, gb18030)",
+            position=f"第{n}行附近 / near line {n}",
         ) from None
     except csv.Error as exc:
         where = f"第{reader.line_num}行 / line {reader.line_num}"
