@@ -426,3 +426,18 @@ def test_a_rule_not_yet_in_force_when_the_message_came_is_marked(store: Evidence
     assert "1 of them predate the rule's entry into force on 2025-02-28" in en
     third = [v for v in ctx["violations"] if v["rule_id"].startswith("cn.third_party")]
     assert third and all(v["before_in_force"] == 0 for v in third)  # in force since 2011/2021
+
+
+def test_complaints_go_to_the_regulator_of_the_lenders_licence() -> None:
+    assert [r["id"] for r in letters.regulator_channels("consumer_finance_company")] == ["cn.12378"]
+    assert [r["id"] for r in letters.regulator_channels("microloan")] == ["cn.local_fin"]
+    assert [r["id"] for r in letters.regulator_channels(None)] == ["cn.12378", "cn.local_fin"]
+    nifa = letters.regulator_channels("platform_guarantee")[0]
+    assert nifa["id"] == "cn.nifa" and "jubao.nifa.org.cn" in nifa["zh"]
+    assert nifa["source"] and nifa["confidence"] in ("high", "medium")  # facts carry sources
+
+
+def test_a_consumer_finance_company_is_sent_to_12378_only(store: EvidenceStore) -> None:
+    ctx = context(store)  # 招联金融: a consumer-finance company in the registry
+    zh = render_letter("regulator_complaint", "zh", ctx).markdown
+    assert "12378" in zh and "地方金融管理局" not in zh and "按机构的牌照类型选择" not in zh

@@ -30,6 +30,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import or_, select
 
 from collectguard._version import __version__
+from collectguard.analyze.advice import channels
 from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case, describe_call
 from collectguard.evidence.models import Attachment, CallRecord, Message
@@ -89,6 +90,41 @@ COMPLAINT_KINDS = frozenset({"lender_complaint", "regulator_complaint"})
 """Letters that accuse the institution a case is named after."""
 _SPAM_CODES = frozenset({"excessive_frequency", "night_time", "phishing_link"})
 _POLICE_CODES = frozenset({"threat", "impersonates_authority"})
+
+
+REGULATORS: dict[str | None, tuple[str, ...]] = {
+    "bank": ("cn.12378",),
+    "consumer_finance_company": ("cn.12378",),
+    "microloan": ("cn.local_fin",),
+    # an online platform: NIFA's reporting platform, then its funder's regulator
+    "platform_guarantee": ("cn.nifa", "cn.12378", "cn.local_fin"),
+}
+"""Where a complaint about a lender goes, by its licence (regulations.md A5 routing: banks
+and consumer-finance companies → NFRA 12378; microloan companies → the local financial
+bureau; online platforms → NIFA's platform plus their funder's regulator). Unknown or
+other licences get both regulators, for the person to choose."""
+
+
+def regulator_channels(license_type: str | None) -> list[dict[str, str]]:
+    """The public channels (from `channels.yaml`, each with its source and confidence) a
+    complaint about a lender with this licence goes to."""
+    out = []
+    for cid in REGULATORS.get(license_type, ("cn.12378", "cn.local_fin")):
+        c = channels()[cid]
+        where = " ".join(x for x in (c.get("number"), c.get("url")) if x)
+        zh, en = c["name"]["zh"], c["name"]["en"]
+        if len(en) > 1 and en[1].islower():  # "Local financial bureau", not "NFRA 12378"
+            en = en[0].lower() + en[1:]
+        out.append(
+            {
+                "id": cid,
+                "zh": f"{zh}（{where}）" if where and where not in zh else zh,
+                "en": f"{en} ({where})" if where and where not in en else en,
+                "source": c["source"],
+                "confidence": c["confidence"],
+            }
+        )
+    return out
 
 
 def case_is_scam(case: Case) -> bool:
@@ -376,8 +412,10 @@ def letter_context(
                 platform = v.get("platform") if isinstance(v, dict) else None
                 if isinstance(platform, dict) and platform.get("claimed_name"):
                     claimed[str(platform["claimed_name"])] += 1
+    license_type = None
     if isinstance(verdict, dict) and isinstance(verdict.get("platform"), dict):
         lender_legal = verdict["platform"].get("legal_name")
+        license_type = verdict["platform"].get("license_type")
     scam = case_is_scam(case)
     first = case.first.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.first else "—"
     last = case.last.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.last else "—"
@@ -386,6 +424,7 @@ def letter_context(
     return {
         "lender": case.name,
         "lender_legal": lender_legal,
+        "regulators": regulator_channels(license_type),
         "claimed_names": [name for name, _ in claimed.most_common(3)],
         "case_key": case.key,
         "first": first,
