@@ -101,6 +101,10 @@ def test_export_and_verify(store: EvidenceStore, tmp_path: Path) -> None:
     report = verify_bundle(path, expected_head=head.entry_hash)
     assert report.ok, report.problems
     assert not verify_bundle(path, expected_head="f" * 64).ok
+    # a head noted before the last items were stored is still in the chain: it passes
+    older = list(store.ledger.entries())[-2].entry_hash
+    grown = verify_bundle(path, expected_head=older)
+    assert grown.ok and grown.after_head == 1 and "1 entries after" in grown.describe()
     assert (report.items, report.entries) == (4, 4)  # 3 messages + 1 attachment
     pdftotext = shutil.which("pdftotext")
     if pdftotext is None:

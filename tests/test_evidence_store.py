@@ -560,6 +560,17 @@ def test_verify_finds_reordered_entries(filled: EvidenceStore) -> None:
     assert any(p == "reordered" for _seq, p in chain), chain
 
 
+def test_a_saved_head_still_verifies_after_more_imports(
+    filled: EvidenceStore, tmp_path: Path
+) -> None:
+    head = verify_store(filled).chain.head
+    more = tmp_path / "more.xml"
+    more.write_text(backup(sms("10690000", ms(2025, 2, 1, 10), "【招联金融】后来的一条")))
+    Importer(filled).import_file(more)
+    rep = verify_store(filled, expected_head=head)
+    assert rep.ok and rep.chain.after_head == 1
+
+
 def test_verify_catches_removal_at_the_end_with_a_saved_head(filled: EvidenceStore) -> None:
     head = verify_store(filled).chain.head
     t = ledger_entries

@@ -65,6 +65,15 @@ def test_intact_chain_verifies_and_reports_its_head() -> None:
     assert entries[0].prev_hash == GENESIS and entries[1].prev_hash == entries[0].entry_hash
 
 
+def test_a_recorded_head_still_in_the_chain_passes_and_counts_what_came_after() -> None:
+    entries = chain(5)
+    report = verify_chain(entries, expected_head=entries[2].entry_hash)
+    assert report.ok and report.after_head == 2  # appended since: growth, not tampering
+    assert "2 entries added after the recorded head" in report.describe()
+    cut = verify_chain(entries[:2], expected_head=entries[2].entry_hash)
+    assert not cut.ok and cut.problems[0].problem == "deleted"
+
+
 def test_canonical_json_is_stable_and_refuses_non_json() -> None:
     assert canonical_json({"b": 1, "a": "催"}) == '{"a":"催","b":1}'.encode()
     with pytest.raises(TypeError, match="ISO"):

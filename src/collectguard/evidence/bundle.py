@@ -73,6 +73,8 @@ class BundleReport:
     entries: int = 0
     chain_head: str = ""
     manifest_sha256: str = ""
+    after_head: int = 0
+    """Entries after the head given with ``--head`` (the store grew before the export)."""
 
     def fail(self, problem: str) -> None:
         self.ok = False
@@ -85,7 +87,13 @@ class BundleReport:
             f"{self.chain_head[:16]}…, manifest sha256 {self.manifest_sha256[:16]}…"
         )
         if self.ok:
-            return f"证据包完整 / bundle intact: {head}"
+            since = (
+                f"; 记录的链头之后新增 {self.after_head} 条 / {self.after_head} entries after the "
+                "recorded head"
+                if self.after_head
+                else ""
+            )
+            return f"证据包完整 / bundle intact: {head}{since}"
         return "\n".join(
             [f"证据包被改动 / bundle tampered: {head}", *(f"  {p}" for p in self.problems)]
         )
@@ -495,6 +503,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             if name.startswith("attachments/") and digest != name.split("/", 1)[1]:
                 report.fail(f"{name}: 附件名不是其哈希 / attachment name is not its hash")
         vouched: dict[tuple[Any, Any], Any] = {}
+        seen_hashes: list[str] = []  # entry hashes in order, to find a recorded head
 
         def ledger() -> Iterator[LedgerEntry]:
             """The bundle's entries, read line by line; `vouched` is filled on the way."""
@@ -508,14 +517,19 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                     continue
                 pl = e.payload or {}
                 vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
+                seen_hashes.append(e.entry_hash)
                 yield e
 
-        if expected_head is not None and expected_head != manifest.get("chain_head"):
-            report.fail(
-                "链头与记录的不同 / the chain head differs from the one recorded "
-                f"({str(manifest.get('chain_head'))[:16]}… ≠ {expected_head[:16]}…)"
-            )
         chain = verify_chain(ledger(), expected_head=manifest.get("chain_head"))
+        if expected_head is not None and expected_head != manifest.get("chain_head"):
+            # a head recorded earlier must be in the bundle's chain (the store grew since)
+            if expected_head not in seen_hashes:
+                report.fail(
+                    "记录的链头不在证据包的链中 / the recorded chain head is not in the bundle's "
+                    f"chain ({expected_head[:16]}…): entries removed, or the chain rebuilt"
+                )
+            else:
+                report.after_head = chain.checked - seen_hashes.index(expected_head) - 1
         report.entries = chain.checked
         report.chain_head = chain.head
         for p in chain.problems:

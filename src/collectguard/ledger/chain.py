@@ -200,10 +200,20 @@ class ChainReport:
     checked: int = 0
     head: str = GENESIS
     problems: list[ChainProblem] = field(default_factory=list)
+    after_head: int = 0
+    """Entries after a recorded head that was found in the chain (appended since)."""
 
     def describe(self) -> str:
         if self.ok:
-            return f"账本链完整 / chain intact: {self.checked} entries, head {self.head[:16]}…"
+            since = (
+                f"; 记录的链头之后新增 {self.after_head} 条 / {self.after_head} entries added "
+                "after the recorded head"
+                if self.after_head
+                else ""
+            )
+            return (
+                f"账本链完整 / chain intact: {self.checked} entries, head {self.head[:16]}…{since}"
+            )
         lines = [
             f"账本链被改动 / chain tampered: {len(self.problems)} problem(s) in "
             f"{self.checked} entries"
@@ -224,7 +234,8 @@ def verify_chain(
     - ``broken_link``: an entry does not link to the one before it for another reason.
 
     `expected_head` (a head hash saved elsewhere, e.g. in an exported bundle) also catches
-    entries removed from the end.
+    entries removed from the end: it must be in the chain. Entries appended after it are
+    normal growth and counted in `after_head`, not reported as problems.
     """
     report = ChainReport()
     prev: LedgerEntry | None = None
@@ -277,15 +288,17 @@ def verify_chain(
         prev = e
     report.head = prev.entry_hash if prev is not None else GENESIS
     if expected_head is not None and expected_head != report.head:
-        known = expected_head in seen.values()
-        report.problems.append(
-            ChainProblem(
-                report.checked,
-                "inserted" if known else "deleted",
-                "entries were added after the recorded head"
-                if known
-                else "the recorded head is not in the chain (entries removed at the end?)",
+        at = next((seq for seq, h in seen.items() if h == expected_head), None)
+        if at is None:
+            report.problems.append(
+                ChainProblem(
+                    report.checked,
+                    "deleted",
+                    "the recorded head is not in the chain (entries removed at the end, or "
+                    "an entry before it rewritten)",
+                )
             )
-        )
+        else:  # an append-only ledger grows: what came later is reported, not refused
+            report.after_head = sum(1 for seq in seen if seq > at)
     report.ok = not report.problems
     return report
