@@ -308,3 +308,25 @@ def test_times_before_2000_or_in_the_future_are_kept_and_reported(db: str, tmp_p
     assert "record 2 (line 4)" in positions[0] and "record 3 (line 5)" in positions[1]
     code, out, _ = invoke("import", str(f), "--db", db)
     assert "odd times" not in out  # only new items are reported
+
+
+def test_another_programs_sqlite_file_is_never_written(tmp_path: Path) -> None:
+    import hashlib
+
+    from iosdb import ios_smsdb
+
+    sms = tmp_path / "sms.db"
+    ios_smsdb(sms).close()  # an iPhone backup's database, given as --db by mistake
+    before = hashlib.sha256(sms.read_bytes()).hexdigest()
+    for args in (["verify"], ["cases"], ["import", str(sms)]):
+        code, _, err = invoke(*args, "--db", str(sms))
+        plain = " ".join(err.split())
+        assert code == 2 and "belongs to something else" in plain and "message" in plain, args
+    assert hashlib.sha256(sms.read_bytes()).hexdigest() == before
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    code, _, err = invoke("verify", "--db", str(empty))
+    assert code == 2 and "is empty, not an evidence store" in " ".join(err.split())
+    assert empty.stat().st_size == 0
+    code, out, _ = invoke("import", "-", "--db", str(empty), stdin="【招联金融】您已逾期。")
+    assert code == 0 and "new 1" in out  # an empty file may become a store by importing

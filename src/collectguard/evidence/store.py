@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,44 @@ def _at_head(engine: Engine) -> bool:
     return [r[0] for r in rows] == [SCHEMA_HEAD]
 
 
+def _refuse_foreign_sqlite(path: Path, *, must_exist: bool) -> None:
+    """Never turn another program's SQLite file into a store: an iPhone ``sms.db`` given as
+    ``--db`` by mistake must stay as it was. A file with tables but no evidence tables is
+    refused; an empty one only becomes a store for commands that may create one."""
+    if not path.is_file():
+        return
+    if path.stat().st_size == 0:
+        tables: set[str] = set()
+    else:
+        try:
+            con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                tables = {
+                    r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                }
+            finally:
+                con.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path} 不是证据库（无法作为 SQLite 读取：{exc}）/ {path} is not an evidence "
+                f"store (not readable as SQLite: {exc})"
+            ) from None
+    if "evidence_alembic_version" in tables:
+        return
+    if tables:
+        shown = ", ".join(sorted(tables)[:5])
+        raise StoreError(
+            f"{path} 是其他程序的数据库（含表 {shown}），不是证据库，未作改动；请换一个 --db "
+            f"路径 / {path} belongs to something else (tables {shown}), not an evidence "
+            "store; left untouched: give another --db path"
+        )
+    if must_exist:
+        raise StoreError(
+            f"{path} 是空文件，不是证据库 / {path} is empty, not an evidence store: check --db, "
+            "or import messages first"
+        )
+
+
 def _db_error(exc: SQLAlchemyError) -> str:
     """The driver's own words, without SQLAlchemy's statement echo and help link."""
     orig = getattr(exc, "orig", None)
@@ -253,12 +292,14 @@ def open_store(
         on_disk = bool(db) and db != ":memory:"
         if on_disk:
             assert db is not None
-            if must_exist and not Path(db).expanduser().is_file():
+            path = Path(db).expanduser()
+            if must_exist and not path.is_file():
                 raise StoreError(
                     f"没有证据库 {db}：请检查 --db，或先用 import 导入短信 / no evidence store at "
                     f"{db}: check --db, or import messages first"
                 )
-            Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _refuse_foreign_sqlite(path, must_exist=must_exist)
+            path.parent.mkdir(parents=True, exist_ok=True)
         if attachments_dir is None:
             base = Path(db).expanduser().parent if on_disk and db else default_data_dir()
             attachments_dir = base / "attachments"
