@@ -299,6 +299,13 @@ def test_a_us_case_gets_us_letters_in_its_own_zone_without_options(tmp_path: Pat
         app, ["evidence", "letter", case.key, "--db", db, "-k", "regulator_complaint"]
     )
     assert r.exit_code == 2 and "us_debt_validation" in r.stderr
+    r = runner.invoke(app, ["evidence", "letter", case.key, "--db", db, "--pack", "cn"])
+    assert r.exit_code == 2 and "analysed under the us pack" in " ".join(r.stderr.split())
+    out = tmp_path / "x.zip"
+    r = runner.invoke(
+        app, ["evidence", "export", case.key, "--db", db, "--pack", "cn", "-o", str(out)]
+    )
+    assert r.exit_code == 2 and not out.exists()
 
 
 def test_findings_speak_the_letters_language_and_long_lists_say_they_are_cut(

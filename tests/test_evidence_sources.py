@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -431,3 +432,10 @@ def test_csv_refuses_a_file_whose_time_column_is_not_recognised() -> None:
     assert isinstance(rec, MessageRecord) and rec.received_at is not None
     with pytest.raises(ImportFormatError, match="--map text="):
         list(read_csv(io.BytesIO(data), {"text": ""}))
+
+
+def test_invisible_only_texts_are_blank() -> None:
+    lines = [{"text": t} for t in ("\u200b", "\ufeff", " \u200e\u3000 ", "a\u200b")]
+    recs = list(read_jsonl(io.BytesIO("\n".join(json.dumps(x) for x in lines).encode())))
+    kinds = [type(r).__name__ for r in recs]
+    assert kinds == ["RejectedRecord"] * 3 + ["MessageRecord"]

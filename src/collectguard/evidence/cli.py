@@ -209,7 +209,11 @@ def _head(value: str | None) -> str | None:
     if value is None:
         return None
     v = value.strip().lower()
-    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+    if len(v) == 64 and any(c not in "0123456789abcdef" for c in v):
+        raise typer.BadParameter(
+            "链头只含 0-9 和 a-f / a chain head holds only 0-9 and a-f (hex); check the copy"
+        )
+    if len(v) != 64:
         raise typer.BadParameter(
             f"链头应为 64 位十六进制字符（export/verify 的 --json 输出、信函中均有完整值），收到 "
             f"{len(v)} 位 / a chain head is 64 hex characters (the full value is in the --json "
@@ -730,7 +734,7 @@ def letter_cmd(
         _writable(output, (".pdf", ".docx", ".md", ".markdown", ".txt"))
     store = _store(db)
     try:
-        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)
+        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz, force)
         if kind is None:
             _, recommended = case_recommendation(store, case)  # all of the case's jurisdiction
             default = "cfpb_narrative" if jurisdiction == "us" else "lender_complaint"
@@ -767,10 +771,12 @@ def letter_cmd(
 
 
 def _letter_case(
-    store: EvidenceStore, key: str, pack: str | None, tz: str | None
+    store: EvidenceStore, key: str, pack: str | None, tz: str | None, force: bool
 ) -> tuple[Case, RulePack, str, str]:
     """(case, pack, zone, jurisdiction) for a letter or bundle: the pack and zone the user
-    named, else those the case's messages were analysed and imported with."""
+    named, else those the case's messages were analysed and imported with. The jurisdiction
+    is always the case's own (its messages' analysis); a --pack of another jurisdiction is
+    refused unless forced."""
     from collectguard.evidence.history import build_cases
     from collectguard.evidence.letters import case_jurisdiction, case_zone
 
@@ -780,12 +786,21 @@ def _letter_case(
     if not match:
         raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
     case = match[0]
+    jurisdiction = case_jurisdiction(store, case)
     if pack is None:
-        jurisdiction = case_jurisdiction(store, case)
         rule_pack = first_pack if jurisdiction == "cn" else _pack(jurisdiction)
     else:
         rule_pack = first_pack
-        jurisdiction = "us" if rule_pack.jurisdiction.lower().startswith("us") else "cn"
+        given = "us" if rule_pack.jurisdiction.lower().startswith("us") else "cn"
+        if given != jurisdiction:
+            why = (
+                f"此案件的短信按 {jurisdiction} 规则包分析，--pack {pack} 属于 {given}，不符 / the "
+                f"case's messages were analysed under the {jurisdiction} pack; --pack {pack} "
+                f"is a {given} pack"
+            )
+            if not force:
+                raise _fail(f"{why}（确需使用请加 --force / add --force to use it anyway）")
+            err.print(f"[yellow]注意 / note:[/] {why}")
     zone = tz or case_zone(store, case) or rule_pack.timezone or first_zone
     if rule_pack is not first_pack or zone != first_zone:
         again = [c for c in build_cases(store, rule_pack, zone=zone) if c.key == key]
@@ -838,7 +853,7 @@ def export_cmd(
     _writable(output, (".zip",))
     store = _store(db)
     try:
-        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz)
+        case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz, force)
         wanted: list[tuple[str, str]] = []
         if letter:
             for item in letter:

@@ -112,8 +112,13 @@ EMPTY_TEXT = "正文为空 / empty message text"
 no attachment: there is nothing to keep or analyse."""
 
 
+_INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]+")
+
+
 def _blank(text: str, attachments: tuple[AttachmentData, ...] = ()) -> bool:
-    return not text.strip() and not attachments
+    """No visible character (whitespace, zero-width and direction marks, BOM) and nothing
+    attached."""
+    return not attachments and not _INVISIBLE.sub("", text)
 
 
 def zone_info(name: object) -> ZoneInfo:
