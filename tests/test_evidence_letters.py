@@ -448,3 +448,26 @@ def test_a_consumer_finance_company_is_sent_to_12378_only(store: EvidenceStore) 
     ctx = context(store)  # 招联金融: a consumer-finance company in the registry
     zh = render_letter("regulator_complaint", "zh", ctx).markdown
     assert "12378" in zh and "地方金融管理局" not in zh and "按机构的牌照类型选择" not in zh
+
+
+def test_a_scam_message_in_a_lenders_case_is_marked_as_possibly_not_theirs(
+    tmp_path: Path,
+) -> None:
+    with open_store(str(tmp_path / "mixed.sqlite3")) as s:
+        for day in (14, 15):
+            Importer(s).import_text(
+                f"【工商银行】您的信用卡已逾期{day}天，请按时还款。",
+                sender="95588",
+                received_at=dt.datetime(2025, 3, day, 10, tzinfo=CN),
+            )
+        Importer(s).import_text(
+            PHISH, sender="13800001234", received_at=dt.datetime(2025, 3, 16, 10, tzinfo=CN)
+        )
+        pack = load_builtin("cn")
+        (case,) = [c for c in build_cases(s, pack) if c.key == "icbc"]
+        assert not letters.case_is_scam(case) and case.messages == 3
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    assert zh.count("〔判定为疑似冒用，可能并非该机构所发〕") == 1
+    en = render_letter("lender_complaint", "en", ctx).markdown
+    assert en.count("[judged a possible impersonation") == 1

@@ -323,6 +323,7 @@ def letter_context(
                 "party": t.party or "—",
                 "recipient": t.recipient,
                 "same_as": None,
+                "suspect": t.authenticity == "scam",
                 "text": text if len(text) <= 300 else text[:300] + "…",
                 "text_zh": call_words[t.item_id][0]
                 if t.kind == "call" and t.item_id in call_words
@@ -368,6 +369,7 @@ def letter_context(
                 "text": note or media or "",
                 "text_zh": note or media or "",
                 "same_as": None,
+                "suspect": False,
                 "rules": [],
                 "sha256": sha,
                 "ledger_seq": seq if seq is not None else "?",
