@@ -181,7 +181,7 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _store(db: str | None, *, must_exist: bool = True) -> EvidenceStore:
-    """The store of a command; only `import` and `attach` may create one."""
+    """The store of a command; only `import` may create one."""
     try:
         return open_store(db, must_exist=must_exist)
     except CollectguardError as exc:
@@ -495,7 +495,7 @@ def attach_cmd(
 
     if case_key is None and message_id is None:
         raise _fail("需要 --case 或 --message / give --case or --message")
-    store = _store(db, must_exist=False)
+    store = _store(db)  # a case or message to attach to: the store must exist
     try:
         if case_key is not None:
             from collectguard.evidence.history import build_cases

@@ -229,7 +229,7 @@ def _at_head(engine: Engine) -> bool:
 def _refuse_foreign_sqlite(path: Path, *, must_exist: bool) -> None:
     """Never turn another program's SQLite file into a store: an iPhone ``sms.db`` given as
     ``--db`` by mistake must stay as it was. A file with tables but no evidence tables is
-    refused; an empty one only becomes a store for commands that may create one."""
+    refused; an empty one only becomes a store for commands that may create one (import)."""
     if not path.is_file():
         return
     if path.stat().st_size == 0:

@@ -263,6 +263,7 @@ def resolve_pack(name_or_path: str) -> RulePack:
     path = Path(name_or_path)
     if not path.exists():
         raise RulePackError(
+            f"没有规则包 {name_or_path!r}：内置的有 {', '.join(BUILTIN_PACKS)}，或给出文件路径 / "
             f"{name_or_path!r} is neither a built-in pack ({', '.join(BUILTIN_PACKS)}) nor a file"
         )
     return load_pack_file(path)
