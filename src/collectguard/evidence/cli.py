@@ -736,7 +736,7 @@ def letter_cmd(
     try:
         case, rule_pack, zone, jurisdiction = _letter_case(store, key, pack, tz, force)
         if kind is None:
-            _, recommended = case_recommendation(store, case)  # all of the case's jurisdiction
+            _, recommended = case_recommendation(store, case, jurisdiction)  # its own kinds
             default = "cfpb_narrative" if jurisdiction == "us" else "lender_complaint"
             kind = recommended[0] if recommended else default
         elif kind not in LETTER_KINDS:
@@ -863,7 +863,7 @@ def export_cmd(
                     _check_fits(kind, jurisdiction, case_is_scam(case), force)
                 wanted.append((kind, lang or (spec.languages[0] if spec else "zh")))
         else:
-            _, recommended = case_recommendation(store, case)
+            _, recommended = case_recommendation(store, case, jurisdiction)
             if recommended:
                 wanted.append((recommended[0], LETTER_KINDS[recommended[0]].languages[0]))
         manifest = export_bundle(

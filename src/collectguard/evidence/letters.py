@@ -196,9 +196,12 @@ def recommended_kinds(
     return kinds
 
 
-def case_recommendation(store: EvidenceStore, case: Case) -> tuple[str, list[str]]:
-    """(jurisdiction, recommended letter kinds) of a stored case."""
-    jurisdiction = case_jurisdiction(store, case)
+def case_recommendation(
+    store: EvidenceStore, case: Case, jurisdiction: str | None = None
+) -> tuple[str, list[str]]:
+    """(jurisdiction, recommended letter kinds) of a stored case (`jurisdiction`: already
+    known from `case_jurisdiction`, else read)."""
+    jurisdiction = jurisdiction or case_jurisdiction(store, case)
     codes = {v.code for t in case.timeline for v in t.violations}
     codes |= {f.code for f in case.findings}
     severities = {v.severity for t in case.timeline for v in t.violations}
