@@ -471,3 +471,16 @@ def test_a_scam_message_in_a_lenders_case_is_marked_as_possibly_not_theirs(
     assert zh.count("〔判定为疑似冒用，可能并非该机构所发〕") == 1
     en = render_letter("lender_complaint", "en", ctx).markdown
     assert en.count("[judged a possible impersonation") == 1
+
+
+def test_texts_alike_only_in_their_first_300_characters_are_both_quoted(tmp_path: Path) -> None:
+    head = "【招联金融】您的借款已逾期，" + "请尽快还款。" * 60  # over 300 characters
+    with open_store(str(tmp_path / "long.sqlite3")) as s:
+        for day, tail in ((14, "甲"), (15, "乙")):
+            Importer(s).import_text(
+                head + tail, sender="10690000", received_at=dt.datetime(2025, 3, day, 10, tzinfo=CN)
+            )
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    assert [it["same_as"] for it in ctx["items"]] == [None, None]  # they differ at the end

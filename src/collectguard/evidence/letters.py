@@ -316,8 +316,13 @@ def letter_context(
     items_total = len(case.timeline)
     chosen.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min.replace(tzinfo=tz)))
     items = []
-    for t in chosen:
+    # A lender's template sent many times is quoted once: later copies point back to the
+    # first (each keeps its own time, hash and ledger position). Compared whole, not as shown.
+    first_of: dict[str, int] = {}
+    for n, t in enumerate(chosen, 1):
         sha, seq, text = facts.get((t.kind, t.item_id), ("?", None, t.summary))
+        same = first_of.setdefault(text, n) if t.kind == "message" else n
+        shown = text if len(text) <= 300 else text[:300] + "…"
         items.append(
             {
                 "at": t.at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t.at else "—",
@@ -325,26 +330,17 @@ def letter_context(
                 "kind_zh": "短信" if t.kind == "message" else "来电",
                 "party": t.party or "—",
                 "recipient": t.recipient,
-                "same_as": None,
+                "same_as": same if same != n else None,
                 "suspect": t.authenticity == "scam",
-                "text": text if len(text) <= 300 else text[:300] + "…",
+                "text": shown,
                 "text_zh": call_words[t.item_id][0]
                 if t.kind == "call" and t.item_id in call_words
-                else (text if len(text) <= 300 else text[:300] + "…"),
+                else shown,
                 "rules": sorted({v.rule_id for v in t.violations}),
                 "sha256": sha,
                 "ledger_seq": seq if seq is not None else "?",
             }
         )
-    # A lender's template sent many times is quoted once: later copies point back to it
-    # (each keeps its own time, hash and ledger position).
-    first_of: dict[str, int] = {}
-    for n, it in enumerate(items, 1):
-        if it["kind"] != "message":
-            continue
-        it["same_as"] = first_of.setdefault(str(it["text"]), n)
-        if it["same_as"] == n:
-            it["same_as"] = None
     with store.session() as s:
         linked = Attachment.case_key == case.key
         if msg_ids:
