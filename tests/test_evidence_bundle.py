@@ -185,6 +185,7 @@ def _drop_first_csv_row(files: dict[str, bytes]) -> None:
         (_drop_first_item, True, "messages.csv lists message 1, which items.jsonl lacks"),
         (_drop_first_item_and_count, True, "messages.csv lists message 1, which items.jsonl"),
         (_drop_first_csv_row, True, "items.jsonl holds message 1, which messages.csv does not"),
+        (lambda f: f.update({"messages.csv": b"kind,id\n\x00x,1\n"}), True, "messages.csv "),
     ],
 )
 def test_verify_bundle_names_the_tampering(

@@ -570,7 +570,11 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                 "(deleted or inserted)"
             )
         if "messages.csv" in names:
-            listed_rows = _csv_items(z)
+            try:
+                listed_rows = _csv_items(z)
+            except csv.Error as exc:
+                report.fail(f"messages.csv 无法读取 / unreadable ({exc})")
+                listed_rows = held
             for kind, item_id, _ in sorted(listed_rows - held):
                 report.fail(
                     f"messages.csv 列出 {kind} {item_id}，items.jsonl 中没有或哈希不同 / "
