@@ -4,6 +4,7 @@ text stays text; the PDF shows Chinese (not tofu); DOCX opens; the CLI writes ea
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -484,3 +485,22 @@ def test_texts_alike_only_in_their_first_300_characters_are_both_quoted(tmp_path
         (case,) = build_cases(s, pack)
         ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
     assert [it["same_as"] for it in ctx["items"]] == [None, None]  # they differ at the end
+
+
+def test_a_message_read_in_its_own_zone_is_shown_in_it(tmp_path: Path) -> None:
+    lines = [
+        {"text": THREAT, "sender": "10690000", "received_at": "2025-03-05 10:00"},
+        {"text": THREAT + "最后通知", "sender": "10690000", "received_at": "2025-03-05 23:30",
+         "timezone": "America/New_York"},
+    ]  # fmt: skip
+    f = tmp_path / "zones.jsonl"
+    f.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    with open_store(str(tmp_path / "zones.sqlite3")) as s:
+        Importer(s).import_file(f)
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    shown = [it["at"] for it in ctx["items"]]
+    assert shown == ["2025-03-05 10:00", "2025-03-05 23:30 (America/New_York)"]
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    assert "时间为 Asia/Shanghai 时间（另注时区的除外）" in zh

@@ -288,15 +288,22 @@ def letter_context(
     call_ids = [t.item_id for t in case.timeline if t.kind == "call"]
     facts: dict[tuple[str, int], tuple[str, int | None, str]] = {}
     call_words: dict[int, tuple[str, str]] = {}  # call id -> (zh, en)
+    own_zones: dict[int, str] = {}  # message id -> the zone its time was read and judged in
     with store.session() as s:
         for i in range(0, len(msg_ids), 500):
             rows = s.execute(
-                select(Message.id, Message.item_sha256, Message.ledger_seq, Message.text).where(
-                    Message.id.in_(msg_ids[i : i + 500])
-                )
+                select(
+                    Message.id,
+                    Message.item_sha256,
+                    Message.ledger_seq,
+                    Message.text,
+                    Message.timezone,
+                ).where(Message.id.in_(msg_ids[i : i + 500]))
             )
-            for mid, sha, seq, text in rows:
+            for mid, sha, seq, text, own_zone in rows:
                 facts[("message", mid)] = (sha, seq, text)
+                if own_zone and own_zone != zone:
+                    own_zones[mid] = own_zone
         for i in range(0, len(call_ids), 500):
             crows = s.execute(
                 select(
@@ -323,9 +330,18 @@ def letter_context(
         sha, seq, text = facts.get((t.kind, t.item_id), ("?", None, t.summary))
         same = first_of.setdefault(text, n) if t.kind == "message" else n
         shown = text if len(text) <= 300 else text[:300] + "…"
+        # A message whose record named its own zone was judged in it (night hours): its time
+        # is shown there, with the zone, so the time and the flags agree.
+        own = own_zones.get(t.item_id) if t.kind == "message" else None
+        if t.at is None:
+            shown_at = "—"
+        elif own is not None:
+            shown_at = f"{t.at.astimezone(ZoneInfo(own)):%Y-%m-%d %H:%M} ({own})"
+        else:
+            shown_at = t.at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         items.append(
             {
-                "at": t.at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if t.at else "—",
+                "at": shown_at,
                 "kind": t.kind,
                 "kind_zh": "短信" if t.kind == "message" else "来电",
                 "party": t.party or "—",
@@ -433,6 +449,7 @@ def letter_context(
         "period_zh": first if first == last else f"{first} 至 {last}",
         "when_en": f"On {first}" if first == last else f"From {first} to {last}",
         "zone": zone,
+        "mixed_zones": bool(own_zones),
         "messages": case.messages,
         "calls": case.calls,
         "third_party": sorted(case.third_party_recipients),
