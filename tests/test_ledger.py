@@ -183,8 +183,39 @@ def test_deleted_tail_is_caught_by_the_recorded_head() -> None:
 def test_reordered_entries_are_named() -> None:
     entries = chain(5)
     report = verify_chain([entries[0], entries[2], entries[1], entries[3], entries[4]])
-    problems = {p.problem for p in report.problems}
-    assert "reordered" in problems and not report.ok
+    assert not report.ok
+    # two swapped entries are one problem, named where the late one was stored; neither is
+    # also reported as missing or unlinked
+    assert [(p.seq, p.problem) for p in report.problems] == [(2, "reordered")]
+    assert "stored after entry 3" in report.problems[0].detail
+    assert report.head == entries[-1].entry_hash
+
+
+def test_an_entry_moved_far_back_is_one_problem_and_the_head_is_the_last_position() -> None:
+    entries = chain(8)
+    moved = [*entries[:2], *entries[3:], entries[2]]  # entry 3 stored last
+    report = verify_chain(moved)
+    assert [(p.seq, p.problem) for p in report.problems] == [(3, "reordered")]
+    assert report.head == entries[-1].entry_hash  # the highest position, not the last row
+    assert verify_chain(moved, expected_head=entries[-1].entry_hash).problems == (
+        report.problems
+    )
+
+
+def test_swap_and_deletion_together_are_told_apart() -> None:
+    entries = chain(9)
+    # 4 and 5 swapped, 7 and 8 deleted
+    report = verify_chain([*entries[:3], entries[4], entries[3], entries[5], entries[8]])
+    assert [(p.seq, p.problem) for p in report.problems] == [(4, "reordered"), (7, "deleted")]
+    assert report.problems[1].detail == "entries 7…8 are missing"
+
+
+def test_a_forged_far_position_costs_one_gap_not_memory_per_position() -> None:
+    entries = chain(3)
+    far = LedgerEntry(**{**entries[2].__dict__, "seq": 10**15})
+    report = verify_chain([*entries[:2], far])
+    problems = [(p.seq, p.problem) for p in report.problems]
+    assert (3, "deleted") in problems and (10**15, "edited") in problems
 
 
 def test_inserted_entry_is_named() -> None:

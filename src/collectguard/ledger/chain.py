@@ -8,10 +8,12 @@ entry therefore breaks the chain at a place `verify_chain` names. No I/O here: t
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
@@ -225,21 +227,41 @@ class ChainReport:
 def verify_chain(
     entries: Iterable[LedgerEntry], *, expected_head: str | None = None
 ) -> ChainReport:
-    """Walk entries in stored order and name every break.
+    """Walk entries in stored order and name every break, once.
 
     - ``edited``: the entry's own hash or its payload's hash no longer matches its content;
-    - ``deleted``: a sequence number is missing (reported at the first missing position);
+    - ``deleted``: positions no entry holds (one problem per run of missing positions);
     - ``inserted``: an entry whose position is already taken, or that links to nothing;
-    - ``reordered``: sequence numbers go backwards;
+    - ``reordered``: an entry stored after a later one (two swapped entries are one problem,
+      named at the entry that came late);
     - ``broken_link``: an entry does not link to the one before it for another reason.
 
-    `expected_head` (a head hash saved elsewhere, e.g. in an exported bundle) also catches
-    entries removed from the end: it must be in the chain. Entries appended after it are
-    normal growth and counted in `after_head`, not reported as problems.
+    Links are checked between neighbouring positions wherever they are stored, so entries
+    out of order are not also reported as missing or unlinked. `expected_head` (a head hash
+    saved elsewhere, e.g. in an exported bundle) also catches entries removed from the end:
+    it must be in the chain. Entries appended after it are normal growth and counted in
+    `after_head`, not reported as problems.
     """
     report = ChainReport()
-    prev: LedgerEntry | None = None
-    seen: dict[int, str] = {}
+    seen: dict[int, str] = {}  # position -> entry hash of the first entry holding it
+    waiting: dict[
+        int, str
+    ] = {}  # position -> prev_hash, for entries stored before their predecessor
+    missing = _Gaps()  # positions below the highest seen that no entry has held yet
+    high = 0  # highest position seen
+
+    def link_problem(seq: int, prev_hash: str) -> None:
+        known = prev_hash in seen.values()
+        report.problems.append(
+            ChainProblem(
+                seq,
+                "reordered" if known else "inserted",
+                "links to an earlier entry, not its predecessor"
+                if known
+                else "does not link to the entry before it",
+            )
+        )
+
     for e in entries:
         report.checked += 1
         if e.expected_hash() != e.entry_hash:
@@ -252,41 +274,35 @@ def verify_chain(
             report.problems.append(
                 ChainProblem(e.seq, "inserted", f"a second entry claims position {e.seq}")
             )
-        elif prev is None:
-            if e.seq != 1:
-                report.problems.append(
-                    ChainProblem(1, "deleted", f"entries 1…{e.seq - 1} are missing")
-                )
-            elif e.prev_hash != GENESIS:
+            continue
+        if e.seq < 1:
+            report.problems.append(ChainProblem(e.seq, "inserted", "no such position"))
+            continue
+        if e.seq > high + 1:
+            missing.add(high + 1, e.seq - 1)
+        elif e.seq < high:
+            missing.discard(e.seq)
+            report.problems.append(ChainProblem(e.seq, "reordered", f"stored after entry {high}"))
+        if e.seq == 1:
+            if e.prev_hash != GENESIS:
                 report.problems.append(
                     ChainProblem(e.seq, "broken_link", "first entry does not start the chain")
                 )
-        elif e.seq < prev.seq:
-            report.problems.append(
-                ChainProblem(e.seq, "reordered", f"stored after entry {prev.seq}")
-            )
-        elif e.seq > prev.seq + 1:
-            report.problems.append(
-                ChainProblem(
-                    prev.seq + 1,
-                    "deleted",
-                    f"entries {prev.seq + 1}…{e.seq - 1} are missing (next is {e.seq})",
-                )
-            )
-        elif e.prev_hash != prev.entry_hash:
-            known = e.prev_hash in seen.values()
-            report.problems.append(
-                ChainProblem(
-                    e.seq,
-                    "reordered" if known else "inserted",
-                    "links to an earlier entry, not its predecessor"
-                    if known
-                    else "does not link to the entry before it",
-                )
-            )
-        seen.setdefault(e.seq, e.entry_hash)
-        prev = e
-    report.head = prev.entry_hash if prev is not None else GENESIS
+        elif e.seq - 1 in seen:
+            if e.prev_hash != seen[e.seq - 1]:
+                link_problem(e.seq, e.prev_hash)
+        else:  # its predecessor is missing (reported as such) or stored later
+            waiting[e.seq] = e.prev_hash
+        later = waiting.pop(e.seq + 1, None)
+        if later is not None and later != e.entry_hash:
+            link_problem(e.seq + 1, later)
+        seen[e.seq] = e.entry_hash
+        high = max(high, e.seq)
+    for lo, hi in missing:
+        what = f"entry {lo} is missing" if lo == hi else f"entries {lo}…{hi} are missing"
+        report.problems.append(ChainProblem(lo, "deleted", what))
+    report.problems.sort(key=lambda p: p.seq)  # stable: an entry's own problems keep their order
+    report.head = seen.get(high, GENESIS)
     if expected_head is not None and expected_head != report.head:
         at = next((seq for seq, h in seen.items() if h == expected_head), None)
         if at is None:
@@ -302,3 +318,26 @@ def verify_chain(
             report.after_head = sum(1 for seq in seen if seq > at)
     report.ok = not report.problems
     return report
+
+
+class _Gaps:
+    """Runs of missing positions as sorted, disjoint [lo, hi] pairs: a forged position far
+    ahead costs one pair, not one set member per skipped position."""
+
+    def __init__(self) -> None:
+        self._runs: list[list[int]] = []
+
+    def add(self, lo: int, hi: int) -> None:
+        """Positions lo…hi, all above every run added before."""
+        self._runs.append([lo, hi])
+
+    def discard(self, seq: int) -> None:
+        i = bisect.bisect_right(self._runs, [seq, math.inf]) - 1
+        if i < 0 or not self._runs[i][0] <= seq <= self._runs[i][1]:
+            return
+        lo, hi = self._runs[i]
+        pieces = [r for r in ([lo, seq - 1], [seq + 1, hi]) if r[0] <= r[1]]
+        self._runs[i : i + 1] = pieces
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return ((lo, hi) for lo, hi in self._runs)
