@@ -273,3 +273,64 @@ def test_cli_names_the_fix_and_takes_an_empty_time_mapping(tmp_path: Path) -> No
             assert session.scalar(select(Message.received_at)) is None
     finally:
         s.close()
+
+
+# ---------------------------------------------------------------------------- unclosed quotes
+def test_a_quote_never_closed_rejects_the_record_that_took_in_later_rows(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    f = tmp_path / "broken.csv"
+    f.write_text(
+        "sender,received_at,text\n"
+        f'10690000,2025-01-14 08:00,"{PLAIN}\n'  # quote opened on line 2, never closed
+        f"10690001,2025-01-14 09:00,{THREAT}\n"
+        "10690002,2025-01-14 10:00,第三条\n",
+        encoding="utf-8",
+    )
+    report = Importer(store).import_file(f)
+    assert report.new == 0 and report.rejected == 1
+    ((_where, reason),) = report.rejections
+    assert zh_then_en(reason, "第2行开始的引号没有闭合", "the quote opened on line 2 is not closed")
+    assert "2 later line(s)" in reason
+    assert messages(store) == []  # not one message holding three rows' text
+
+    # a stray quote closed rows later: that record is rejected, the rows after it import
+    g = tmp_path / "stray.csv"
+    g.write_text(
+        "sender,received_at,text\n"
+        f"10690009,2025-01-13 08:00,{PLAIN}\n"
+        f'10690000,2025-01-14 08:00,"{PLAIN}\n'
+        f'10690001,2025-01-14 09:00,"第二条"\n'
+        f"10690002,2025-01-14 10:00,{THREAT}\n",
+        encoding="utf-8",
+    )
+    report = Importer(store).import_file(g)
+    assert (report.new, report.rejected) == (2, 1)
+    assert "line 3 is not closed: 1 later line(s)" in report.rejections[0][1]
+    assert [m.text for m in messages(store)] == [PLAIN, THREAT]
+
+    # fixed, the file imports whole; what was stored is recognised
+    g.write_text(g.read_text("utf-8").replace(f'"{PLAIN}\n', f'"{PLAIN}"\n'), encoding="utf-8")
+    report = Importer(store).import_file(g)
+    assert (report.new, report.duplicate, report.rejected) == (2, 2, 0)
+
+
+def test_a_message_text_over_several_lines_is_not_mistaken_for_rows(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    text = "您好,\n本期应还,500,元\n请于今日还款,逾期将上报,谢谢\n1月14日,10690000,前"
+    f = tmp_path / "multi.csv"
+    f.write_text(
+        'received_at,text,sender\n2025-01-14 08:00,"' + text + '",10690000\n', encoding="utf-8"
+    )
+    report = Importer(store).import_file(f)
+    assert (report.new, report.rejected) == (1, 0)
+    assert messages(store)[0].text == text
+    # without a time column, lines are judged by a number in the sender column
+    g = tmp_path / "untimed.csv"
+    g.write_text('号码,内容\n10690000,"第一行\n逾期,将上报"\n', encoding="utf-8")
+    assert Importer(store).import_file(g).new == 1
+    h = tmp_path / "untimed-broken.csv"
+    h.write_text('号码,内容\n10690000,"第一行\n10690001,第二条\n', encoding="utf-8")
+    report = Importer(store).import_file(h)
+    assert (report.new, report.rejected) == (0, 1)

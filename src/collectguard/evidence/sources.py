@@ -797,13 +797,19 @@ def read_csv(
                 "has no times and the messages are to be kept without them"
             )
         n = 0
+        line = reader.line_num  # the header's last line
         for row in reader:
-            line = reader.line_num
+            first, line = line + 1, reader.line_num  # the lines this row spans
             n += 1
             where = _where(n, line)
             if not any(c.strip() for c in row):
                 n -= 1
                 continue
+            if line > first:
+                swallowed = _rows_inside(row, len(names), cols)
+                if swallowed:
+                    yield RejectedRecord(where, _unclosed_quote(first, swallowed))
+                    continue
             if n % 1000 == 0:
                 tick(fp.tell() if fp.seekable() else 0, total)
 
@@ -854,6 +860,45 @@ def read_csv(
         raise ImportFormatError(f"CSV 格式错误 / malformed CSV at {where}: {exc}") from None
     finally:
         stream.detach()
+
+
+_PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ()\-]{2,24}")
+
+
+def _rows_inside(row: list[str], width: int, cols: Mapping[str, int]) -> int:
+    """How many lines inside the fields of a multi-line `row` read as rows of the file on
+    their own: as many fields as the header and a readable time in the time column (in a
+    file without one, a number in the sender column). A message text spanning lines does not
+    look like that; rows taken in by a quote that was never closed do."""
+    time_col, sender_col = cols.get("received_at"), cols.get("sender")
+    if width < 2 or (time_col is None and sender_col is None):
+        return 0
+    found = 0
+    for cell in row:
+        for part in cell.split("\n")[1:]:
+            fields = next(csv.reader([part]), [])
+            if len(fields) != width:
+                continue
+            if time_col is not None:
+                try:
+                    if parse_time(fields[time_col].strip() or None, "UTC") is None:
+                        continue
+                except ValueError:
+                    continue
+            elif sender_col is not None and not _PHONE_LIKE.fullmatch(fields[sender_col].strip()):
+                continue
+            found += 1
+    return found
+
+
+def _unclosed_quote(first: int, swallowed: int) -> str:
+    return (
+        f"第{first}行开始的引号没有闭合，其后 {swallowed} 行被并入了这一条（它们看起来是单独的"
+        "记录）；请修正引号后重新导入，已保存的记录会被识别为重复 / the quote opened on line "
+        f"{first} is not closed: {swallowed} later line(s) that look like records of their own "
+        "were taken into this one; fix the quote and import again (records already stored are "
+        "recognised as duplicates)"
+    )
 
 
 # ---------------------------------------------------------------------------- JSON Lines
