@@ -197,9 +197,7 @@ def test_an_entry_moved_far_back_is_one_problem_and_the_head_is_the_last_positio
     report = verify_chain(moved)
     assert [(p.seq, p.problem) for p in report.problems] == [(3, "reordered")]
     assert report.head == entries[-1].entry_hash  # the highest position, not the last row
-    assert verify_chain(moved, expected_head=entries[-1].entry_hash).problems == (
-        report.problems
-    )
+    assert verify_chain(moved, expected_head=entries[-1].entry_hash).problems == (report.problems)
 
 
 def test_swap_and_deletion_together_are_told_apart() -> None:
