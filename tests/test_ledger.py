@@ -205,7 +205,7 @@ def test_swap_and_deletion_together_are_told_apart() -> None:
     # 4 and 5 swapped, 7 and 8 deleted
     report = verify_chain([*entries[:3], entries[4], entries[3], entries[5], entries[8]])
     assert [(p.seq, p.problem) for p in report.problems] == [(4, "reordered"), (7, "deleted")]
-    assert report.problems[1].detail == "entries 7…8 are missing"
+    assert report.problems[1].detail == "缺少第 7…8 条 / entries 7…8 are missing"
 
 
 def test_a_forged_far_position_costs_one_gap_not_memory_per_position() -> None:

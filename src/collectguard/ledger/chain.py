@@ -256,37 +256,57 @@ def verify_chain(
             ChainProblem(
                 seq,
                 "reordered" if known else "inserted",
-                "links to an earlier entry, not its predecessor"
+                "链接到更早的条目而非前一条 / links to an earlier entry, not its predecessor"
                 if known
-                else "does not link to the entry before it",
+                else "没有链接到前一条 / does not link to the entry before it",
             )
         )
 
     for e in entries:
         report.checked += 1
         if e.expected_hash() != e.entry_hash:
-            report.problems.append(ChainProblem(e.seq, "edited", "entry hash does not match"))
+            report.problems.append(
+                ChainProblem(e.seq, "edited", "条目哈希不符 / entry hash does not match")
+            )
         if e.payload is not None and sha256_hex(canonical_json(e.payload)) != e.payload_sha256:
             report.problems.append(
-                ChainProblem(e.seq, "edited", "payload does not match its recorded SHA-256")
+                ChainProblem(
+                    e.seq,
+                    "edited",
+                    "内容与记录的 SHA-256 不符 / payload does not match its recorded SHA-256",
+                )
             )
         if e.seq in seen:
             report.problems.append(
-                ChainProblem(e.seq, "inserted", f"a second entry claims position {e.seq}")
+                ChainProblem(
+                    e.seq,
+                    "inserted",
+                    f"第二个条目占用第 {e.seq} 位 / a second entry claims position {e.seq}",
+                )
             )
             continue
         if e.seq < 1:
-            report.problems.append(ChainProblem(e.seq, "inserted", "no such position"))
+            report.problems.append(
+                ChainProblem(e.seq, "inserted", "没有这个位置 / no such position")
+            )
             continue
         if e.seq > high + 1:
             missing.add(high + 1, e.seq - 1)
         elif e.seq < high:
             missing.discard(e.seq)
-            report.problems.append(ChainProblem(e.seq, "reordered", f"stored after entry {high}"))
+            report.problems.append(
+                ChainProblem(
+                    e.seq, "reordered", f"存放在第 {high} 条之后 / stored after entry {high}"
+                )
+            )
         if e.seq == 1:
             if e.prev_hash != GENESIS:
                 report.problems.append(
-                    ChainProblem(e.seq, "broken_link", "first entry does not start the chain")
+                    ChainProblem(
+                        e.seq,
+                        "broken_link",
+                        "第一条没有接在链首 / first entry does not start the chain",
+                    )
                 )
         elif e.seq - 1 in seen:
             if e.prev_hash != seen[e.seq - 1]:
@@ -299,7 +319,11 @@ def verify_chain(
         seen[e.seq] = e.entry_hash
         high = max(high, e.seq)
     for lo, hi in missing:
-        what = f"entry {lo} is missing" if lo == hi else f"entries {lo}…{hi} are missing"
+        what = (
+            f"缺少第 {lo} 条 / entry {lo} is missing"
+            if lo == hi
+            else f"缺少第 {lo}…{hi} 条 / entries {lo}…{hi} are missing"
+        )
         report.problems.append(ChainProblem(lo, "deleted", what))
     report.problems.sort(key=lambda p: p.seq)  # stable: an entry's own problems keep their order
     report.head = seen.get(high, GENESIS)
@@ -310,8 +334,9 @@ def verify_chain(
                 ChainProblem(
                     report.checked,
                     "deleted",
-                    "the recorded head is not in the chain (entries removed at the end, or "
-                    "an entry before it rewritten)",
+                    "记录的链头不在链中（末尾的条目被删除，或之前的条目被改写）/ the recorded "
+                    "head is not in the chain (entries removed at the end, or an entry before "
+                    "it rewritten)",
                 )
             )
         else:  # an append-only ledger grows: what came later is reported, not refused
