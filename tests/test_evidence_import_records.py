@@ -334,3 +334,51 @@ def test_a_message_text_over_several_lines_is_not_mistaken_for_rows(
     h.write_text('号码,内容\n10690000,"第一行\n10690001,第二条\n', encoding="utf-8")
     report = Importer(store).import_file(h)
     assert (report.new, report.rejected) == (0, 1)
+
+
+# ---------------------------------------------------------------------------- damaged files
+def test_an_ios_text_that_is_not_utf8_rejects_that_message_only(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    db = tmp_path / "sms.db"
+    con = ios_smsdb(db)
+    con.execute(
+        "INSERT INTO message VALUES (1, 'g1', CAST(x'e682a8ce' AS TEXT), NULL, 1, 758000000, 0)"
+    )
+    con.execute("INSERT INTO message VALUES (2, 'g2', ?, NULL, 1, 758000001, 0)", (PLAIN,))
+    con.commit()
+    con.close()
+    report = Importer(store).import_file(db)  # was: UnicodeDecodeError, nothing stored
+    assert (report.new, report.rejected) == (1, 1)
+    ((where, reason),) = report.rejections
+    assert where == "ROWID 1" and zh_then_en(reason, "不是有效的 UTF-8", "not valid UTF-8")
+    assert [m.text for m in messages(store)] == [PLAIN]
+
+
+def test_an_ios_db_with_a_damaged_schema_is_a_clear_error(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    db = tmp_path / "sms.db"
+    ios_smsdb(db).close()
+    raw = db.read_bytes()
+    good = b"(ROWID INTEGER PRIMARY KEY, id TEXT"
+    # one byte of the stored schema made invalid: SQLite's own error message then holds it
+    db.write_bytes(raw.replace(good, good.replace(b",", b"\xce"), 1))
+    with pytest.raises(ImportFormatError, match="damaged"):
+        Importer(store).import_file(db, format="ios")
+
+
+@pytest.mark.parametrize("encoding", ["UDF-8", "UTF-7"])
+def test_an_android_xml_declaring_an_unreadable_encoding_is_a_clear_error(
+    store: EvidenceStore, tmp_path: Path, encoding: str
+) -> None:
+    f = tmp_path / "backup.xml"
+    f.write_text(
+        f'<?xml version="1.0" encoding="{encoding}"?>\n<smses count="1">\n'
+        f'<sms address="10690000" date="1736870400000" type="1" body="{PLAIN}" />\n</smses>\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportFormatError) as info:  # was: LookupError / ValueError
+        Importer(store).import_file(f, format="android")
+    assert zh_then_en(str(info.value), "编码无法读取", "encoding the XML declares cannot be read")
+    assert messages(store) == []

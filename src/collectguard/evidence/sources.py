@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NamedTuple
 from xml.etree.ElementTree import ParseError
 from zoneinfo import ZoneInfo
 
@@ -542,6 +542,17 @@ def read_android_xml(fp: IO[bytes], tick: Tick = _no_tick, total: int = 0) -> It
     except (ParseError, DefusedXmlException) as exc:
         yield from target.out
         raise fail(exc) from None
+    except (LookupError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "encoding" not in str(exc):
+            raise
+        # expat: an encoding name Python does not know, or one it cannot stream (UTF-7)
+        raise ImportFormatError(
+            f"XML 声明的编码无法读取（{exc}）；SMS Backup & Restore 文件应为 UTF-8，请检查文件"
+            f"开头的 <?xml … encoding=…?> / the encoding the XML declares cannot be read "
+            f"({exc}); SMS Backup & Restore files are UTF-8: check the <?xml … encoding=…?> at "
+            "the start of the file",
+            position="第1行 / line 1",
+        ) from None
     yield from target.out
     if target.roots and target.roots[0] not in ("smses", "calls"):
         raise ImportFormatError(
@@ -553,6 +564,19 @@ def read_android_xml(fp: IO[bytes], tick: Tick = _no_tick, total: int = 0) -> It
 # ---------------------------------------------------------------------------- iPhone sms.db
 APPLE_EPOCH = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
 _IOS_TABLES = ("message", "handle", "chat", "chat_message_join")
+
+
+class _Undecodable(NamedTuple):
+    """A text value of sms.db that is not UTF-8 (a damaged file): its record is rejected."""
+
+    data: bytes
+
+
+def _ios_text(data: bytes) -> str | _Undecodable:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _Undecodable(data)
 
 
 def apple_time(value: int | float | None) -> dt.datetime | None:
@@ -589,11 +613,14 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error as exc:
         raise ImportFormatError(f"无法打开 sms.db / cannot open sms.db: {exc}") from None
+    db.text_factory = _ios_text
     try:
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        except sqlite3.DatabaseError as exc:
-            raise ImportFormatError(f"不是 SQLite 数据库 / not an SQLite database: {exc}") from None
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # the latter: a damaged schema
+            raise ImportFormatError(
+                f"不是 SQLite 数据库，或已损坏 / not an SQLite database, or a damaged one: {exc}"
+            ) from None
         missing = [t for t in _IOS_TABLES if t not in tables]
         if missing:
             raise ImportFormatError(
@@ -614,6 +641,15 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
             where = f"ROWID {rowid}"
             if done % 1000 == 0:
                 tick(done, total)
+            if isinstance(text, _Undecodable):
+                yield RejectedRecord(
+                    where,
+                    f"文字不是有效的 UTF-8（数据库可能已损坏）/ the text is not valid UTF-8 "
+                    f"(a damaged database?): {text.data[:40]!r}",
+                )
+                continue
+            if isinstance(handle, _Undecodable):
+                handle = handle.data.decode("utf-8", "replace")
             if text is None or text == "":
                 text = attributed_body_text(blob) or text
             if text is None:
@@ -636,7 +672,7 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                 position=where,
             )
         tick(done, total)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"sms.db 读取失败 / sms.db read failed: {exc}") from None
     finally:
         db.close()
