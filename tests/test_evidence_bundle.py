@@ -22,6 +22,7 @@ from collectguard import __version__
 from collectguard.evidence import open_store
 from collectguard.evidence.bundle import export_bundle, verify_bundle
 from collectguard.evidence.cli import evidence_app
+from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import build_cases
 from collectguard.evidence.ingest import Importer
 from collectguard.evidence.store import EvidenceStore
@@ -171,9 +172,34 @@ def _drop_first_csv_row(files: dict[str, bytes]) -> None:
     files["messages.csv"] = ("\r\n".join([lines[0], *lines[2:]]) + "\r\n").encode("utf-8-sig")
 
 
+def _retype_ledger_seq(files: dict[str, bytes]) -> None:
+    lines = files["ledger.jsonl"].decode().splitlines()
+    entry = json.loads(lines[1])
+    entry["seq"] = str(entry["seq"])  # "2": compared with numbers, it crashed the check
+    lines[1] = json.dumps(entry)
+    files["ledger.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+
+def _list_as_item_id(files: dict[str, bytes]) -> None:
+    lines = files["items.jsonl"].decode().splitlines()
+    item = json.loads(lines[0])
+    item["item_id"] = [item["item_id"]]  # unhashable: it crashed the lookup
+    lines[0] = json.dumps(item, ensure_ascii=False)
+    files["items.jsonl"] = ("\n".join(lines) + "\n").encode()
+
+
+def _files_not_a_list(files: dict[str, bytes]) -> None:
+    manifest = json.loads(files["manifest.json"])
+    manifest["files"] = {"ledger.jsonl": "…"}
+    files["manifest.json"] = json.dumps(manifest).encode()
+
+
 @pytest.mark.parametrize(
     ("change", "fix_manifest", "expected"),
     [
+        (_retype_ledger_seq, True, "ledger.jsonl 第2行 / line 2: 无法读取 / unreadable (seq is"),
+        (_list_as_item_id, True, "not in the ledger (inserted)"),
+        (_files_not_a_list, False, "manifest.json lists no files"),
         (lambda f: f.update({"messages.csv": f["messages.csv"] + b"x"}), False, "messages.csv: "),
         (lambda f: f.pop("report.pdf"), False, "report.pdf: 文件缺失 / missing (deleted)"),
         (lambda f: f.update({"extra.txt": b"hi"}), False, "extra.txt: 清单外的文件"),
@@ -321,3 +347,30 @@ def test_export_streams_photos_and_the_ledger(
     assert verify_bundle(path).ok
     assert peak < 8 << 20, peak  # never the 24 MiB of photos at once
     store.close()
+
+
+def test_a_damaged_zip_member_is_reported_not_raised(store: EvidenceStore, tmp_path: Path) -> None:
+    path = tmp_path / "case.zip"
+    export(store, path)
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo("ledger.jsonl")
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    raw = bytearray(path.read_bytes())
+    raw[start + info.compress_size // 2] ^= 0xFF  # one byte of its compressed data
+    path.write_bytes(bytes(raw))
+    report = verify_bundle(path)  # was: zipfile.BadZipFile / zlib.error out of verify
+    assert not report.ok
+    assert any(p.startswith("ledger.jsonl: ") and "damaged" in p for p in report.problems), (
+        report.problems
+    )
+
+
+@pytest.mark.parametrize("manifest", [b"[1, 2]", b'"manifest"'])
+def test_a_manifest_that_is_not_an_object_is_a_clear_error(
+    store: EvidenceStore, tmp_path: Path, manifest: bytes
+) -> None:
+    path = tmp_path / "case.zip"
+    export(store, path)
+    rewrite(path, lambda f: f.update({"manifest.json": manifest}), fix_manifest=False)
+    with pytest.raises(EvidenceError, match="not an object"):
+        verify_bundle(path)

@@ -26,6 +26,7 @@ import io
 import json
 import tempfile
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -474,31 +475,55 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
     report = BundleReport()
     try:
         z = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+    except _DAMAGED as exc:
         raise EvidenceError(f"不是有效的证据包 / not a readable bundle: {exc}") from None
     with z:
         names = set(z.namelist())
         if "manifest.json" not in names:
             raise EvidenceError("证据包缺少 manifest.json / bundle has no manifest.json")
-        raw_manifest = z.read("manifest.json")
+        try:
+            raw_manifest = z.read("manifest.json")
+        except _DAMAGED as exc:
+            raise EvidenceError(
+                f"manifest.json 无法读取，证据包已损坏 / manifest.json cannot be read, the "
+                f"bundle is damaged: {exc}"
+            ) from None
         report.manifest_sha256 = _sha(raw_manifest)
         try:
             manifest = json.loads(raw_manifest)
         except ValueError as exc:
             raise EvidenceError(f"manifest.json 不是 JSON / is not JSON: {exc}") from None
+        if not isinstance(manifest, dict):
+            raise EvidenceError("manifest.json 不是 JSON 对象 / manifest.json is not an object")
         if manifest.get("format") != BUNDLE_FORMAT:
             report.fail(f"未知的证据包格式 / unknown bundle format {manifest.get('format')!r}")
-        listed = {f["path"]: f for f in manifest.get("files", [])}
+        listed: dict[str, str] = {}  # path -> sha256 the manifest records
+        files = manifest.get("files")
+        for i, f in enumerate(files if isinstance(files, list) else []):
+            if (
+                isinstance(f, dict)
+                and isinstance(f.get("path"), str)
+                and isinstance(f.get("sha256"), str)
+            ):
+                listed[f["path"]] = f["sha256"]
+            else:
+                report.fail(f"manifest.json files[{i}]: 无法读取 / unreadable entry")
+        if not isinstance(files, list):
+            report.fail("manifest.json 没有文件清单 / manifest.json lists no files")
         for name in sorted(names - {"manifest.json"} - set(listed)):
             report.fail(f"{name}: 清单外的文件 / not in the manifest (inserted)")
-        for name, meta in sorted(listed.items()):
+        for name, recorded in sorted(listed.items()):
             if name not in names:
                 report.fail(f"{name}: 文件缺失 / missing (deleted)")
                 continue
             report.files += 1
-            with z.open(name) as member:
-                digest = sha256_stream(member)
-            if digest != meta["sha256"]:
+            try:
+                with z.open(name) as member:
+                    digest = sha256_stream(member)
+            except _DAMAGED as exc:
+                report.fail(f"{name}: 无法读取，已损坏 / cannot be read, damaged ({exc})")
+                continue
+            if digest != recorded:
                 report.fail(f"{name}: 内容与清单哈希不符 / content differs from its hash (edited)")
             if name.startswith("attachments/") and digest != name.split("/", 1)[1]:
                 report.fail(f"{name}: 附件名不是其哈希 / attachment name is not its hash")
@@ -509,14 +534,14 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             """The bundle's entries, read line by line; `vouched` is filled on the way."""
             if "ledger.jsonl" not in names:
                 return
-            for n, line in _zip_lines(z, "ledger.jsonl"):
+            for n, line in _damage_stops(report, "ledger.jsonl", _zip_lines(z, "ledger.jsonl")):
                 try:
-                    e = LedgerEntry(**json.loads(line))
+                    e = _ledger_entry(json.loads(line))
                 except (ValueError, TypeError) as exc:
                     report.fail(f"ledger.jsonl 第{n}行 / line {n}: 无法读取 / unreadable ({exc})")
                     continue
                 pl = e.payload or {}
-                vouched[(pl.get("item"), pl.get("item_id"))] = pl.get("item_sha256")
+                vouched[(_plain(pl.get("item")), _plain(pl.get("item_id")))] = pl.get("item_sha256")
                 seen_hashes.append(e.entry_hash)
                 yield e
 
@@ -536,7 +561,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             report.fail(f"账本 / ledger {p.describe()}")
         held: set[tuple[str, str, str]] = set()  # (kind, id, sha256) of messages and calls
         if "items.jsonl" in names:
-            for n, line in _zip_lines(z, "items.jsonl"):
+            for n, line in _damage_stops(report, "items.jsonl", _zip_lines(z, "items.jsonl")):
                 where = f"items.jsonl 第{n}行 / line {n}"
                 try:
                     it = json.loads(line)
@@ -546,7 +571,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                     report.fail(f"{where}: 无法读取 / unreadable ({exc})")
                     continue
                 report.items += 1
-                key = (it.get("item"), it.get("item_id"))
+                key = (_plain(it.get("item")), _plain(it.get("item_id")))
                 if key[0] in ("message", "call"):
                     held.add((str(key[0]), str(key[1]), str(it.get("item_sha256"))))
                 want = vouched.get(key)
@@ -572,7 +597,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
         if "messages.csv" in names:
             try:
                 listed_rows = _csv_items(z)
-            except csv.Error as exc:
+            except (csv.Error, *_DAMAGED) as exc:
                 report.fail(f"messages.csv 无法读取 / unreadable ({exc})")
                 listed_rows = held
             for kind, item_id, _ in sorted(listed_rows - held):
@@ -587,6 +612,54 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                     f"{kind} {item_id}, which messages.csv does not list (deleted or inserted)"
                 )
     return report
+
+
+_DAMAGED = (
+    zipfile.BadZipFile,  # a CRC that does not match, a broken header
+    zlib.error,  # compressed data that does not inflate
+    EOFError,
+    OSError,
+    RuntimeError,  # an encrypted member
+    NotImplementedError,  # a compression method zipfile does not know
+)
+"""What reading a damaged zip member raises: reported against that member."""
+
+
+def _damage_stops(
+    report: BundleReport, name: str, lines: Iterator[tuple[int, str]]
+) -> Iterator[tuple[int, str]]:
+    """`lines` until the member turns out to be damaged, which is reported (once)."""
+    try:
+        yield from lines
+    except _DAMAGED as exc:
+        report.fail(
+            f"{name}: 读到一半无法再读，已损坏 / cannot be read to the end, damaged ({exc})"
+        )
+
+
+def _plain(value: object) -> object:
+    """A JSON value usable as a key: lists and objects (from an edited file) as their JSON."""
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return value
+
+
+_ENTRY_TEXT = ("stream", "kind", "payload_sha256", "prev_hash", "entry_hash", "recorded_at")
+
+
+def _ledger_entry(obj: object) -> LedgerEntry:
+    """A ledger line as an entry; TypeError for a field of the wrong type."""
+    if not isinstance(obj, dict):
+        raise TypeError("not an object")
+    seq, payload = obj.get("seq"), obj.get("payload")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise TypeError("seq is not an integer")
+    if payload is not None and not isinstance(payload, dict):
+        raise TypeError("payload is not an object")
+    for k in _ENTRY_TEXT:
+        if not isinstance(obj.get(k), str):
+            raise TypeError(f"{k} is not text")
+    return LedgerEntry(**obj)
 
 
 def _csv_items(z: zipfile.ZipFile) -> set[tuple[str, str, str]]:
