@@ -374,3 +374,14 @@ def test_a_manifest_that_is_not_an_object_is_a_clear_error(
     rewrite(path, lambda f: f.update({"manifest.json": manifest}), fix_manifest=False)
     with pytest.raises(EvidenceError, match="not an object"):
         verify_bundle(path)
+
+
+def test_every_member_is_dated_with_the_export(store: EvidenceStore, tmp_path: Path) -> None:
+    path = tmp_path / "case.zip"
+    export(store, path)
+    with zipfile.ZipFile(path) as z:
+        years = {i.filename: i.date_time[0] for i in z.infolist()}
+        methods = {i.compress_type for i in z.infolist()}
+    # streamed members (the ledger, attachments) were dated 1980-01-01 and stored apart
+    assert set(years.values()) == {dt.datetime.now().year}, years
+    assert methods == {zipfile.ZIP_DEFLATED}

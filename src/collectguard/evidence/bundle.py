@@ -411,7 +411,7 @@ def _write_ledger(
     h = hashlib.sha256()
     size = n = 0
     head = "0" * 64
-    with z.open("ledger.jsonl", "w", force_zip64=True) as out:
+    with z.open(_member("ledger.jsonl", z), "w", force_zip64=True) as out:
         for e in store.ledger.entries():
             line = (
                 json.dumps(
@@ -439,12 +439,20 @@ def _write_ledger(
     return n, head
 
 
+def _member(name: str, z: zipfile.ZipFile) -> zipfile.ZipInfo:
+    """A member written in pieces, dated now as `writestr` dates the others (a bare name
+    would be dated 1980-01-01) and compressed as the archive is."""
+    info = zipfile.ZipInfo(name, date_time=dt.datetime.now().timetuple()[:6])
+    info.compress_type = z.compression
+    return info
+
+
 def _copy_into(z: zipfile.ZipFile, name: str, src: Path) -> tuple[str, int]:
     """Copy a file into the zip in blocks; (sha256, size) of what was copied."""
     h = hashlib.sha256()
     size = 0
     try:
-        with src.open("rb") as fp, z.open(name, "w", force_zip64=True) as out:
+        with src.open("rb") as fp, z.open(_member(name, z), "w", force_zip64=True) as out:
             for block in iter(lambda: fp.read(_COPY_BLOCK), b""):
                 out.write(block)
                 h.update(block)
