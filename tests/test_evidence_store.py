@@ -1180,3 +1180,45 @@ def test_a_case_knows_its_lender_from_the_senders_other_messages(
     assert case.key == "zhaolian_cfc"
     assert [t.summary[:6] for t in case.timeline] == ["您的借款已逾"]
     assert len(build_cases(store, include_all=True)) == 2  # and the dinner chat, on its own
+
+
+def _damage(store: EvidenceStore, sql: str) -> Path:
+    """Write bytes that are not UTF-8 into a text column, as a damaged file would hold."""
+    db = Path(store.engine.url.database or "")
+    store.close()
+    con = sqlite3.connect(db)
+    con.execute(sql)
+    con.commit()
+    con.close()
+    return db
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_verify_reports_a_store_it_cannot_read_to_the_end(filled: EvidenceStore) -> None:
+    db = _damage(
+        filled, "UPDATE ledger_entries SET payload_json = CAST(x'7b22ce' AS TEXT) WHERE seq = 3"
+    )
+    reopened = open_store(f"sqlite:///{db}", must_exist=True)
+    try:
+        report = verify_store(reopened)  # was: OperationalError out of verify
+    finally:
+        reopened.close()
+    assert not report.ok and report.unreadable is not None
+    assert "UTF-8" in report.unreadable
+    text = report.describe()
+    assert text.startswith("证据库被改动 / store tampered")
+    assert "the store's file is damaged and could not be read to the end" in text
+    assert "all 0 items match" not in text  # nothing is said to match what was never read
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_cli_says_a_damaged_store_cannot_be_read_instead_of_a_traceback(
+    filled: EvidenceStore,
+) -> None:
+    db = _damage(filled, "UPDATE evidence_import_runs SET source_name = CAST(x'e682ce' AS TEXT)")
+    run = [sys.executable, "-c", "from collectguard.cli import main; main()", "evidence"]
+    r = subprocess.run([*run, "verify", "--db", str(db)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr  # verify reads no run names: still intact
+    r = subprocess.run([*run, "runs", "--db", str(db)], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "数据库读写失败" in r.stderr and "could not be read or written" in r.stderr

@@ -382,9 +382,31 @@ def _mount_optional() -> None:
 _mount_optional()
 
 
+def _database_error(exc: BaseException) -> str | None:
+    """The driver's words when `exc` is a database error (SQLAlchemy's or sqlite3's), else
+    None. Looked up by module name: a command that never opened a database must not pay for
+    importing SQLAlchemy here."""
+    if not type(exc).__module__.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+        return None
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).split("\n")[0][:300]
+
+
 def main() -> None:
     try:
         app()
+    except Exception as exc:
+        words = _database_error(exc)
+        if words is None:
+            raise
+        # A store whose file was damaged (or a server that went away) mid-command: say so
+        # plainly instead of a traceback. `evidence verify` reports a damaged store itself.
+        print(
+            f"错误 / error: 数据库读写失败，文件可能已损坏或服务器已断开 / the database could "
+            f"not be read or written (a damaged file, or the server went away): {words}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
     finally:
         # What the command built is about to be thrown away: move it out of the collector's
         # reach, so the interpreter's shutdown does not walk it in full collections (≈ 0.5 s

@@ -927,12 +927,14 @@ def verify_cmd(
                     "items": report.items_checked,
                     "chain_problems": [dataclasses.asdict(p) for p in report.chain.problems],
                     "item_problems": [dataclasses.asdict(p) for p in report.problems],
+                    "unreadable": report.unreadable,
                 },
                 ensure_ascii=False,
             )
         )
     else:
-        out.print(report.describe())
-        out.print(f"链头 / head: {report.chain.head}")
+        out.print(report.describe(), markup=False)
+        if report.unreadable is None:
+            out.print(f"链头 / head: {report.chain.head}")
     if not report.ok:
         raise typer.Exit(1)

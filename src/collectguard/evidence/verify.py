@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from collectguard.evidence.items import (
     CALL_CONTENT,
@@ -56,16 +57,32 @@ class VerifyReport:
     chain: ChainReport
     items_checked: int = 0
     problems: list[ItemProblem] = field(default_factory=list)
+    unreadable: str | None = None
+    """The database's own error when the store could not be read to the end (bytes of the
+    file changed underneath SQLite): what was read before is reported as usual."""
 
     @property
     def ok(self) -> bool:
-        return self.chain.ok and not self.problems
+        return self.chain.ok and not self.problems and self.unreadable is None
 
     def describe(self) -> str:
         lines = [
             "证据库完整 / store intact" if self.ok else "证据库被改动 / store tampered",
-            self.chain.describe(),
         ]
+        if self.unreadable is not None:
+            lines.append(
+                "证据库文件已损坏，未能读完 / the store's file is damaged and could not be read "
+                f"to the end: {self.unreadable}"
+            )
+            lines.append(
+                f"读取在账本第 {self.chain.checked} 条、证据条目第 {self.items_checked} 项后中断 / "
+                f"reading stopped after {self.chain.checked} ledger entries and "
+                f"{self.items_checked} items"
+            )
+            lines += [f"  {p.describe()}" for p in self.chain.problems]
+            lines += [f"  {p.describe()}" for p in self.problems]
+            return "\n".join(lines)
+        lines.append(self.chain.describe())
         if self.problems:
             lines.append(
                 f"证据条目有 {len(self.problems)} 处问题 / {len(self.problems)} item problem(s) "
@@ -112,7 +129,10 @@ def verify_store(
     """Check the chain, then each item against the entry that vouches for it. `progress`
     hears how far it got (a large store takes a while: ≈ 10 s per 100,000 items)."""
     vouched: dict[tuple[str, int], tuple[int, str]] = {}
-    total = _total(store) if progress is not None else 0
+    try:
+        total = _total(store) if progress is not None else 0
+    except SQLAlchemyError:  # a damaged file: the walk below says where reading stops
+        total = 0
     done = 0
 
     def step() -> None:
@@ -130,8 +150,15 @@ def verify_store(
             step()
             yield e
 
-    chain = verify_chain(remember(store.ledger.entries()), expected_head=expected_head)
-    report = VerifyReport(chain=chain)
+    unreadable: str | None = None
+    try:
+        chain = verify_chain(remember(store.ledger.entries()), expected_head=expected_head)
+    except SQLAlchemyError as exc:  # the ledger cannot be read to the end: nothing vouches
+        chain = ChainReport(ok=False, checked=len(vouched))
+        unreadable = _driver_words(exc)
+    report = VerifyReport(chain=chain, unreadable=unreadable)
+    if unreadable is not None:
+        return report
     seen: set[tuple[str, int]] = set()
 
     def check(kind: ItemKind, item_id: int, stored: str, actual: str | None) -> None:
@@ -165,19 +192,11 @@ def verify_store(
                 ItemProblem(kind, item_id, seq, "edited", "记录的哈希被改 / stored hash changed")
             )
 
-    with store.session() as s:
-        mcols = [getattr(Message, k) for k in MESSAGE_CONTENT]
-        q = select(Message.id, Message.item_sha256, *mcols).order_by(Message.id)
-        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
-            content = message_content(dict(zip(MESSAGE_CONTENT, values, strict=True)))
-            check("message", item_id, stored, item_sha256(content))
-        ccols = [getattr(CallRecord, k) for k in CALL_CONTENT]
-        q = select(CallRecord.id, CallRecord.item_sha256, *ccols).order_by(CallRecord.id)
-        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
-            content = call_content(dict(zip(CALL_CONTENT, values, strict=True)))
-            check("call", item_id, stored, item_sha256(content))
-        for a in s.scalars(select(Attachment).order_by(Attachment.id)):
-            check("attachment", a.id, a.sha256, _file_sha256(store.attachment_path(a.sha256)))
+    try:
+        _check_items(store, check)
+    except SQLAlchemyError as exc:
+        report.unreadable = _driver_words(exc)
+        return report  # items not reached are not reported as deleted
     if progress is not None:
         progress(done, done)
     for (kind, item_id), (seq, _digest) in sorted(vouched.items(), key=lambda kv: kv[1][0]):
@@ -192,3 +211,28 @@ def verify_store(
                 )
             )
     return report
+
+
+def _driver_words(exc: SQLAlchemyError) -> str:
+    """The database driver's own message, without SQLAlchemy's statement echo and link."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).split("\n")[0][:300]
+
+
+def _check_items(
+    store: EvidenceStore, check: Callable[[ItemKind, int, str, str | None], None]
+) -> None:
+    """Every stored message, call and attachment, re-hashed, through `check`."""
+    with store.session() as s:
+        mcols = [getattr(Message, k) for k in MESSAGE_CONTENT]
+        q = select(Message.id, Message.item_sha256, *mcols).order_by(Message.id)
+        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
+            content = message_content(dict(zip(MESSAGE_CONTENT, values, strict=True)))
+            check("message", item_id, stored, item_sha256(content))
+        ccols = [getattr(CallRecord, k) for k in CALL_CONTENT]
+        q = select(CallRecord.id, CallRecord.item_sha256, *ccols).order_by(CallRecord.id)
+        for item_id, stored, *values in s.execute(q.execution_options(yield_per=2000)):
+            content = call_content(dict(zip(CALL_CONTENT, values, strict=True)))
+            check("call", item_id, stored, item_sha256(content))
+        for a in s.scalars(select(Attachment).order_by(Attachment.id)):
+            check("attachment", a.id, a.sha256, _file_sha256(store.attachment_path(a.sha256)))
