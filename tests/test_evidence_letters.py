@@ -29,7 +29,7 @@ from collectguard.evidence.letters import (
 )
 from collectguard.evidence.models import Message
 from collectguard.evidence.store import EvidenceStore
-from collectguard.rules import load_builtin
+from collectguard.rules import load_builtin, load_pack_file
 
 CN = dt.timezone(dt.timedelta(hours=8))
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
@@ -422,18 +422,217 @@ def test_a_few_scam_messages_leave_the_case_the_lenders() -> None:
     assert "police_report" in (letters.letter_fits("lender_complaint", "cn", scam=True) or "")
 
 
-def test_a_rule_not_yet_in_force_when_the_message_came_is_marked(store: EvidenceStore) -> None:
+def test_citations_not_yet_in_force_when_the_message_came_are_left_out(
+    store: EvidenceStore,
+) -> None:
+    """The 2025-01-14 night message predates GB/T 45251-2025 (2025-02-28) and the CBA
+    guideline (2026-01-30): the letter cites the NIFA guideline of 2024-05-15 alone, plainly,
+    where it used to cite all three with a note that the rule was not yet in force."""
     ctx = context(store)
     (hours,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.hours"]
-    rule = load_builtin("cn").get("cn.hours")
-    assert rule is not None and str(rule.in_force) == hours["in_force"] == "2025-02-28"
-    assert hours["before_in_force"] == hours["count"] == 1  # the 2025-01-14 message
+    assert hours["count"] == 1 and hours["dated_citations"] and hours["basis_note"] is None
+    nifa = "中国互联网金融协会《互联网金融贷后催收业务指引》（2024-05-15）"
+    assert [c["text"] for c in hours["basis"]] == [nifa]
+    assert hours["left_out"] == [
+        "GB/T 45251-2025《互联网金融 个人网络消费信贷 贷后催收风控指引》",
+        "中国银行业协会《金融机构个人消费类贷款催收工作指引（试行）》（2026-01-30）",
+    ]
+    for lang in ("zh", "en"):
+        md = render_letter("regulator_complaint", lang, ctx).markdown
+        (line,) = [x for x in md.splitlines() if "rule cn.hours" in x or "规则 cn.hours" in x]
+        assert line.endswith(nifa), line  # cited plainly: it was in force
+        assert "GB/T 45251" not in line and "2026-01-30" not in line
+        assert "仅供参考" not in line and "for reference only" not in line
+    third = {v["rule_id"]: v for v in ctx["violations"] if v["rule_id"].startswith("cn.third")}
+    assert all(c["start"] is None for v in third.values() for c in v["basis"])  # plainly
+    blast = third["cn.third_party.address_book_blast"]  # PIPL and 民法典 (2021) stay
+    assert blast["left_out"] == ["GB/T 45251-2025；中国银行业协会催收工作指引（2026）第三人规则"]
+    assert blast["basis"][0]["text"] == "个人信息保护法 第6条、第10条、第13条、第25条、第66条"
+
+
+def test_a_case_older_than_every_citation_lists_them_for_reference_only(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "old.sqlite3")) as s:
+        Importer(s).import_text(
+            "【招联金融】您的借款已逾期5天，请立即还款。",
+            sender="10690000",
+            received_at=dt.datetime(2024, 3, 1, 23, 30, tzinfo=CN),
+        )
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    (hours,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.hours"]
+    assert hours["basis_note"] == "none_in_force" and len(hours["basis"]) == 3
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    en = render_letter("lender_complaint", "en", ctx).markdown
+    assert "贷后催收风控指引》（2025-02-28 起施行）" in zh
+    assert "（2024-05-15 起施行）" in zh and "以上依据均未施行，仅供参考" in zh
+    assert "风控指引》 (in force from 2025-02-28)" in en
+    assert "none of these was in force when the messages were sent; for reference only" in en
+
+
+def test_a_pack_without_dated_citations_still_notes_the_rules_own_date(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """A user's pack that cites plain text: the rule's in_force is all there is to go on."""
+    overlay = tmp_path / "cn-plain.yaml"
+    overlay.write_text(
+        """
+pack: cn-plain
+version: "1"
+extends: cn
+jurisdiction: CN
+languages: [zh]
+timezone: Asia/Shanghai
+title: {zh: 无日期, en: undated}
+rules:
+  - id: cn.hours
+    code: night_time
+    title: {zh: 夜间催收, en: Night-time collection}
+    binding: self_regulatory
+    severity: standard
+    check: time_window
+    citation: ["lender policy §1"]
+    in_force: 2025-02-28
+    confidence: high
+    explain: {zh: 本机构政策, en: house policy}
+    detect: {builtin: night_time, params: {forbidden_start: "22:00", forbidden_end: "08:00"}}
+""",
+        encoding="utf-8",
+    )
+    pack = load_pack_file(overlay)
+    case = build_cases(store, pack)[0]
+    ctx = letter_context(store, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    (hours,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.hours"]
+    assert not hours["dated_citations"] and hours["before_in_force"] == 1
     zh = render_letter("regulator_complaint", "zh", ctx).markdown
     en = render_letter("regulator_complaint", "en", ctx).markdown
-    assert "其中 1 条早于该规则施行日 2025-02-28，仅供参考" in zh
+    assert "依据：lender policy §1（注意：其中 1 条早于该规则施行日 2025-02-28，仅供参考）" in zh
     assert "1 of them predate the rule's entry into force on 2025-02-28" in en
-    third = [v for v in ctx["violations"] if v["rule_id"].startswith("cn.third_party")]
-    assert third and all(v["before_in_force"] == 0 for v in third)  # in force since 2011/2021
+
+
+THREAT_ONLY = "【招联金融】您的借款已逾期，今天再不还款就上门，后果自负。"
+
+
+def _threat_case(tmp_path: Path, *when: dt.datetime | None) -> dict[str, object]:
+    with open_store(str(tmp_path / "threats.sqlite3")) as s:
+        imp = Importer(s)
+        for n, at in enumerate(when):
+            imp.import_text(f"{THREAT_ONLY}（{n}）", sender="10690000", received_at=at)
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        return letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+
+
+def _rule_line(md: str, rule_id: str) -> str:
+    """The letter's line for one rule broken (zh or en)."""
+    (line,) = [
+        x
+        for x in md.splitlines()
+        if x.startswith("- ") and (f"规则 {rule_id}）" in x or f"rule {rule_id})" in x)
+    ]
+    return line
+
+
+OLD_ART = "治安管理处罚法（2012）第42条"
+NEW_ART = "治安管理处罚法（2025修订）第50条"
+CBA = "中国银行业协会《金融机构个人消费类贷款催收工作指引（试行）》（2026）红线"
+
+
+def test_a_2024_case_cites_the_2012_public_security_law_not_the_2025_revision(
+    tmp_path: Path,
+) -> None:
+    ctx = _threat_case(
+        tmp_path,
+        dt.datetime(2024, 3, 5, 10, tzinfo=CN),
+        dt.datetime(2024, 9, 1, 10, tzinfo=CN),
+    )
+    (threat,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.content.threat_violence"]
+    assert threat["left_out"] == [NEW_ART, CBA]
+    for kind, lang in (("lender_complaint", "zh"), ("police_report", "en")):
+        letter = render_letter(kind, lang, ctx)
+        line = _rule_line(letter.markdown, "cn.content.threat_violence")
+        assert OLD_ART in line and NEW_ART not in line and "2026" not in line, line
+        assert "（2019-04-09）第1–2条" in line  # the soft-violence opinion, in force since
+        text = letters.to_text(letter)  # the .txt and (via the same blocks) DOCX/PDF
+        assert OLD_ART in text and NEW_ART not in text
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    assert f"{OLD_ART}（" not in zh and "适用于其中" not in zh  # plainly: in force on both days
+
+
+def test_a_case_across_2025_and_2026_says_which_citations_apply_to_how_many(
+    tmp_path: Path,
+) -> None:
+    ctx = _threat_case(
+        tmp_path,
+        dt.datetime(2025, 6, 1, 10, tzinfo=CN),
+        dt.datetime(2025, 12, 31, 20, tzinfo=CN),
+        # 2025-12-31 16:30 UTC: already 2026-01-01 where the debtor is, under the new law
+        dt.datetime(2025, 12, 31, 16, 30, tzinfo=dt.UTC),
+        dt.datetime(2026, 2, 5, 10, tzinfo=CN),
+    )
+    zh = _rule_line(render_letter("lender_complaint", "zh", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{OLD_ART}（施行至 2025-12-31，适用于其中 2 条）" in zh
+    assert f"{NEW_ART}（2026-01-01 起施行，适用于其中 2 条）" in zh
+    assert f"{CBA}（2026-01-30 起施行，适用于其中 1 条）" in zh
+    assert zh.index(OLD_ART) < zh.index(NEW_ART)  # the older text first
+    assert "2019-04-09 起施行" not in zh  # in force on every day: cited plainly
+    en = _rule_line(render_letter("lender_complaint", "en", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{OLD_ART} (in force until 2025-12-31: applies to 2 of them)" in en
+    assert f"{NEW_ART} (in force from 2026-01-01: applies to 2 of them)" in en
+    assert f"{CBA} (in force from 2026-01-30: applies to 1 of them)" in en
+
+
+def test_messages_without_a_date_keep_the_citations_that_may_apply_and_say_so(
+    tmp_path: Path,
+) -> None:
+    ctx = _threat_case(tmp_path, dt.datetime(2024, 3, 5, 10, tzinfo=CN), None)
+    (threat,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.content.threat_violence"]
+    assert threat["undated"] == 1 and threat["basis_note"] == "undated_some"
+    assert not threat["left_out"]  # the undated message may be from 2026
+    zh = _rule_line(render_letter("lender_complaint", "zh", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{OLD_ART}；" in zh  # in force on the one dated message
+    assert f"{NEW_ART}（2026-01-01 起施行，仅可能适用于其中时间不明的 1 条）" in zh
+    assert "（注意：其中 1 条时间不明，无法按日期核对以上依据是否适用于它们）" in zh
+    en = _rule_line(render_letter("lender_complaint", "en", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{NEW_ART} (in force from 2026-01-01: can apply only to the 1 without a date)" in en
+    assert "(Note: 1 of them has no date, so whether the citations above" in en
+
+
+def test_a_case_of_undated_messages_shows_each_citations_dates(tmp_path: Path) -> None:
+    ctx = _threat_case(tmp_path, None, None)
+    zh = _rule_line(render_letter("lender_complaint", "zh", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{OLD_ART}（2006-03-01 至 2025-12-31 施行）" in zh
+    assert f"{NEW_ART}（2026-01-01 起施行）" in zh and f"{CBA}（2026-01-30 起施行）" in zh
+    assert zh.startswith("- 威胁恐吓（2 条短信；") and "刑法 第293条（寻衅滋事）" in zh
+    assert "（注意：这些短信时间不明，请按各依据的施行日期自行核对）" in zh
+    en = _rule_line(render_letter("lender_complaint", "en", ctx).markdown,
+                    "cn.content.threat_violence")  # fmt: skip
+    assert f"{OLD_ART} (in force 2006-03-01 to 2025-12-31)" in en
+    assert "(Note: the messages have no date: check each citation's dates.)" in en
+
+
+def test_a_us_case_before_regulation_f_cites_the_fdcpa_alone(tmp_path: Path) -> None:
+    ny = dt.timezone(dt.timedelta(hours=-5))
+    with open_store(str(tmp_path / "us-old.sqlite3")) as s:
+        imp = Importer(s, analyzer=None, timezone="America/New_York")
+        imp.import_text(
+            "This is ABC Collections, a debt collector. We will contact your employer.",
+            sender="+12025550123",
+            received_at=dt.datetime(2021, 6, 1, 10, tzinfo=ny),
+        )
+        pack = load_builtin("us")
+        (case,) = build_cases(s, pack, zone="America/New_York")
+        ctx = letter_context(s, case, pack=pack, zone="America/New_York", now=NOW)
+    (v,) = [v for v in ctx["violations"] if v["rule_id"] == "us.fdcpa.third_party_contact"]
+    assert [c["text"] for c in v["basis"]] == ["FDCPA §805(b) (15 U.S.C. 1692c(b))"]
+    assert v["left_out"] == ["12 CFR 1006.6(d)", "12 CFR 1006.22(f)(4)"]
+    en = render_letter("cfpb_narrative", "en", ctx).markdown
+    assert "1692c(b))" in en and "1006.6(d)" not in en
 
 
 def test_complaints_go_to_the_regulator_of_the_lenders_licence() -> None:

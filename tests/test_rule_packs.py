@@ -228,3 +228,151 @@ def test_the_fast_yaml_loader_reads_every_shipped_file_as_the_pure_python_one_do
         text = f.read_text(encoding="utf-8")
         assert _yaml.safe_load(text) == yaml.load(text, Loader=yaml.SafeLoader), f.name
     assert _yaml.SafeLoader is getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------------------- dated citations
+CITATION_TEXTS_SHA256 = {
+    "cn": "56cbf6f42db20438730509aa545e0548f99a3e54e32740d568f02fa1ce7c8189",
+    "us": "55329452e45235a5c50380c0ec39144433134d3c63555e8dec1d50d254a89732",
+}
+"""Digest of every rule's citation texts as they were before citations were dated (packs
+cn 2026.11.2, us 2026.11.1). The analyzer, gateway and audit cite these texts in every
+per-message output: change one only on purpose, and update the digest with it."""
+
+
+@pytest.mark.parametrize("name", BUILTIN_PACKS)
+def test_dating_citations_left_every_cited_text_as_it_was(name: str) -> None:
+    import hashlib
+    import json
+
+    rules = load_builtin(name).spec.rules
+    texts = {r.id: list(r.citation) for r in sorted(rules, key=lambda r: r.id)}
+    blob = json.dumps(texts, ensure_ascii=False, sort_keys=True)
+    assert hashlib.sha256(blob.encode()).hexdigest() == CITATION_TEXTS_SHA256[name]
+    analyzer = Analyzer.default()
+    for rule in rules:
+        assert tuple(c.text for c in rule.citations) == rule.citation, rule.id
+    dated = [c for r in rules for top in r.citations for c in top.versions() if c.dated]
+    assert dated, "the pack dates its citations"
+    assert all(c.sources and c.confidence for c in dated)  # each date says where it is from
+    # what the analyzer writes is still the texts joined
+    r = analyzer.check(
+        "您的借款已逾期，再不还款我们将上门。"
+        if name == "cn"
+        else "This is a debt collector. We will come to your home if you do not pay.",
+        jurisdiction=name,
+    )
+    (v,) = [v for v in r.violations if v.code == "threat"]
+    rule = load_builtin(name).get(v.rule_id)
+    assert isinstance(rule, Rule) and v.citation == "；".join(rule.citation)
+
+
+def test_the_2025_public_security_law_supersedes_the_2012_one_before_2026() -> None:
+    import datetime as dt
+
+    cited = 0
+    for rule in load_builtin("cn").rules:
+        for c in rule.citations:
+            if "治安管理处罚法（2025修订）第50条" not in c.text:
+                continue
+            cited += 1
+            assert c.in_force == dt.date(2026, 1, 1)
+            old = c.supersedes
+            assert old is not None and old.text == "治安管理处罚法（2012）第42条"
+            assert old.until == dt.date(2025, 12, 31) and "[mem]" in (old.confidence or "")
+            assert old.text not in rule.citation  # letters cite it; the analyzer does not
+            assert [v.text for v in c.versions()] == [old.text, c.text]
+            assert old.applies_on(dt.date(2025, 12, 31)) and not c.applies_on(dt.date(2025, 12, 31))
+            assert c.applies_on(dt.date(2026, 1, 1)) and not old.applies_on(dt.date(2026, 1, 1))
+        cba = [c for c in rule.citations if c.text.startswith("中国银行业协会")]
+        assert all(c.in_force == dt.date(2026, 1, 30) for c in cba), rule.id
+    assert cited == 4  # threats, criminal intimidation, insults, insults (model)
+    regf = [c for r in load_builtin("us").rules for c in r.citations if "CFR 1006" in c.text]
+    assert regf and all(c.in_force == dt.date(2021, 11, 30) for c in regf)
+
+
+_DATED_PACK = """
+pack: cn
+version: "1"
+jurisdiction: CN
+languages: [zh]
+timezone: Asia/Shanghai
+title: {{zh: 测试, en: test}}
+rules:
+  - id: cn.test.a
+    code: threat
+    title: {{zh: 测试, en: test}}
+    binding: law
+    severity: illegal
+    check: content_prohibited
+    citation:
+      - "plain text"
+{entry}
+    in_force: 2020-01-01
+    confidence: high
+    explain: {{zh: 测试, en: test}}
+    detect: {{terms: [测试]}}
+"""
+
+
+def test_a_citation_is_text_or_a_dated_mapping(tmp_path: Path) -> None:
+    import datetime as dt
+
+    f = tmp_path / "dated.yaml"
+    f.write_text(
+        _DATED_PACK.format(
+            entry="""      - text: "new law"
+        in_force: 2026-01-01
+        sources: [https://example.org/new]
+        confidence: "medium-high [2nd]"
+        supersedes: {text: "old law", in_force: 2006-03-01}"""
+        ),
+        encoding="utf-8",
+    )
+    (rule,) = load_pack_file(f).rules
+    assert rule.citation == ("plain text", "new law")  # the texts, as the analyzer cites them
+    plain, new = rule.citations
+    assert not plain.dated and plain.applies_on(dt.date(1990, 1, 1))  # undated: always
+    assert new.in_force == dt.date(2026, 1, 1) and new.sources == ("https://example.org/new",)
+    assert new.supersedes is not None and new.supersedes.until == dt.date(2025, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        (
+            '      - {text: "new law", in_force: "2026-1-1"}',
+            "rules[cn.test.a].citation[1].in_force: Value error, '2026-1-1' is not a date: "
+            "write it as YYYY-MM-DD",
+        ),
+        (
+            '      - {text: "new law", until: "2025-02-30"}',
+            "rules[cn.test.a].citation[1].until: Value error, '2025-02-30' is not a date",
+        ),
+        (
+            '      - {text: "new law", in_force: 2026-13-01}',
+            "line 17: 2026-13-01 is not a date (month must be in 1..12); write dates as YYYY-MM-DD",
+        ),
+        (
+            '      - {text: "new law", in_force: 2026-01-01, until: 2025-01-01}',
+            "until 2025-01-01 is before in_force 2026-01-01 for 'new law'",
+        ),
+        (
+            '      - {text: "new law", supersedes: "old law"}',
+            "'new law' supersedes 'old law' but has no in_force date",
+        ),
+        (
+            "      - {text: new, in_force: 2026-01-01, supersedes: {text: old, until: 2026-06-30}}",
+            "'old' applies until 2026-06-30, past 'new''s in_force 2026-01-01",
+        ),
+        ("      - {in_force: 2026-01-01}", "rules[cn.test.a].citation[1].text: Field required"),
+        ('      - {text: "new law", in_forse: 2026-01-01}', "citation[1].in_forse: Extra inputs"),
+        ('      - {text: "new law", confidence: sure}', "confidence 'sure' must start with high"),
+    ],
+)
+def test_a_bad_citation_entry_is_named(tmp_path: Path, entry: str, message: str) -> None:
+    f = tmp_path / "bad-citation.yaml"
+    f.write_text(_DATED_PACK.format(entry=entry), encoding="utf-8")
+    with pytest.raises(RulePackError) as exc:
+        load_pack_file(f)
+    assert message in str(exc.value) and "bad-citation.yaml" in str(exc.value)

@@ -35,7 +35,7 @@ from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case, describe_call
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
-from collectguard.rules import Rule, RulePack
+from collectguard.rules import Citation, Rule, RulePack
 
 
 @dataclass(frozen=True)
@@ -393,12 +393,15 @@ def letter_context(
     by_rule: dict[str, dict[str, Any]] = {}
     counts: dict[str, int] = defaultdict(int)
     early: dict[str, int] = defaultdict(int)  # messages sent before the rule was in force
+    days: dict[str, list[dt.date | None]] = defaultdict(list)  # local day of each, or None
     for t in case.timeline:
         for rule_id in {v.rule_id for v in t.violations}:
             counts[rule_id] += 1  # messages that broke the rule, as the letter says
+            day = t.at.astimezone(tz).date() if t.at is not None else None
+            days[rule_id].append(day)
             rule = pack.get(rule_id)
-            if isinstance(rule, Rule) and rule.in_force and t.at is not None:
-                early[rule_id] += t.at.astimezone(tz).date() < rule.in_force
+            if isinstance(rule, Rule) and rule.in_force and day is not None:
+                early[rule_id] += day < rule.in_force
         for v in t.violations:
             if v.rule_id not in by_rule:
                 rule = pack.get(v.rule_id)
@@ -415,8 +418,21 @@ def letter_context(
                     else None,
                     "known": known,
                 }
+
+    def citations_of(rule_id: str) -> tuple[Citation, ...]:
+        rule = pack.get(rule_id)
+        return rule.citations if isinstance(rule, Rule) else ()
+
     violations = sorted(
-        ({**v, "count": counts[k], "before_in_force": early[k]} for k, v in by_rule.items()),
+        (
+            {
+                **v,
+                "count": counts[k],
+                "before_in_force": early[k],
+                **cited_on(citations_of(k), days[k]),
+            }
+            for k, v in by_rule.items()
+        ),
         key=lambda v: (-SEVERITY_RANK.get(v["severity"], 0), -v["count"], v["rule_id"]),
     )
     head = store.ledger.head()
@@ -468,6 +484,68 @@ def letter_context(
         "tool_version": __version__,
         "rule_pack": f"{pack.name}@{pack.version}",
         "generated_at": generated.strftime("%Y-%m-%d %H:%M %Z"),
+    }
+
+
+def cited_on(citations: Iterable[Citation], days: list[dt.date | None]) -> dict[str, Any]:
+    """Which of a rule's citations applied on the days of the messages that broke it.
+
+    Each citation and the instruments it superseded (oldest first) is weighed on its own
+    against the dated messages: one in force on all of them is cited plainly (``start`` and
+    ``end`` None); one in force on some gets its dates and how many (``applies``); one in
+    force on none is left out — unless messages without a date might fall in its time, then
+    it is kept with ``undated_only``. Undated citations always apply. When every dated
+    citation is left out, all are kept with their dates and ``basis_note`` says
+    ``none_in_force``. ``undated`` counts the messages without a date; when some citation is
+    dated, ``basis_note`` (``undated_some`` / ``undated_all``) asks the reader to check those.
+    """
+    dated_days = [d for d in days if d is not None]
+    undated = len(days) - len(dated_days)
+    versions = [c for top in citations for c in top.versions()]
+    any_dated = any(c.dated for c in versions)
+
+    def entry(
+        c: Citation, applies: int | None = None, undated_only: int = 0, *, plain: bool = False
+    ) -> dict[str, Any]:
+        # name only the dates that split these messages (all of them when none is dated)
+        early = c.in_force is not None and (
+            not dated_days or any(d < c.in_force for d in dated_days)
+        )
+        late = c.until is not None and (not dated_days or any(d > c.until for d in dated_days))
+        return {
+            "text": c.text,
+            "start": c.in_force.isoformat() if early and c.in_force and not plain else None,
+            "end": c.until.isoformat() if late and c.until and not plain else None,
+            "applies": applies,
+            "undated_only": undated_only,
+        }
+
+    basis: list[dict[str, Any]] = []
+    left_out: list[str] = []
+    for c in versions:
+        applies = sum(c.applies_on(d) for d in dated_days)
+        if not c.dated or (dated_days and applies == len(dated_days)):
+            basis.append(entry(c, plain=True))
+        elif not dated_days:
+            basis.append(entry(c))
+        elif applies:
+            basis.append(entry(c, applies))
+        elif undated:
+            basis.append(entry(c, undated_only=undated))
+        else:
+            left_out.append(c.text)
+    note = None
+    if versions and not basis:
+        basis = [entry(c) for c in versions]
+        note = "none_in_force"
+    elif any_dated and undated:
+        note = "undated_all" if not dated_days else "undated_some"
+    return {
+        "basis": basis,
+        "left_out": left_out,
+        "undated": undated,
+        "dated_citations": any_dated,
+        "basis_note": note,
     }
 
 

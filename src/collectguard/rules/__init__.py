@@ -7,6 +7,7 @@ Semgrep-style annotated fixtures every rule ships with (`fixtures`). Packs are d
 
 from collectguard.rules.model import (
     HISTORY_BUILTINS,
+    Citation,
     Detect,
     Localized,
     Rule,
@@ -27,6 +28,7 @@ from collectguard.rules.pack import (
 __all__ = [
     "BUILTIN_PACKS",
     "HISTORY_BUILTINS",
+    "Citation",
     "Detect",
     "Hit",
     "Localized",

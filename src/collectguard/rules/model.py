@@ -1,7 +1,8 @@
 """Schema of a rule pack: pydantic models validated when a pack is loaded.
 
-A pack is data (YAML): its rules say what is a violation, with citation, binding force and
-in-force date; its signals are weighted cues that feed the collection and scam scores.
+A pack is data (YAML): its rules say what is a violation, with citations (each optionally
+dated), binding force and in-force date; its signals are weighted cues that feed the
+collection and scam scores.
 Pure data: imports nothing from the rest of the package except `findings`.
 """
 
@@ -58,6 +59,137 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CONFIDENCE = re.compile(r"(high|medium|low)\b")
+
+
+def _iso_date(v: object) -> object:
+    """A date written as text must be ``YYYY-MM-DD`` and exist (YAML reads an unquoted one
+    itself; see `pack._parse` for one that does not exist)."""
+    if isinstance(v, dt.datetime):
+        raise ValueError(f"{v.isoformat()} is a time, not a date: write YYYY-MM-DD")
+    if isinstance(v, str):
+        if not _ISO_DATE.fullmatch(v.strip()):
+            raise ValueError(f"{v!r} is not a date: write it as YYYY-MM-DD (e.g. 2026-01-01)")
+        try:
+            return dt.date.fromisoformat(v.strip())
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not a date ({exc})") from None
+    return v
+
+
+class Citation(_Strict):
+    """One instrument a rule cites, with the days it applies on when the reference gives them.
+
+    In a pack a citation is either plain text (undated: taken to apply whenever the rule
+    does) or a mapping::
+
+        - text: "治安管理处罚法（2025修订）第50条"
+          in_force: 2026-01-01          # first day it applies (optional)
+          until: 2027-12-31             # last day it applies (optional)
+          sources: ["https://…"]
+          confidence: "medium-high [2nd]"  # as regulations.md words it, flags kept
+          supersedes:                   # the earlier instrument, cited before in_force
+            text: "治安管理处罚法（2012）第42条"
+            in_force: 2006-03-01
+
+    `supersedes` is not part of the rule's `citation` texts (what the analyzer and every
+    per-message output cite: today's instrument); letters, which know each message's date,
+    cite it for messages sent before this one's `in_force`. Its `until` defaults to the day
+    before that and may not reach past it.
+    """
+
+    text: str
+    in_force: dt.date | None = None
+    until: dt.date | None = None
+    sources: tuple[str, ...] = ()
+    confidence: str | None = None
+    supersedes: Citation | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_text(cls, data: object) -> object:
+        if isinstance(data, str):
+            return {"text": data}
+        if not isinstance(data, dict | Citation):
+            raise ValueError(
+                "a citation is text, or a mapping with text (required), in_force, until, "
+                f"sources, confidence and supersedes; got {type(data).__name__}"
+            )
+        return data
+
+    @field_validator("in_force", "until", mode="before")
+    @classmethod
+    def _date(cls, v: object) -> object:
+        return _iso_date(v)
+
+    @field_validator("text")
+    @classmethod
+    def _has_text(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("citation text is empty")
+        return v
+
+    @field_validator("confidence")
+    @classmethod
+    def _confidence(cls, v: str | None) -> str | None:
+        if v is not None and not _CONFIDENCE.match(v):
+            raise ValueError(
+                f"confidence {v!r} must start with high, medium or low "
+                "(flags such as [mem] or [2nd] may follow)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Citation:
+        if self.in_force and self.until and self.until < self.in_force:
+            raise ValueError(
+                f"until {self.until} is before in_force {self.in_force} for {self.text!r}"
+            )
+        old = self.supersedes
+        if old is not None:
+            if self.in_force is None:
+                raise ValueError(
+                    f"{self.text!r} supersedes {old.text!r} but has no in_force date to say "
+                    "from when"
+                )
+            last = self.in_force - dt.timedelta(days=1)
+            if old.until is None:
+                if old.in_force and old.in_force > last:
+                    raise ValueError(f"{old.text!r} starts after {self.text!r} does")
+                object.__setattr__(self, "supersedes", old.model_copy(update={"until": last}))
+            elif old.until > last:
+                raise ValueError(
+                    f"{old.text!r} applies until {old.until}, past {self.text!r}'s in_force "
+                    f"{self.in_force}"
+                )
+        return self
+
+    @property
+    def dated(self) -> bool:
+        return self.in_force is not None or self.until is not None
+
+    def applies_on(self, day: dt.date) -> bool:
+        """Whether it was in force on `day` (an undated citation always is)."""
+        return (self.in_force is None or day >= self.in_force) and (
+            self.until is None or day <= self.until
+        )
+
+    def versions(self) -> tuple[Citation, ...]:
+        """The instruments it superseded, oldest first, then itself."""
+        older = self.supersedes.versions() if self.supersedes else ()
+        return (*older, self)
+
+
+def _text_of(entry: object) -> str:
+    """The text of a `citation` entry as written (a bad entry is reported by `Citation`)."""
+    if isinstance(entry, Citation):
+        return entry.text
+    if isinstance(entry, dict):
+        return str(entry.get("text", ""))
+    return entry if isinstance(entry, str) else repr(entry)
+
+
 class Localized(_Strict):
     zh: str
     en: str
@@ -104,7 +236,13 @@ class Detect(_Strict):
 
 
 class Rule(_Strict):
-    """A checkable rule: a violation with its legal basis."""
+    """A checkable rule: a violation with its legal basis.
+
+    `citation` holds the texts the pack cites (what the analyzer, the gateway and the audit
+    join into a violation's citation); `citations` the same entries with their dates,
+    sources and superseded instruments (`Citation`), in the same order. A pack writes only
+    `citation`, each entry text or a mapping; both fields are filled from it.
+    """
 
     id: str
     code: str
@@ -113,6 +251,7 @@ class Rule(_Strict):
     severity: str
     check: CheckKind
     citation: tuple[str, ...]
+    citations: tuple[Citation, ...] = ()
     in_force: dt.date | None
     confidence: Literal["high", "medium", "low"]
     sources: tuple[str, ...] = ()
@@ -121,6 +260,28 @@ class Rule(_Strict):
     detect: Detect
     enabled: bool = True
     notes: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_citations(cls, data: object) -> object:
+        """``citation: [text | mapping, …]`` → `citation` (texts) and `citations` (dated)."""
+        if not isinstance(data, dict) or "citations" in data:
+            return data
+        raw = data.get("citation")
+        if not isinstance(raw, list | tuple):
+            return data
+        return {**data, "citation": [_text_of(c) for c in raw], "citations": raw}
+
+    @field_validator("in_force", mode="before")
+    @classmethod
+    def _in_force_date(cls, v: object) -> object:
+        return _iso_date(v)
+
+    @model_validator(mode="after")
+    def _citations_match(self) -> Rule:
+        if tuple(c.text for c in self.citations) != self.citation:
+            raise ValueError("citations must be the citation texts with their dates, in order")
+        return self
 
     @field_validator("code")
     @classmethod

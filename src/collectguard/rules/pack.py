@@ -13,6 +13,7 @@ only I/O here and happens at load time.
 from __future__ import annotations
 
 import bisect
+import datetime as dt
 import functools
 import importlib.resources
 import re
@@ -165,6 +166,8 @@ def _parse(raw: str, origin: str) -> RulePackFile:
         data = safe_yaml(raw)
     except yaml.YAMLError as exc:
         raise RulePackError(f"{origin}: not valid YAML: {exc}") from exc
+    except ValueError as exc:  # YAML reads 2026-13-01 as a date and fails on it
+        raise RulePackError(f"{origin}: {_bad_date(raw, exc)}") from None
     if not isinstance(data, dict):
         raise RulePackError(f"{origin}: a rule pack must be a YAML mapping with 'pack' and 'rules'")
     try:
@@ -177,11 +180,27 @@ def _parse(raw: str, origin: str) -> RulePackFile:
         raise RulePackError(f"{origin}: invalid rule pack:\n" + "\n".join(lines)) from None
 
 
+_DATE_LIKE = re.compile(r"(?<![\w.-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.:-])")
+
+
+def _bad_date(raw: str, exc: ValueError) -> str:
+    """Where a date that does not exist (2026-13-01, 2025-02-30) is in the pack's text."""
+    for n, line in enumerate(raw.splitlines(), 1):
+        for m in _DATE_LIKE.finditer(line.split("#", 1)[0]):
+            try:
+                dt.date(*(int(g) for g in m.groups()))
+            except ValueError as why:
+                return f"line {n}: {m.group(0)} is not a date ({why}); write dates as YYYY-MM-DD"
+    return f"not valid YAML: {exc}"
+
+
 def _describe_loc(data: object, loc: tuple[int | str, ...]) -> str:
     """Name the failing field, with the id of the rule it belongs to when there is one."""
     parts: list[str] = []
     node = data
     for key in loc:
+        if key == "citations" and isinstance(node, dict) and key not in node:
+            key = "citation"  # a pack writes dated citations under `citation`
         if isinstance(node, dict) and key in node:
             node = node[key]
         elif isinstance(node, list) and isinstance(key, int) and key < len(node):
