@@ -22,6 +22,7 @@ from collectguard.repayment import (
     lawful_max_cents,
     propose_plans,
 )
+from collectguard.repayment.caps import cap_basis
 from collectguard.repayment.optimizer import add_months, monthly_hazard
 
 AS_OF = dt.date(2026, 3, 1)
@@ -76,6 +77,11 @@ def test_cost_above_the_cap_is_removed_and_said() -> None:
     assert one.total_paid_cents == one.lawful_max_cents < 170_000
     assert one.excess_cost_removed_cents == 170_000 - one.total_paid_cents
     assert "不得收取" in one.explanation.zh_CN and "must not be collected" in one.explanation.en
+    # the cap's basis, as the borrower may cite it, with its source and whether it is verified
+    zh_basis, en_basis = cap_basis(CN_JUDICIAL_24)
+    assert f"（{zh_basis}）" in one.explanation.zh_CN and f"({en_basis})" in one.explanation.en
+    assert "未核实" in one.explanation.zh_CN and "unverified" in one.explanation.en
+    assert "来源：" in one.explanation.zh_CN and "source: " in one.explanation.en
     assert one.affordable is None and "未提供收入" in one.explanation.zh_CN
 
 

@@ -51,8 +51,12 @@ def explain_plan(
     label: str,
     currency: str,
     cap_name: str | None,
+    cap_basis: tuple[str, str] | None = None,
 ) -> Explanation:
-    """Explain one plan: amount, term, total, waiver, burden and completion chance."""
+    """Explain one plan: amount, term, total, waiver, burden and completion chance.
+
+    `cap_basis`: the cost cap's legal basis as (zh-CN, en) with sources and confidence
+    (`caps.cap_basis`), said when the cap removed something — the borrower may cite it."""
 
     def money(c: int, lang: str) -> str:
         return format_money(c, currency, lang=lang)
@@ -77,6 +81,9 @@ def explain_plan(
             f"{money(excess_cents, 'en')} above the lawful cost ceiling ({cap_name}) is "
             "removed: it must not be collected."
         )
+        if cap_basis is not None:
+            zh.append(f"（{cap_basis[0]}）")
+            en.append(f"({cap_basis[1]})")
     if share is None:
         zh.append("您未提供收入，无法核实月供是否在您的承受范围内。")
         en.append("No income was declared, so affordability could not be checked.")

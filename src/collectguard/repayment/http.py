@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, FastAPI, HTTPException
 
+from collectguard.repayment.caps import CN_JUDICIAL_24
 from collectguard.repayment.models import PlanProposal, PlanRequest
 
 __all__ = ["create_app", "router"]
@@ -29,12 +30,8 @@ _EXAMPLE: dict[str, Any] = {
     "borrower": {"monthly_income_cents": 600_000, "monthly_expenses_cents": 350_000},
     "policy": {
         "max_term_months": 24,
-        "cost_cap": {
-            "annual_rate": "0.24",
-            "name": "cn.judicial_24",
-            "citation": "法发〔2017〕22号 第2条",
-            "source": "reference/regulations.md",
-        },
+        # the shipped preset as it is (its citation marks what is unverified)
+        "cost_cap": CN_JUDICIAL_24.model_dump(mode="json"),
     },
 }
 

@@ -28,6 +28,7 @@ from calendar import monthrange
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
+from collectguard.repayment.caps import cap_basis
 from collectguard.repayment.explain import explain_no_plan, explain_plan, explain_summary
 from collectguard.repayment.models import (
     BorrowerProfile,
@@ -277,6 +278,7 @@ def propose_plans(
                 label=label,
                 currency=debt.currency,
                 cap_name=None if policy.cost_cap is None else policy.cost_cap.name,
+                cap_basis=None if policy.cost_cap is None else cap_basis(policy.cost_cap),
             ),
         )
         for c, label in chosen
