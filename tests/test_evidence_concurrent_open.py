@@ -227,3 +227,37 @@ def test_a_store_from_a_newer_version_is_refused_clearly_and_left_alone(tmp_path
     with engine.connect() as c:  # nothing was changed
         assert c.execute(text(f"SELECT version_num FROM {table}")).scalar_one() == "f00dfacade42"
     engine.dispose()
+
+
+def test_threads_opening_new_stores_at_once_each_get_theirs(tmp_path: Path) -> None:
+    """One process, several threads, each opening its own new store (a web server creating
+    two lockers at the same moment). Alembic keeps the running migration in module globals:
+    without the process-wide lock one thread's tables were created on another's connection
+    (`table … already exists`, `KeyError: 'config'`, once a segfault)."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_new(i: int) -> None:
+        try:
+            barrier.wait()
+            s = open_store(f"sqlite:///{tmp_path / f's{i}.sqlite3'}", attachments_dir=tmp_path)
+            s.ledger.append("test", {"store": i})
+            s.close()
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    for round_ in range(3):
+        threads = [threading.Thread(target=open_new, args=(round_ * 4 + i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    for i in range(12):
+        eng = create_engine(f"sqlite:///{tmp_path / f's{i}.sqlite3'}")
+        with eng.connect() as c:
+            version = c.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+        eng.dispose()
+        assert version == store_module.SCHEMA_HEAD

@@ -12,6 +12,7 @@ import hashlib
 import os
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,18 @@ def migrate(engine: Engine) -> None:
     even imported (importing it and reading its scripts cost ≈ 0.24 s per command)."""
     if _at_head(engine):
         return
+    # Alembic keeps the running migration in module globals (its op and context proxies):
+    # two threads migrating two new stores at once ran one's DDL on the other's connection
+    # (a web server opening two new lockers at the same moment: wrong errors, a segfault).
+    with _ALEMBIC_LOCK:
+        _migrate_with_alembic(engine)
+
+
+_ALEMBIC_LOCK = threading.Lock()
+"""One Alembic run at a time in a process (across processes: the database locks below)."""
+
+
+def _migrate_with_alembic(engine: Engine) -> None:
     from alembic import command  # imported here: ~0.7 s that only a migration needs
     from alembic.config import Config
     from alembic.runtime.migration import MigrationContext
