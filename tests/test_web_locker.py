@@ -509,6 +509,24 @@ def test_keep_a_pasted_message_in_the_locker(app: FastAPI) -> None:
     r = client.post("/locker/messages", data={"csrf_token": token, "text": "x",
                                               "received_at": "昨天"})  # fmt: skip
     assert r.status_code == 400
+    # a message with blank lines is kept as the one message the checker analysed
+    two_paragraphs = THREAT + "\n\n点此还款 http://pay.example/x"
+    r = client.post("/locker/messages", data={"csrf_token": token, "text": two_paragraphs})
+    assert "新增 1 条" in r.text, r.text
+
+
+def test_a_letter_from_the_checker_lists_the_pasted_message_once(
+    app: FastAPI, tmp_path: Path
+) -> None:
+    client = TestClient(app)
+    token = csrf(client, "/")
+    text = THREAT + "\n\n详询客服"
+    r = client.post("/check/letter", data={"csrf_token": token, "text": text, "fmt": "pdf",
+                                           "kind": "lender_complaint", "lang": "zh"})  # fmt: skip
+    assert r.status_code == 200
+    pdf = pdf_text(r.content, tmp_path)
+    # one evidence item (was two: the text was split at its blank line)
+    assert "共 1 项" in pdf, pdf
 
 
 def test_locker_pages_render_in_both_languages(app: FastAPI) -> None:

@@ -365,9 +365,11 @@ class Importer:
         sender: str | None = None,
         received_at: dt.datetime | None = None,
         source_name: str = "<pasted>",
+        split: bool = True,
     ) -> ImportReport:
-        """Import pasted text (messages separated by blank lines). Text with nothing but
-        whitespace is refused (`ImportFormatError`) before a run is recorded."""
+        """Import pasted text (messages separated by blank lines; `split=False`: the text is
+        one message). Text with nothing but whitespace is refused (`ImportFormatError`)
+        before a run is recorded."""
         if not text.strip():
             raise ImportFormatError(
                 "粘贴的文字为空，未导入 / the pasted text is empty: nothing imported"
@@ -375,7 +377,9 @@ class Importer:
         digest = sha256_hex(text.encode("utf-8", errors="surrogatepass"))
         report = self._start(source_name, "text", digest)
         return self._run(
-            sources.read_pasted(text, sender=sender, received_at=received_at), report, "text"
+            sources.read_pasted(text, sender=sender, received_at=received_at, split=split),
+            report,
+            "text",
         )
 
     def import_attachment(

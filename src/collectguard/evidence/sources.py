@@ -1026,10 +1026,17 @@ def read_jsonl(
 
 # ---------------------------------------------------------------------------- pasted text
 def read_pasted(
-    text: str, *, sender: str | None = None, received_at: dt.datetime | None = None
+    text: str,
+    *,
+    sender: str | None = None,
+    received_at: dt.datetime | None = None,
+    split: bool = True,
 ) -> Iterator[Record]:
-    """Pasted text: messages separated by blank lines; one sender and time for all."""
-    blocks = [b.strip() for b in re.split(r"\n[ \t\u3000]*\n", text.replace("\r\n", "\n"))]
+    """Pasted text: messages separated by blank lines; one sender and time for all.
+    `split=False`: the text is one message, blank lines and all (a message kept from the
+    checker, which analysed it whole)."""
+    text = text.replace("\r\n", "\n")
+    blocks = [b.strip() for b in re.split(r"\n[ \t\u3000]*\n", text)] if split else [text.strip()]
     for n, block in enumerate((b for b in blocks if b), start=1):
         yield MessageRecord(
             text=block,

@@ -235,7 +235,9 @@ def check_letter(
         store = open_store(f"sqlite:///{folder / 'evidence.sqlite3'}", attachments_dir=folder / "a")
         try:
             importer = Importer(store, Analyzer.default(), timezone=zone, clock=settings.clock)
-            importer.import_text(text, sender=sender.strip() or None, received_at=when)
+            importer.import_text(  # one message, as the checker analysed it
+                text, sender=sender.strip() or None, received_at=when, split=False
+            )
             cases = build_cases(store, load_builtin("cn"), zone=zone, include_all=True)
             if not cases:
                 raise HTTPException(status_code=400, detail="no case")

@@ -502,8 +502,8 @@ def locker_add_message(
     locker = current_locker(request, db) or create_locker(request, db)
     with locker_store(settings, locker) as store:
         importer = Importer(store, Analyzer.default(), timezone=ZONE, clock=settings.clock)
-        report = importer.import_text(
-            text, sender=sender.strip() or None, received_at=when, source_name="<web>"
+        report = importer.import_text(  # one message, as the checker analysed it
+            text, sender=sender.strip() or None, received_at=when, source_name="<web>", split=False
         )
     remember_import(request, report)
     return RedirectResponse("/locker", status_code=303)
