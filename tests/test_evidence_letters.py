@@ -703,3 +703,26 @@ def test_a_message_read_in_its_own_zone_is_shown_in_it(tmp_path: Path) -> None:
     assert shown == ["2025-03-05 10:00", "2025-03-05 23:30 (America/New_York)"]
     zh = render_letter("lender_complaint", "zh", ctx).markdown
     assert "时间为 Asia/Shanghai 时间（另注时区的除外）" in zh
+
+
+def test_a_right_to_left_override_in_a_message_is_shown_not_obeyed(tmp_path: Path) -> None:
+    """U+202E in a collector's text reversed the rest of the evidence line (its hash and
+    ledger number) when the letter was shown; it is written out visibly instead."""
+    s = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}", attachments_dir=tmp_path / "att")
+    rlo = "【招联金融】您已逾期，再不还款就上门。\u202e(http://x.example)gpj.exe"
+    Importer(s).import_text(
+        rlo, sender="10690000", received_at=dt.datetime(2025, 1, 14, 23, 5, tzinfo=CN)
+    )
+    pack = load_builtin("cn")
+    ctx = letter_context(s, build_cases(s, pack)[0], pack=pack, zone="Asia/Shanghai", now=NOW)
+    letter = render_letter("lender_complaint", "zh", ctx)
+    s.close()
+    assert "\u202e" not in letter.markdown
+    assert "上门。\\[U+202E\\](http://x.example)gpj.exe" in letter.markdown  # no link either
+    assert "上门。[U+202E](http://x.example)gpj.exe" in letters.to_text(letter)
+    pdf = tmp_path / "letter.pdf"
+    write_pdf(letter, pdf)
+    text = subprocess.run(
+        [poppler("pdftotext"), str(pdf), "-"], capture_output=True, text=True
+    ).stdout
+    assert "[U+202E]" in " ".join(text.split())

@@ -243,10 +243,19 @@ def letter_fits(kind: str, jurisdiction: str, *, scam: bool) -> str | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
 def md_escape(value: object) -> str:
-    """Text from a message, safe inside one Markdown line (no markup, no line breaks)."""
+    """Text from a message, safe inside one Markdown line (no markup, no line breaks).
+
+    Bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069)
+    are written out as ``[U+202E]``: an invisible right-to-left override in a collector's
+    text would otherwise reverse the rest of the line — the hash and ledger number after
+    it — and the reader should see that the message held one."""
     text = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return _BIDI_CONTROLS.sub(lambda m: f"\\[U+{ord(m.group()):04X}\\]", text)
 
 
 _env: Environment | None = None
