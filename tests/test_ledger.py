@@ -74,6 +74,33 @@ def test_a_recorded_head_still_in_the_chain_passes_and_counts_what_came_after() 
     assert not cut.ok and cut.problems[0].problem == "deleted"
 
 
+def test_verifying_after_a_known_entry_checks_only_the_continuation() -> None:
+    entries = chain(8)
+    whole = verify_chain(entries)
+    assert whole.head_seq == 8 and verify_chain([]).head_seq == 0
+    known = (3, entries[2].entry_hash)
+    report = verify_chain(entries[3:], after=known)
+    assert report.ok and report.checked == 5
+    assert (report.head_seq, report.head) == (8, entries[-1].entry_hash) == (8, whole.head)
+    nothing_new = verify_chain([], after=known)
+    assert nothing_new.ok and (nothing_new.head_seq, nothing_new.head) == known
+    # the first new entry must link to the known one
+    unlinked = verify_chain(entries[3:], after=(3, entries[1].entry_hash))
+    assert [(p.seq, p.problem) for p in unlinked.problems] == [(4, "inserted")]
+    # positions up to the known one are taken; missing new positions are named
+    again = verify_chain([entries[1], *entries[3:]], after=known)
+    assert [(p.seq, p.problem) for p in again.problems] == [(2, "inserted")]
+    assert "verified before" in again.problems[0].detail
+    same = verify_chain([entries[2], *entries[3:]], after=known)
+    assert [(p.seq, p.problem) for p in same.problems] == [(3, "inserted")]
+    gap = verify_chain([entries[3], *entries[5:]], after=known)
+    assert [(p.seq, p.problem) for p in gap.problems] == [(5, "deleted")]
+    # an edit before the known entry is not read, so not seen: the full pass finds it
+    edited = [*entries[:1], LedgerEntry(**{**entries[1].__dict__, "kind": "x"}), *entries[2:]]
+    assert verify_chain(edited[3:], after=known).ok
+    assert [(p.seq, p.problem) for p in verify_chain(edited).problems] == [(2, "edited")]
+
+
 def test_canonical_json_is_stable_and_refuses_non_json() -> None:
     assert canonical_json({"b": 1, "a": "催"}) == '{"a":"催","b":1}'.encode()
     with pytest.raises(TypeError, match="ISO"):
@@ -336,6 +363,48 @@ def test_reading_a_stream_walks_the_primary_key_not_a_sort_per_page(engine: Engi
         assert [r[2] for r in c.execute(led.page_query(10, 5))] == [11, 12, 13, 14, 15]
 
 
+def test_rows_after_a_row_id_and_the_last_entries_of_interleaved_streams(engine: Engine) -> None:
+    evidence, gateway = SqlLedger(engine, "evidence"), SqlLedger(engine, "gateway")
+    for i in range(6):
+        evidence.append_many([("message" if k % 3 else "call", {"n": i, "k": k}) for k in range(4)])
+        gateway.append("decision", {"n": i})
+    rows = list(evidence.rows(batch=5))
+    assert [e.seq for _, e in rows] == list(range(1, 25))
+    ids = [row_id for row_id, _ in rows]
+    assert ids == sorted(ids) and len(set(ids)) == 24
+    for batch in (1, 4, 1000):  # from any row on, only what was stored after it
+        after = [e.seq for _, e in evidence.rows(after_id=ids[10], batch=batch)]
+        assert after == list(range(12, 25))
+    assert list(evidence.rows(after_id=ids[-1])) == []
+    assert [e.seq for e in evidence.last(5)] == [24, 23, 22, 21, 20]  # newest first
+    assert [e.payload for e in evidence.last(3, kind="call")] == [
+        {"n": 5, "k": 3},
+        {"n": 5, "k": 0},
+        {"n": 4, "k": 3},
+    ]
+    assert [e.seq for e in gateway.last(100)] == [6, 5, 4, 3, 2, 1]
+    assert evidence.last(0) == [] and SqlLedger(engine, "empty").last(5) == []
+
+
+def test_the_last_entries_walk_the_primary_key_backwards_not_a_sort(engine: Engine) -> None:
+    """Like the pages of `entries`: with the stream compared as the bare column, SQLite reads
+    the whole stream through the (stream, seq) index and sorts it by id."""
+    led = SqlLedger(engine, "evidence")
+    led.append_many([("message", {"n": i}) for i in range(50)])
+    SqlLedger(engine, "gateway").append_many([("decision", {"n": i}) for i in range(5)])
+    for query in (led.last_query(5), led.last_query(5, kind="message")):
+        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as c:
+            plan = [str(r[-1]) for r in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+            assert plan == ["SCAN ledger_entries"], plan  # the rowid, backwards; no index
+            assert [r[2] for r in c.execute(query)] == [50, 49, 48, 47, 46]
+        bare = sql.replace("(ledger_entries.stream || '')", "ledger_entries.stream")
+        assert bare != sql
+        with engine.connect() as c:
+            plan = [str(r[-1]) for r in c.exec_driver_sql(f"EXPLAIN QUERY PLAN {bare}")]
+        assert "USE TEMP B-TREE FOR ORDER BY" in plan, plan  # what the expression avoids
+
+
 def test_sql_append_inside_callers_transaction_rolls_back_with_it(engine: Engine) -> None:
     led = SqlLedger(engine, "evidence")
     with pytest.raises(RuntimeError), engine.begin() as c:
@@ -553,6 +622,30 @@ def test_postgresql_pages_of_a_stream_need_no_sort(pg_url: str) -> None:
         c.exec_driver_sql("SET enable_bitmapscan = off")
         plan = "\n".join(r[0] for r in c.exec_driver_sql(f"EXPLAIN {sql}"))
     assert "ledger_entries_pkey" in plan and "Sort" not in plan, plan
+    eng.dispose()
+
+
+def test_postgresql_last_entries_and_rows_after_a_row_need_no_sort(pg_url: str) -> None:
+    eng = create_engine(pg_url)
+    led = SqlLedger(eng, "newest")
+    led.create_table()
+    led.append_many([("message" if i % 2 else "call", {"n": i}) for i in range(30)])
+    SqlLedger(eng, "other").append_many([("decision", {"n": i}) for i in range(5)])
+    assert [e.payload for e in led.last(3)] == [{"n": 29}, {"n": 28}, {"n": 27}]
+    assert [e.payload for e in led.last(2, kind="call")] == [{"n": 28}, {"n": 26}]
+    ids = [row_id for row_id, _ in led.rows(batch=7)]
+    assert [e.payload for _, e in led.rows(after_id=ids[25], batch=2)] == [
+        {"n": i} for i in range(26, 30)
+    ]
+    for query in (led.last_query(3), led.last_query(3, kind="call")):
+        sql = str(query.compile(eng, compile_kwargs={"literal_binds": True}))
+        with eng.connect() as c:
+            # as for pages: what a large table gets (on a few rows a seq scan and sort wins)
+            c.exec_driver_sql("SET enable_seqscan = off")
+            c.exec_driver_sql("SET enable_bitmapscan = off")
+            plan = "\n".join(r[0] for r in c.exec_driver_sql(f"EXPLAIN {sql}"))
+        assert "Index Scan Backward using ledger_entries_pkey" in plan, plan
+        assert "Sort" not in plan, plan
     eng.dispose()
 
 

@@ -419,25 +419,26 @@ def test_staff_desk_lists_gateway_decisions_and_chain_state(
     settings = WebSettings(data_dir=tmp_path, secret_key="t", clock=lambda: NOW, decision_log=log)
     app = create_app(settings)
     seed_demo(app.state.web.sessions, now=NOW, passwords=PASSWORDS)
-    reads: list[str] = []
-    real_entries = SqlLedger.entries
+    reads: list[int] = []
+    real_rows = SqlLedger.rows
 
     def counted(self: SqlLedger, **kw: Any) -> Any:
-        reads.append(self.stream)
-        return real_entries(self, **kw)
+        reads.append(kw.get("after_id", 0))
+        return real_rows(self, **kw)
 
-    monkeypatch.setattr(SqlLedger, "entries", counted)
+    monkeypatch.setattr(SqlLedger, "rows", counted)
     wangfang = login(app, "wangfang")
     page = wangfang.get("/staff").text
     assert 'data-chain-ok="true"' in page and "决策日志的哈希链完整" in page
     assert "拦截 1" in page and "放行 1" in page
     assert page.count('class="gw-') == 2 and "zhangwei" in page
     assert "13812345678" not in page  # the log keeps phones masked
-    assert len(reads) == 1  # counted and verified in one read of the log
-    with engine.begin() as c:  # an edit in the database shows on the next view
+    assert reads == [0]  # counted and verified in one read of the log
+    with engine.begin() as c:  # an edit of the last entry shows on the next view
         c.execute(text("UPDATE ledger_entries SET recorded_at = '2020-01-01T00:00:00+00:00'"))
     page = wangfang.get("/staff").text
     assert 'data-chain-ok="false"' in page and "拦截 1" in page
+    assert reads == [0, 1]  # that view read from the last entry on (tests/test_web_decision_log.py)
 
 
 def test_serve_wires_a_gateway_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -204,6 +204,8 @@ class ChainReport:
     problems: list[ChainProblem] = field(default_factory=list)
     after_head: int = 0
     """Entries after a recorded head that was found in the chain (appended since)."""
+    head_seq: int = 0
+    """The position of `head` (0: no entry)."""
 
     def describe(self) -> str:
         if self.ok:
@@ -225,7 +227,10 @@ class ChainReport:
 
 
 def verify_chain(
-    entries: Iterable[LedgerEntry], *, expected_head: str | None = None
+    entries: Iterable[LedgerEntry],
+    *,
+    expected_head: str | None = None,
+    after: tuple[int, str] | None = None,
 ) -> ChainReport:
     """Walk entries in stored order and name every break, once.
 
@@ -241,14 +246,22 @@ def verify_chain(
     saved elsewhere, e.g. in an exported bundle) also catches entries removed from the end:
     it must be in the chain. Entries appended after it are normal growth and counted in
     `after_head`, not reported as problems.
+
+    `after` = (position, entry hash) of an entry verified before: `entries` are then only
+    what was stored after it (an incremental check). Positions up to it count as taken, so
+    the first new entry must link to it, and a new entry claiming an earlier position is
+    ``inserted``. Nothing before it is read, so an edit there goes unnoticed: verify from the
+    start for that. `checked` counts the new entries only; with none, the head is `after`'s.
     """
     report = ChainReport()
+    base = 0 if after is None else after[0]  # positions up to `base` were verified before
     seen: dict[int, str] = {}  # position -> entry hash of the first entry holding it
-    waiting: dict[
-        int, str
-    ] = {}  # position -> prev_hash, for entries stored before their predecessor
+    if after is not None:
+        seen[base] = after[1]
+    # position -> prev_hash, for entries stored before their predecessor
+    waiting: dict[int, str] = {}
     missing = _Gaps()  # positions below the highest seen that no entry has held yet
-    high = 0  # highest position seen
+    high = base  # highest position seen
 
     def link_problem(seq: int, prev_hash: str) -> None:
         known = prev_hash in seen.values()
@@ -290,6 +303,16 @@ def verify_chain(
                 ChainProblem(e.seq, "inserted", "没有这个位置 / no such position")
             )
             continue
+        if e.seq < base:
+            report.problems.append(
+                ChainProblem(
+                    e.seq,
+                    "inserted",
+                    f"第 {e.seq} 位此前已核对过，属于另一条目 / position {e.seq} was verified "
+                    "before, in another entry",
+                )
+            )
+            continue
         if e.seq > high + 1:
             missing.add(high + 1, e.seq - 1)
         elif e.seq < high:
@@ -327,6 +350,7 @@ def verify_chain(
         report.problems.append(ChainProblem(lo, "deleted", what))
     report.problems.sort(key=lambda p: p.seq)  # stable: an entry's own problems keep their order
     report.head = seen.get(high, GENESIS)
+    report.head_seq = high
     if expected_head is not None and expected_head != report.head:
         at = next((seq for seq, h in seen.items() if h == expected_head), None)
         if at is None:

@@ -239,15 +239,47 @@ class SqlLedger:
 
     def entries(self, *, batch: int = 1000) -> Iterator[LedgerEntry]:
         """All entries of the stream in stored (row) order, streamed in batches."""
-        last_id = 0
+        for _, entry in self.rows(batch=batch):
+            yield entry
+
+    def rows(self, *, after_id: int = 0, batch: int = 1000) -> Iterator[tuple[int, LedgerEntry]]:
+        """``(row id, entry)`` of the stream's entries stored after row `after_id`, in row
+        order, streamed in batches: a reader that remembers the last row id it saw reads only
+        what came since."""
+        last_id = after_id
         while True:
             with self.engine.connect() as c:
                 rows = c.execute(self.page_query(last_id, batch)).all()
             if not rows:
                 return
             for row in rows:
-                yield _entry(*row[1:])
+                yield row[0], _entry(*row[1:])
             last_id = rows[-1][0]
+
+    def last(self, n: int, *, kind: str | None = None) -> list[LedgerEntry]:
+        """The stream's last `n` entries (only those of `kind`, when given), newest first in
+        row order; reads about `n` rows whatever the stream's length (see `last_query`)."""
+        if n <= 0:
+            return []
+        with self.engine.connect() as c:
+            rows = c.execute(self.last_query(n, kind=kind)).all()
+        return [_entry(*row[1:]) for row in rows]
+
+    def last_query(self, n: int, *, kind: str | None = None) -> Select[Any]:
+        """The stream's last `n` entries (of `kind`), newest first by row id.
+
+        As in `page_query`, the stream is compared as ``stream || ''`` so the database walks
+        the primary key backwards from the end and stops after `n` matching rows (passing over
+        other streams' rows and, with `kind`, the stream's other kinds). Compared as the bare
+        column, SQLite would read the whole stream through the (stream, seq) index and sort it
+        by id."""
+        t = ledger_entries
+        query = select(t.c.id, *(t.c[name] for name in _COLUMNS)).where(
+            t.c.stream.concat("") == self.stream
+        )
+        if kind is not None:
+            query = query.where(t.c.kind == kind)
+        return query.order_by(t.c.id.desc()).limit(n)
 
     def page_query(self, after_id: int, batch: int) -> Select[Any]:
         """The stream's next `batch` entries after row `after_id`, in row order.

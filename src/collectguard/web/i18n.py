@@ -517,12 +517,28 @@ CATALOG: dict[str, tuple[str, str]] = {
         "export the audit log with `collectguard gateway`.",
     ),
     "staff.chain_ok": (
-        "决策日志的哈希链完整（{n} 条记录）。",
-        "The decision log's hash chain is intact ({n} entries).",
+        "决策日志的哈希链完整：链已核对至第 {n} 条（{at}）。",
+        "The decision log's hash chain is intact: chain verified up to entry {n} ({at}).",
     ),
     "staff.chain_broken": (
-        "决策日志的哈希链校验失败，请立即用 collectguard gateway 核查！",
-        "The decision log's hash chain does not verify: check it with collectguard gateway now!",
+        "决策日志的哈希链校验失败：{k} 处问题（链已核对至第 {n} 条，{at}），请立即用 "
+        "collectguard gateway 核查！",
+        "The decision log's hash chain does not verify: {k} problem(s) (chain verified up to "
+        "entry {n}, {at}). Check it with collectguard gateway now!",
+    ),
+    "staff.chain_more": ("……另有 {n} 处问题", "… and {n} more problem(s)"),
+    "staff.chain_scope": (
+        "每次打开本页只核对上次之后新增的记录（并确认上次核对到的最后一条没有变）；更早的记录"
+        "被改动，只有“完整核对”才能发现。上次完整核对：{at}，共 {n} 条。",
+        "Each view of this page checks only the entries added since the last view (and that the "
+        "last entry checked is unchanged); an edit to an older entry is found only by "
+        "“verify the whole log”. Last full check: {at}, {n} entries.",
+    ),
+    "staff.chain_verify_all": ("完整核对（从第一条起）", "Verify the whole log now"),
+    "staff.chain_verified": (
+        "已从第一条起完整核对决策日志，结果见“发送前合规网关”。",
+        "The whole decision log was verified from its first entry: see the result under "
+        "“Pre-send compliance gateway”.",
     ),
     "staff.recent_decisions": (
         "最近的发送前决策（最新在前）",

@@ -2,7 +2,8 @@
 
 Owns: sign-in/out, a borrower's bills, progress, repayment-plan options (from the repayment
 planner) and requests, contact preferences, complaints; the staff desk (complaints inbox,
-plan requests, gateway decisions, the latest audit runs — their pages are `audits`).
+plan requests, gateway decisions (read and verified by `decision_log`), the latest audit
+runs (their pages are `audits`)).
 Every borrower query is filtered by the signed-in user's id, so another borrower's ids
 answer 404 exactly like ids that do not exist.
 """
@@ -10,9 +11,6 @@ answer 404 exactly like ids that do not exist.
 from __future__ import annotations
 
 import secrets
-from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
@@ -21,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from collectguard import Analyzer
-from collectguard.ledger import LedgerEntry, verify_chain
 from collectguard.repayment.caps import CN_JUDICIAL_24
 from collectguard.repayment.models import (
     BorrowerProfile,
@@ -32,6 +29,7 @@ from collectguard.repayment.models import (
 )
 from collectguard.web.audits import recent_runs
 from collectguard.web.consumer import verdict_values
+from collectguard.web.decision_log import gateway_summary, verify_decision_log
 from collectguard.web.deps import (
     Borrower,
     Csrf,
@@ -52,7 +50,7 @@ from collectguard.web.models import (
     User,
 )
 from collectguard.web.security import verify_password
-from collectguard.web.settings import LENDER_ZONE, WebSettings
+from collectguard.web.settings import LENDER_ZONE
 
 __all__ = ["COMPLAINT_CATEGORIES", "PLAN_DECISIONS", "router"]
 
@@ -467,55 +465,11 @@ def staff_plan_decision(
     return _redirect("/staff")
 
 
-@dataclass(frozen=True)
-class GatewayRow:
-    recorded_at: str
-    decision: str
-    channel: str
-    debtor_id: str
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class GatewaySummary:
-    rows: list[GatewayRow]
-    counts: dict[str, int]
-    chain_ok: bool
-    chain_head: str
-    checked: int
-
-
-def gateway_summary(settings: WebSettings, limit: int = 50) -> GatewaySummary | None:
-    """Recent gateway decisions (newest first), counts by verdict, and the chain's state,
-    from ONE read of the decision log: the chain is verified over the very entries that
-    are counted (reading it twice doubled the page's cost, which grows with the log)."""
-    log = settings.decision_log
-    if log is None:
-        return None
-    rows: deque[GatewayRow] = deque(maxlen=limit)
-    counts: dict[str, int] = {}
-
-    def tally(entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
-        for entry in entries:
-            if entry.kind == "decision" and entry.payload:
-                req = entry.payload.get("request") or {}
-                dec = entry.payload.get("decision") or {}
-                verdict = str(dec.get("decision", "?"))
-                counts[verdict] = counts.get(verdict, 0) + 1
-                reasons = tuple(
-                    str(r.get("message_zh") or r.get("rule_id") or "")
-                    for r in dec.get("reasons") or ()
-                )
-                rows.append(
-                    GatewayRow(
-                        recorded_at=entry.recorded_at[:19].replace("T", " "),
-                        decision=verdict,
-                        channel=str(req.get("channel", "")),
-                        debtor_id=str(req.get("debtor_id", "")),
-                        reasons=reasons,
-                    )
-                )
-            yield entry
-
-    report = verify_chain(tally(log.entries()))
-    return GatewaySummary(list(reversed(rows)), counts, report.ok, report.head, report.checked)
+@router.post("/staff/gateway/verify", dependencies=[Csrf])
+def staff_verify_decision_log(request: Request, user: Staff) -> Response:
+    """Verify the gateway's whole decision log from its first entry (page views check only
+    what is new); the staff desk then shows the result."""
+    if verify_decision_log(context(request).settings) is None:
+        raise HTTPException(status_code=404)
+    flash(request, "staff.chain_verified")
+    return _redirect("/staff#gw-head")
