@@ -6,6 +6,7 @@ import base64
 import csv
 import datetime as dt
 import hashlib
+import html
 import io
 import json
 import shutil
@@ -415,3 +416,25 @@ def test_spreadsheet_formulas_in_texts_stay_text_in_messages_csv(tmp_path: Path)
     assert by_text[THREAT]["party"] == "10690000"  # ordinary values are left as they are
     assert formula in [i["content"]["text"] for i in items if i["item"] == "message"]
     assert verify_bundle(path).ok
+
+
+def test_the_report_lists_the_first_and_last_rows_of_a_long_timeline(
+    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """report.pdf's table grows WeasyPrint's memory with every row (3,000: 675 MiB): a long
+    timeline shows its first and last rows and says where the rest is."""
+    from collectguard.evidence import bundle
+
+    pack = load_builtin("cn")
+    case = build_cases(store, pack)[0]
+    assert len(case.timeline) == 3
+    full = bundle.report_html(case, pack, "Asia/Shanghai", chain_head="0" * 64, created="t")
+    monkeypatch.setattr(bundle, "REPORT_MAX_ROWS", 2)
+    cut = bundle.report_html(case, pack, "Asia/Shanghai", chain_head="0" * 64, created="t")
+    timeline = cut.split('class="timeline"', 1)[1]
+    assert timeline.count("<tr><td>") == 2  # the first and the last item
+    assert "中间 1 条未列出" in cut and "1 items in between are not listed" in cut
+    assert "(3 in all)" in cut and "messages.csv" in timeline
+    assert full.split('class="timeline"', 1)[1].count("<tr><td>") == 3
+    first, last = case.timeline[0], case.timeline[-1]
+    assert html.escape(first.summary) in timeline and html.escape(last.summary) in timeline
