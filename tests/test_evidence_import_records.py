@@ -382,3 +382,26 @@ def test_an_android_xml_declaring_an_unreadable_encoding_is_a_clear_error(
         Importer(store).import_file(f, format="android")
     assert zh_then_en(str(info.value), "编码无法读取", "encoding the XML declares cannot be read")
     assert messages(store) == []
+
+
+# ---------------------------------------------------------------------------- read at most N
+def test_max_records_stops_reading_and_says_where(store: EvidenceStore, tmp_path: Path) -> None:
+    """`max_records` (the web caps a locker with it): messages and calls past it are left
+    unread, rejected records do not count, `stopped_at` names the first one left; the run
+    records the name it is given instead of the path."""
+    lines: list[dict[str, Any]] = [{"text": ""}]  # rejected: not counted
+    lines += [
+        {"text": f"{PLAIN} #{i}", "sender": "10690000", "received_at": f"2025-01-{i + 1:02d} 09:00"}
+        for i in range(6)
+    ]
+    source = jsonl(tmp_path / "m.jsonl", *lines)
+    report = Importer(store).import_file(source, max_records=4, source_name="我的短信.jsonl")
+    assert (report.new, report.rejected, report.status) == (4, 1, "complete")
+    assert report.stopped_at == "第6行 / line 6"
+    assert len(messages(store)) == 4 and runs(store)[-1].source_name == "我的短信.jsonl"
+    assert verify_store(store).ok
+    again = Importer(store).import_file(source, max_records=10)  # room for all: reads to the end
+    assert (again.new, again.duplicate, again.stopped_at) == (2, 4, None)
+    assert runs(store)[-1].source_name == str(source)
+    with pytest.raises(ValueError):
+        Importer(store).import_file(source, max_records=-1)

@@ -10,6 +10,7 @@ import io
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,37 @@ def test_upload_size_limit_and_csrf(tmp_path: Path) -> None:
     assert r.status_code == 413
     r = client.post("/backup", files={"backup": ("sms.xml", BACKUP)})
     assert r.status_code == 403
+
+
+def test_a_chunked_upload_over_the_limit_gets_413(tmp_path: Path) -> None:
+    """A body without Content-Length is counted while it is read: past the limit the answer
+    is the same 413 as for a declared length, and nothing is imported."""
+    settings = WebSettings(data_dir=tmp_path, secret_key="t", max_upload_bytes=2048)
+    client = TestClient(create_app(settings))
+    token = csrf(client, "/backup")
+    boundary = "cg-test-boundary"
+
+    def body(payload: bytes) -> bytes:
+        return (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
+                f"{token}\r\n--{boundary}\r\n"
+                'Content-Disposition: form-data; name="backup"; filename="sms.xml"\r\n'
+                "Content-Type: text/xml\r\n\r\n"
+            ).encode()
+            + payload
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+
+    def chunked(data: bytes) -> Iterator[bytes]:  # no length: sent as it is produced
+        for start in range(0, len(data), 512):
+            yield data[start : start + 512]
+
+    headers = {"content-type": f"multipart/form-data; boundary={boundary}"}
+    big = BACKUP + b"<!--" + b"x" * 4096 + b"-->"
+    r = client.post("/backup", content=chunked(body(big)), headers=headers)
+    assert r.status_code == 413 and r.text == "请求内容过大 / Request body too large"
+    assert not (tmp_path / "lockers").exists()
+    # a small chunked upload still goes through
+    r = client.post("/backup", content=chunked(body(BACKUP)), headers=headers)
+    assert r.status_code == 200 and "我的证据柜" in r.text

@@ -5,8 +5,10 @@ the verdict card; CSRF on every new form."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -88,8 +90,17 @@ def links(page: str) -> list[str]:
     return re.findall(r'href="(/locker/cases/[^"]+)"', page)
 
 
+def keep_form(client: TestClient) -> dict[str, str]:
+    """The "keep" / "replace the key" form of the locker page: CSRF token and key version."""
+    page = client.get("/locker").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    version = re.search(r'name="version" value="([^"]*)"', page)
+    assert token
+    return {"csrf_token": token.group(1), **({"version": version.group(1)} if version else {})}
+
+
 def keep(client: TestClient) -> str:
-    r = client.post("/locker/keep", data={"csrf_token": csrf(client, "/locker")})
+    r = client.post("/locker/keep", data=keep_form(client))
     assert r.status_code == 200
     match = re.search(r'data-testid="locker-key">([^<]+)<', r.text)
     assert match
@@ -373,6 +384,7 @@ def test_one_locker_never_reads_another(app: FastAPI, tmp_path: Path) -> None:
     routes = locker_routes()
     data_routes = [r for r in routes if "{cid}" in r.path]
     assert {r.path for r in data_routes} == {
+        "/locker/cases/{cid}",
         "/locker/cases/{cid}/letters/{name}",
         "/locker/cases/{cid}/bundle",
     }
@@ -533,12 +545,10 @@ def test_locker_pages_render_in_both_languages(app: FastAPI) -> None:
     client = TestClient(app)
     assert "Open my evidence locker" in client.get("/locker?lang=en").text
     page = upload(client)
-    assert '<html lang="en">' in page and "Letters" in page and "English version" in page
-    assert "Delete my data" in page
-    assert (
-        "Write down your locker key"
-        in client.post("/locker/keep", data={"csrf_token": csrf(client, "/locker")}).text
-    )
+    assert '<html lang="en">' in page and "Letters" in page and "Delete my data" in page
+    # the buttons say which language each letter is in
+    assert ">PDF (Chinese)<" in page and ">Word (Chinese)<" in page and ">PDF (English)<" in page
+    assert "Write down your locker key" in client.post("/locker/keep", data=keep_form(client)).text
     assert client.get("/locker").headers["cache-control"] == "no-store"
 
 
@@ -563,16 +573,323 @@ def test_without_a_cjk_font_pdf_is_refused_clearly(
     assert r.status_code == 503 and "Traceback" not in r.text
 
 
+def session_data(client: TestClient) -> dict[str, object]:
+    """What the signed (not encrypted) session cookie carries: anyone holding it can read it."""
+    raw = client.cookies.get("cg_session")
+    assert raw
+    payload = raw.split(".")[0]
+    return dict(json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4))))
+
+
 def test_the_key_page_shows_the_key_only_once(app: FastAPI) -> None:
     client = TestClient(app)
     upload(client)
-    r = client.post(
-        "/locker/keep", data={"csrf_token": csrf(client, "/locker")}, follow_redirects=False
-    )
-    assert r.status_code == 303 and r.headers["location"] == "/locker/key"
-    key = re.search(r'data-testid="locker-key">([^<]+)<', client.get("/locker/key").text)
+    form = keep_form(client)
+    r = client.post("/locker/keep", data=form, follow_redirects=False)
+    # shown in the answer to "keep" itself: the key never travels in the session cookie
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    key = re.search(r'data-testid="locker-key">([^<]+)<', r.text)
     assert key
-    again = client.get("/locker/key", follow_redirects=False)  # a reload
-    assert again.status_code == 303 and again.headers["location"] == "/locker"
-    assert key.group(1) not in client.get("/locker").text
-    assert client.get("/locker/key").headers["cache-control"] == "no-store"
+    canonical = normalise_key(key.group(1))
+    assert not any(canonical in normalise_key(str(v)) for v in session_data(client).values())
+    assert "new_key" not in session_data(client)
+    # a reload re-sends the form: the key is not silently replaced, the locker page says so
+    again = client.post("/locker/keep", data=form)
+    assert again.status_code == 200 and "没有再次更换" in again.text
+    assert key.group(1) not in again.text
+    other = TestClient(app)
+    r = other.post("/locker/open", data={"csrf_token": csrf(other, "/locker"), "key": key.group(1)})
+    assert r.status_code == 200 and "招联" in r.text  # still the key that was shown
+    # the old address of the key page shows nothing
+    old = client.get("/locker/key", follow_redirects=False)
+    assert old.status_code == 303 and old.headers["location"] == "/locker"
+
+
+# ---------------------------------------------------------------- another device, the key replaced
+
+
+def test_replacing_the_key_closes_the_locker_on_every_other_device(app: FastAPI) -> None:
+    owner = TestClient(app)
+    upload(owner)
+    old = keep(owner)
+    # a second device opens it with the key and is remembered (the box is ticked by default)
+    other = TestClient(app)
+    r = other.post("/locker/open", data={"csrf_token": csrf(other, "/locker"), "key": old,
+                                         "remember": "true"})  # fmt: skip
+    assert r.status_code == 200 and "招联" in r.text
+    remembered = other.cookies.get("cg_locker")
+    assert remembered
+    case_link = links(r.text)[0]
+    new = keep(owner)  # "换一把新钥匙": the old key leaked
+    # the other device's live session no longer opens it ...
+    page = other.get("/locker").text
+    assert "打开我的证据柜" in page and "招联" not in page and "钥匙尾号" not in page
+    assert other.get(case_link).status_code == 404
+    assert other.get("/locker/verify").status_code == 404
+    # ... nor does its remembered-device cookie in a new session (the next day)
+    later = TestClient(app, cookies={"cg_locker": remembered})
+    page = later.get("/locker").text
+    assert "打开我的证据柜" in page and normalise_key(new)[-4:] not in page
+    # the owner's device stays open, in this session and by its own (new) cookie
+    assert "招联" in owner.get("/locker").text
+    cookie = owner.cookies.get("cg_locker")
+    assert cookie and "招联" in TestClient(app, cookies={"cg_locker": cookie}).get("/locker").text
+    # and only the new key opens it
+    third = TestClient(app)
+    token = csrf(third, "/locker")
+    assert third.post("/locker/open", data={"csrf_token": token, "key": old}).status_code == 401
+    assert "招联" in third.post("/locker/open", data={"csrf_token": token, "key": new}).text
+
+
+def test_lockers_kept_before_key_nonces_keep_working(tmp_path: Path, clock: Clock) -> None:
+    """A web database from before the `key_nonce` column: the column is added on start, old
+    rows read None, and a cookie of that time (the folder alone) still opens its locker until
+    the key is replaced."""
+    import itsdangerous
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy import text as sql_text
+
+    settings = WebSettings(data_dir=tmp_path, secret_key="locker-test", clock=clock)
+    app = create_app(settings)
+    owner = TestClient(app)
+    upload(owner)
+    keep(owner)
+    engine = create_engine(settings.database_url())
+    with engine.begin() as conn:  # back to the old schema, with the kept locker in it
+        conn.execute(sql_text("ALTER TABLE web_consumer_locker DROP COLUMN key_nonce"))
+    assert "key_nonce" not in {c["name"] for c in inspect(engine).get_columns(
+        "web_consumer_locker")}  # fmt: skip
+    app = create_app(settings)  # a restart on the new code
+    assert "key_nonce" in {c["name"] for c in inspect(engine).get_columns("web_consumer_locker")}
+    (row,) = lockers(app)
+    assert row.key_nonce is None and row.key_sha256
+    legacy = itsdangerous.TimestampSigner("locker-test", salt="cg-locker").sign(row.folder)
+    device = TestClient(app, cookies={"cg_locker": legacy.decode()})
+    assert "招联" in device.get("/locker").text
+    keep(device)  # replaced: from now on the old cookie opens nothing
+    stale = TestClient(app, cookies={"cg_locker": legacy.decode()})
+    assert "打开我的证据柜" in stale.get("/locker").text
+
+
+def test_the_page_says_whether_this_device_remembers_the_locker(app: FastAPI) -> None:
+    owner = TestClient(app)
+    upload(owner)
+    key = keep(owner)
+    page = owner.get("/locker").text
+    assert 'data-remembered="yes"' in page and "本设备会记住 90 天" in page
+    assert "在公用电脑上用完请点“在本设备上退出”" in page
+    shared = TestClient(app)  # a shared computer: "remember" unticked
+    r = shared.post("/locker/open", data={"csrf_token": csrf(shared, "/locker"), "key": key})
+    assert r.status_code == 200 and shared.cookies.get("cg_locker") is None
+    assert 'data-remembered="no"' in r.text and "90 天" not in r.text
+    assert "本设备没有记住它" in r.text and "8 小时" in r.text
+    english = shared.get("/locker?lang=en").text
+    assert "This device does not remember it" in english and "90 days" not in english
+
+
+# ---------------------------------------------------------------- big lockers stay light
+
+
+def test_an_upload_stops_at_the_lockers_limit(tmp_path: Path, clock: Clock) -> None:
+    app = create_app(WebSettings(data_dir=tmp_path, secret_key="locker-test", clock=clock,
+                                 max_locker_messages=5))  # fmt: skip
+    client = TestClient(app)
+    eight = backup(*[("10690000", 1 + i, 9, f"{PLAIN} #{i}") for i in range(8)])
+    page = upload(client, eight)
+    assert "新增 5 条" in page and 'data-import="limit"' in page
+    assert "最多保存 5 条短信和通话记录" in page and "collectguard evidence import" in page
+    assert "证据柜现有 5 条" in page and "短信 5 条" in page
+    # the locker is full: a further upload imports nothing and says why
+    r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                    files={"backup": ("more.xml", ZHAOLIAN)})  # fmt: skip
+    assert (
+        r.status_code == 400 and "证据柜已满" in r.text and "collectguard evidence import" in r.text
+    )
+    assert "短信 5 条" in client.get("/locker").text
+    # the stateless bundle reads no more than that either
+    r = client.post("/backup/bundle", data={"csrf_token": csrf(client, "/backup")},
+                    files={"backup": ("sms.xml", eight)})  # fmt: skip
+    assert r.status_code == 400 and "超过 5 条记录" in r.text
+
+
+def test_a_locker_with_thousands_of_messages_keeps_its_page_small(app: FastAPI) -> None:
+    from collectguard import Analyzer
+    from collectguard.evidence.ingest import Importer
+    from collectguard.web.locker import locker_store
+
+    client = TestClient(app)
+    upload(client)
+    start = dt.datetime(2025, 10, 1, tzinfo=CN)
+    body = "".join(  # 2,500 threats over 100 days, between 08:00 and 21:00
+        f'<sms address="10690000" type="1" body="{THREAT}（第{i}次）" date="'
+        f'{int((start + dt.timedelta(days=i % 100, hours=8 + i % 14)).timestamp() * 1000)}" />\n'
+        for i in range(2500)
+    )
+    source = app.state.web.settings.data_dir / "big.xml"
+    source.write_text(f"<?xml version='1.0' encoding='UTF-8'?>\n<smses>\n{body}</smses>\n")
+    with locker_store(app.state.web.settings, lockers(app)[0]) as store:
+        Importer(store, Analyzer.default(), timezone="Asia/Shanghai").import_file(source)
+    r = client.get("/locker")
+    page = r.text
+    assert r.status_code == 200 and len(r.content) < 60_000, len(r.content)
+    assert page.count("<li><time>") == 20 and "另有 2,481 条" in page  # 2,501 flagged in all
+    days = 100 + 2  # and the two days of the first upload
+    assert page.count('<th scope="row">') == 31 and f"只列出最近 31 天，共 {days} 天" in page
+    case_page = next(h for h in links(page) if h.count("/") == 3)
+    full = client.get(case_page)
+    assert full.status_code == 200 and full.text.count("<li><time>") == 200
+    assert full.text.count('<th scope="row">') == days and "第 1 / 13 页" in full.text
+    last = client.get(case_page + "?page=13").text
+    assert last.count("<li><time>") == 101 and "上一页" in last and "下一页" not in last
+    english = client.get("/locker?lang=en").text
+    assert "and 2,481 more" in english and f"The latest 31 of {days} days" in english
+    assert client.get(case_page + "?page=0").status_code == 400
+
+
+# ---------------------------------------------------------------- what an import says
+
+
+def test_a_file_that_breaks_part_way_keeps_what_was_read(app: FastAPI) -> None:
+    rows = [("10690000", 1 + i % 27, 9 + i % 12, f"{PLAIN} #{i}") for i in range(40)]
+    full = backup(*rows)
+    truncated = full[: int(len(full) * 0.6)]
+    # into an open locker
+    client = TestClient(app)
+    upload(client, ZHAOLIAN)
+    page = upload(client, truncated)
+    match = re.search(r"已导入 (\d+) 条，文件在第 (\d+) 行处中断", page)
+    assert match, page
+    kept, line = int(match.group(1)), int(match.group(2))
+    assert 0 < kept < 40 and line == kept + 3  # the XML declaration and <smses> come first
+    assert "XML 格式错误或文件不完整" in page  # the library's own reason
+    assert f"短信 {3 + kept} 条" in page
+    # into a new locker: kept too (as the CLI does), not deleted
+    fresh = TestClient(app)
+    page = upload(fresh, truncated)
+    assert f"已导入 {kept} 条，文件在第 {line} 行处中断" in page and f"短信 {kept} 条" in page
+    assert len(lockers(app)) == 2
+    english = fresh.get("/locker?lang=en").text  # shown once: a reload shows the locker alone
+    assert "the file breaks" not in english
+    again = upload(fresh, truncated)
+    assert f"{kept} imported; the file breaks at line {line}." in again
+    assert f"This import: 0 new, {kept} already here" in again
+
+
+def test_rejected_records_are_listed_with_position_and_reason(app: FastAPI) -> None:
+    jsonl = "\n".join([
+        json.dumps({"text": PLAIN, "sender": "10690000",
+                    "received_at": "2026-01-15T09:00:00+08:00"}, ensure_ascii=False),
+        '{"text": "broken',
+        "not json at all",
+        '{"text": "x", "received_at": "yesterday"}',
+        '{"text": ""}',
+    ]).encode() + b"\n"  # fmt: skip
+    client = TestClient(app)
+    r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                    files={"backup": ("m.jsonl", jsonl)})  # fmt: skip
+    page = r.text
+    assert "无法读取 4 条" in page and 'data-import="rejections"' in page
+    for position, reason in (("第2行 / line 2", "不是 JSON / not JSON"),
+                             ("第4行 / line 4", "时间无法识别 / unreadable time"),
+                             ("第5行 / line 5", "正文为空 / empty message text")):  # fmt: skip
+        assert f"<bdi>{position}</bdi>：<bdi>{reason}" in page, position
+    csv = ("内容,号码,时间\n" f"{PLAIN},10690000,2026-01-15 09:00\n"
+           f'"{THREAT},10690000,2026-01-14 23:00\n' f"{PLAIN}1,10690000,2026-01-16 09:00\n"
+           f"{PLAIN}2,10690000,2026-01-17 09:00\n").encode()  # fmt: skip
+    r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                    files={"backup": ("e.csv", csv)})  # fmt: skip
+    assert "第3行开始的引号没有闭合" in r.text and "第2条（第5行）/ record 2 (line 5)" in r.text
+    # many: the first 20, and how many there were
+    many = ("\n".join(["not json"] * 25) + "\n").encode()
+    r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                    files={"backup": ("n.jsonl", b'{"text": "x"}\n' + many)})  # fmt: skip
+    assert "（前 20 条，共 25 条）" in r.text and r.text.count("不是 JSON / not JSON") == 20
+
+
+def test_impossible_dates_are_flagged(app: FastAPI) -> None:
+    seconds = ZHAOLIAN
+    for d, h in ((14, 23), (15, 9), (15, 10)):
+        seconds = seconds.replace(str(ms(d, h)).encode(), str(ms(d, h) // 1000).encode())
+    client = TestClient(app)
+    page = upload(client, seconds)
+    assert 'data-import="odd-times"' in page and "3 条记录的时间在 2000 年以前或在未来" in page
+    assert "1970" in page and "毫秒写成了秒" in page
+    assert 'data-import="odd-times"' not in upload(client, ZHAOLIAN)  # right dates: no warning
+
+
+def test_import_runs_record_the_file_name_not_the_temporary_path(app: FastAPI) -> None:
+    from collectguard.evidence.models import ImportRun
+    from collectguard.web.locker import locker_store
+
+    client = TestClient(app)
+    for name in ("我的短信 2026-01.xml", "C:\\Users\\me\\Desktop\\备份\u202e.xml"):
+        r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                        files={"backup": (name, ZHAOLIAN)})  # fmt: skip
+        assert r.status_code == 200
+    with locker_store(app.state.web.settings, lockers(app)[0]) as store, store.session() as s:
+        names = [run.source_name for run in s.scalars(select(ImportRun).order_by(ImportRun.id))]
+    assert names == ["我的短信 2026-01.xml", "备份.xml"]
+
+
+# ---------------------------------------------------------------- English, bidi, iPhone
+
+
+def test_the_english_locker_page_is_english(app: FastAPI) -> None:
+    client = TestClient(app)
+    upload(client)
+    page = client.get("/locker?lang=en").text
+    tags = re.findall(r'<span class="tag">([^<]*)</span>', page)
+    assert "Threats and intimidation" in tags and not any(re.search("[一-龥]", t) for t in tags)
+    assert "3 messages, 0 calls" in page and "1 message, 0 calls" in page
+    assert "1 messages" not in page and "1 cases" not in page and "1 case (one per lender)" in page
+    # every letter of this case is recommended: no empty "More letters" box
+    assert "<details>" not in page and "More letters" not in page
+    assert "<details>" in upload(client, UNIONPAY)  # a scam case has other letters to offer
+
+
+def test_bidi_controls_in_messages_cannot_reorder_the_page(app: FastAPI) -> None:
+    rlo = "\u202e"
+    text = f"【招联金融】您的借款已逾期，{rlo}今天再不还款就上门，通知你的家人和单位。"
+
+    def outside_isolation(html: str) -> str:
+        for pattern in (r"<bdi>.*?</bdi>", r'<p class="original"[^>]*dir="auto">.*?</p>',
+                        r'value="[^"]*"', r"<title>.*?</title>"):  # fmt: skip
+            html = re.sub(pattern, "", html, flags=re.S)
+        return html
+
+    client = TestClient(app)
+    page = upload(client, backup(("10690000", 14, 23, text)))
+    assert rlo in page and rlo not in outside_isolation(page)
+    case_page = next(h for h in links(page) if h.count("/") == 3)
+    full = client.get(case_page).text
+    assert rlo in full and rlo not in outside_isolation(full)
+    verdict = client.post("/check", data={"csrf_token": csrf(client, "/"), "text": text,
+                                          "sender": "10690000"}).text  # fmt: skip
+    assert rlo in verdict and rlo not in outside_isolation(verdict)
+
+
+def _ios_backup(path: Path) -> bytes:
+    from iosdb import ios_smsdb
+
+    con = ios_smsdb(path)
+    apple = dt.datetime(2001, 1, 1, tzinfo=dt.UTC)
+    when = int((dt.datetime(2026, 1, 14, 23, tzinfo=CN) - apple).total_seconds())
+    con.execute("INSERT INTO message VALUES (1, 'g1', ?, NULL, 1, ?, 0)", (THREAT, when))
+    con.commit()
+    con.close()
+    return path.read_bytes()
+
+
+def test_an_iphone_sms_db_is_taken_by_its_content(app: FastAPI, tmp_path: Path) -> None:
+    data = _ios_backup(tmp_path / "sms.db")
+    for name in ("3d0d7e5fb2ce288813306e4d4636395e047a3d28", "sms.xml", "sms.bin"):
+        client = TestClient(app)
+        r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                        files={"backup": (name, data)})  # fmt: skip
+        assert r.status_code == 200 and "招联" in r.text and "新增 1 条" in r.text, name
+    # a file whose suffix says nothing and whose content is not a backup is still refused
+    client = TestClient(app)
+    for name, content in (("notes", b"a,b,c\n1,2,3\n"), ("photo.png", b"\x89PNG\r\n\x1a\n")):
+        r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
+                        files={"backup": (name, content)})  # fmt: skip
+        assert r.status_code == 400 and "无法识别这个文件" in r.text, name

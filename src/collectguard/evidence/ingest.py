@@ -131,6 +131,9 @@ class ImportReport:
     status: str = "running"
     error: str | None = None
     resume_position: str | None = None
+    stopped_at: str | None = None
+    """Where reading stopped because `max_records` was reached (the first record left
+    unread); None when the whole source was read."""
 
     def summary(self) -> str:
         return (
@@ -186,6 +189,25 @@ _CLOCK_SLACK = dt.timedelta(days=1)
 def _odd_time(when: dt.datetime | None, now: dt.datetime) -> bool:
     """Dated before 2000 or more than a day after the import: kept, but reported."""
     return when is not None and not (_EARLIEST <= when <= now + _CLOCK_SLACK)
+
+
+def _at_most(records: Iterable[Record], limit: int, report: ImportReport) -> Iterator[Record]:
+    """`records` up to `limit` messages and calls (rejected ones pass, uncounted); notes in
+    `report.stopped_at` where it stopped when more were left."""
+    read = 0
+    iterator = iter(records)
+    try:
+        for rec in iterator:
+            if not isinstance(rec, RejectedRecord):
+                if read >= limit:
+                    report.stopped_at = rec.position
+                    return
+                read += 1
+            yield rec
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()  # a reader holding a file or a database connection lets it go now
 
 
 BATCH_SIZE = 1000
@@ -316,8 +338,18 @@ class Importer:
         csv_mapping: dict[str, str] | None = None,
         encoding: str | None = None,
         progress: Progress | None = None,
+        source_name: str | None = None,
+        max_records: int | None = None,
     ) -> ImportReport:
-        """Import one file; `format` is detected from its first bytes when None."""
+        """Import one file; `format` is detected from its first bytes when None.
+
+        `source_name` is what the import run records as the source (default: the path; a
+        server passes the uploaded file's own name, not its temporary path). With
+        `max_records`, reading stops after that many messages and calls (rejected records do
+        not count): what was read is stored as usual, the run completes, and
+        `report.stopped_at` names the first record left unread."""
+        if max_records is not None and max_records < 0:
+            raise ValueError("max_records must not be negative")
         if not path.is_file():
             raise ImportFormatError(f"找不到文件 / no such file: {path}")
         fmt = format or sources.detect_format(path)
@@ -337,9 +369,13 @@ class Importer:
             )
         digest = file_sha256(path)
         tick = progress or (lambda done, total: None)
-        report = self._start(str(path), fmt, digest)
+        report = self._start(source_name or str(path), fmt, digest)
+
+        def limited(records: Iterable[Record]) -> Iterable[Record]:
+            return records if max_records is None else _at_most(records, max_records, report)
+
         if fmt == "ios":
-            return self._run(sources.read_ios_smsdb(path, tick), report, fmt)
+            return self._run(limited(sources.read_ios_smsdb(path, tick)), report, fmt)
         with path.open("rb") as fp:
             records: Iterable[Record]
             if fmt == "android":
@@ -354,7 +390,7 @@ class Importer:
                 raw = fp.read()
                 enc = encoding or sources.detect_encoding(raw[: 64 * 1024])
                 records = sources.read_pasted(raw.decode(enc, errors="replace"))
-            out = self._run(records, report, fmt)
+            out = self._run(limited(records), report, fmt)
         tick(total, total)
         return out
 

@@ -7,16 +7,21 @@ opens a *temporary* locker (deleted after `TEMPORARY_TTL`); "keep" issues a rand
 key, shown once, with which the person opens it again on any device (a signed cookie
 remembers it on this one). "Delete my data" removes the folder and the row.
 
-The session (and the cookie) name the locker; no URL carries a locker id, so one locker's
-pages can only ever read its own store. Owns the ``/locker`` routes: the cases page with
-letters (PDF/DOCX) and bundle downloads per case, open by key, keep, forget on this device,
-delete, verify, and saving a pasted message.
+The session (and the cookie) name the locker and carry its key's nonce (`key_nonce`,
+renewed with every key), so a replaced key closes it on every other device; no URL carries
+a locker id, so one locker's pages can only ever read its own store. Owns the ``/locker``
+routes: the cases page (a page of cases, each with its latest days and first violations)
+with letters (PDF/DOCX) and bundle downloads per case, a case page with everything (paged),
+open by key, keep, forget on this device, delete, verify, and saving a pasted message; and
+the notice of the last import (kept beside the store, shown once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import json
 import re
 import secrets
 import shutil
@@ -29,17 +34,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import itsdangerous
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous.exc import BadSignature
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from collectguard import Analyzer
 from collectguard.evidence import EvidenceStore, open_store
-from collectguard.evidence.errors import EvidenceError
-from collectguard.evidence.history import Case, build_cases
+from collectguard.evidence.errors import EvidenceError, ImportFormatError
+from collectguard.evidence.history import Case, TimelineItem, build_cases
 from collectguard.evidence.ingest import Importer, ImportReport
+from collectguard.evidence.models import CallRecord, Message
 from collectguard.rules import load_builtin
 from collectguard.web.deps import Csrf, DbSession, context, current_user, flash, render
 from collectguard.web.letters import (
@@ -67,6 +73,7 @@ __all__ = [
     "purge_expired",
     "remember_import",
     "router",
+    "stored_records",
 ]
 
 router = APIRouter(include_in_schema=False)
@@ -82,6 +89,17 @@ KEY_LENGTH = 24  # 24 × 5 = 120 random bits
 _FOLDER = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 _CID = re.compile(r"^[0-9a-f]{16}$")
 _LETTER_FILE = re.compile(r"^(?P<kind>[a-z0-9_]{1,40})\.(?P<lang>zh|en)\.(?P<fmt>pdf|docx|md)$")
+IMPORT_NOTE = "last-import.json"
+"""Beside the store: what the last import did, shown once (too big for the session cookie)."""
+REJECTIONS_SHOWN = 20
+CASES_PER_PAGE = 20
+"""Cases on one page of ``/locker``."""
+ITEMS_SHOWN = 20
+"""Messages with violations listed per case on ``/locker`` (all of them on the case page)."""
+DAYS_SHOWN = 31
+"""Latest days of a case's timeline on ``/locker`` (every day on the case page)."""
+ITEMS_PER_PAGE = 200
+"""Messages with violations per page of a case page."""
 
 
 # ---------------------------------------------------------------- keys and storage
@@ -135,7 +153,12 @@ def _signer(settings: WebSettings) -> itsdangerous.TimestampSigner:
     return itsdangerous.TimestampSigner(settings.session_secret(), salt="cg-locker")
 
 
-def _cookie_folder(request: Request) -> str | None:
+Claim = tuple[str, str | None]
+"""(folder, key nonce) a session or cookie names; the nonce is None for a temporary locker
+and for a kept one from before nonces (a cookie of that time carries only the folder)."""
+
+
+def _cookie_claim(request: Request) -> Claim | None:
     raw = request.cookies.get(LOCKER_COOKIE)
     if not raw:
         return None
@@ -143,28 +166,64 @@ def _cookie_folder(request: Request) -> str | None:
         value = _signer(context(request).settings).unsign(raw, max_age=COOKIE_MAX_AGE_S)
     except BadSignature:
         return None
-    return value.decode("ascii", "ignore")
+    folder, sep, nonce = value.decode("ascii", "ignore").partition(":")
+    return folder, (nonce if sep else None)
+
+
+def _session_claim(request: Request) -> Claim | None:
+    folder = request.session.get("locker")
+    if not isinstance(folder, str):
+        return None
+    nonce = request.session.get("locker_key")
+    return folder, (nonce if isinstance(nonce, str) else None)
+
+
+def _open_here(request: Request, locker: ConsumerLocker) -> None:
+    """Open `locker` in this session, with its current key nonce."""
+    request.session["locker"] = locker.folder
+    if locker.key_nonce:
+        request.session["locker_key"] = locker.key_nonce
+    else:
+        request.session.pop("locker_key", None)
+
+
+def _forget_here(request: Request) -> None:
+    request.session.pop("locker", None)
+    request.session.pop("locker_key", None)
+
+
+def remembered_here(request: Request, locker: ConsumerLocker) -> bool:
+    """Whether this device's cookie (valid, same key) remembers `locker`."""
+    return _cookie_claim(request) == (locker.folder, locker.key_nonce)
 
 
 def current_locker(request: Request, db: Session) -> ConsumerLocker | None:
-    """The locker this visitor has open: the session's, else a kept one the cookie names."""
-    folder = request.session.get("locker")
-    from_cookie = False
-    if not isinstance(folder, str):
-        folder = _cookie_folder(request)
-        from_cookie = True
-    if not folder or not _FOLDER.match(folder):
-        return None
-    locker = db.scalar(select(ConsumerLocker).where(ConsumerLocker.folder == folder))
-    if locker is None or (from_cookie and locker.key_sha256 is None):
-        request.session.pop("locker", None)
-        return None
-    if locker.expires_at is not None and locker.expires_at <= context(request).settings.clock():
-        delete_locker(request, db, locker)
-        return None
-    if from_cookie:
-        request.session["locker"] = folder
-    return locker
+    """The locker this visitor has open: the session's, else a kept one the cookie names —
+    either only while it carries the locker's current key nonce (a replaced key closes the
+    locker on every device that opened it with the old one)."""
+    for from_cookie in (False, True):
+        claim = _cookie_claim(request) if from_cookie else _session_claim(request)
+        if claim is None:
+            continue
+        folder, nonce = claim
+        if not _FOLDER.match(folder):
+            _forget_here(request)
+            continue
+        locker = db.scalar(select(ConsumerLocker).where(ConsumerLocker.folder == folder))
+        if (
+            locker is None
+            or (from_cookie and locker.key_sha256 is None)
+            or nonce != locker.key_nonce
+        ):
+            _forget_here(request)
+            continue
+        if locker.expires_at is not None and locker.expires_at <= context(request).settings.clock():
+            delete_locker(request, db, locker)
+            continue
+        if from_cookie:
+            _open_here(request, locker)
+        return locker
+    return None
 
 
 def require_locker(request: Request, db: DbSession) -> ConsumerLocker:
@@ -187,7 +246,7 @@ def create_locker(request: Request, db: Session) -> ConsumerLocker:
     )
     db.add(locker)
     db.commit()
-    request.session["locker"] = locker.folder
+    _open_here(request, locker)
     return locker
 
 
@@ -202,7 +261,7 @@ def _remove(settings: WebSettings, db: Session, locker: ConsumerLocker) -> None:
 def delete_locker(request: Request, db: Session, locker: ConsumerLocker) -> None:
     """Delete the locker's folder (store, attachments) and its row; forget it here."""
     _remove(context(request).settings, db, locker)
-    request.session.pop("locker", None)
+    _forget_here(request)
 
 
 def purge_expired(db: Session, settings: WebSettings) -> int:
@@ -218,18 +277,74 @@ def purge_expired(db: Session, settings: WebSettings) -> int:
     return len(expired)
 
 
-def remember_import(request: Request, report: ImportReport) -> None:
-    """Counts of the last import, shown once on the locker page."""
-    request.session["import"] = {
+def stored_records(store: EvidenceStore) -> int:
+    """Messages and call records in the store (what `WebSettings.max_locker_messages` caps)."""
+    with store.session() as s:
+        messages = s.scalar(select(func.count()).select_from(Message)) or 0
+        calls = s.scalar(select(func.count()).select_from(CallRecord)) or 0
+    return messages + calls
+
+
+def broken_line(exc: ImportFormatError) -> int | None:
+    """The line a broken file stops at, from the library's position or message."""
+    for text in (exc.position or "", str(exc)):
+        match = re.search(r"line (\d+)", text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def remember_import(
+    request: Request,
+    locker: ConsumerLocker,
+    report: ImportReport,
+    *,
+    failure: ImportFormatError | None = None,
+    limit: int | None = None,
+    total: int | None = None,
+) -> None:
+    """What the import did, shown once on the locker page: counts, the first rejections with
+    their position and reason, odd times, where a broken file stops, a reached limit. Kept
+    beside the locker's store (the rejections' reasons would overflow the session cookie);
+    the session holds only the run's id."""
+    note = {
+        "run": report.run_id,
         "new": report.new,
         "duplicate": report.duplicate,
         "rejected": report.rejected,
+        "rejections": [list(r) for r in report.rejections[:REJECTIONS_SHOWN]],
+        "odd_times": report.odd_times,
+        "odd_positions": list(report.odd_time_positions),
+        "broken": None
+        if failure is None
+        else {"line": broken_line(failure), "reason": str(failure)},
+        "stopped_at": report.stopped_at,
+        "limit": limit,
+        "total": total,
     }
+    folder = locker_dir(context(request).settings, locker)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / IMPORT_NOTE).write_text(json.dumps(note, ensure_ascii=False), encoding="utf-8")
+    request.session["import"] = report.run_id
+
+
+def _import_note(request: Request, locker: ConsumerLocker) -> dict[str, Any] | None:
+    run = request.session.pop("import", None)
+    if not isinstance(run, int):
+        return None
+    path = locker_dir(context(request).settings, locker) / IMPORT_NOTE
+    try:
+        note = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    path.unlink(missing_ok=True)
+    return note if isinstance(note, dict) and note.get("run") == run else None
 
 
 def _set_cookie(request: Request, response: Response, locker: ConsumerLocker) -> None:
     settings = context(request).settings
-    value = _signer(settings).sign(locker.folder).decode("ascii")
+    claim = f"{locker.folder}:{locker.key_nonce}" if locker.key_nonce else locker.folder
+    value = _signer(settings).sign(claim).decode("ascii")
     response.set_cookie(
         LOCKER_COOKIE,
         value,
@@ -245,10 +360,57 @@ def _set_cookie(request: Request, response: Response, locker: ConsumerLocker) ->
 
 @dataclass(frozen=True)
 class CaseView:
+    """One case as a page shows it: only some of its flagged items and days when short."""
+
     id: str
     case: Case
     jurisdiction: str
     letters: list[LetterChoice]
+    items: list[TimelineItem]
+    """The messages/calls with violations shown (a slice of all of them)."""
+    items_total: int
+    items_from: int
+    days: list[tuple[str, dict[str, int]]]
+    """(local date, counts) shown, oldest first: the latest ones on the locker page."""
+    days_total: int
+
+    @property
+    def items_more(self) -> int:
+        return self.items_total - self.items_from - len(self.items)
+
+
+def _view(
+    store: EvidenceStore,
+    case: Case,
+    *,
+    items_from: int = 0,
+    items: int = ITEMS_SHOWN,
+    days: int | None = DAYS_SHOWN,
+) -> CaseView:
+    jurisdiction, letters = case_recommendation(store, case)
+    flagged = [item for item in case.timeline if item.violations]
+    all_days = sorted(case.per_day.items())
+    return CaseView(
+        id=case_id(case),
+        case=case,
+        jurisdiction=jurisdiction,
+        letters=letters,
+        items=flagged[items_from : items_from + items],
+        items_total=len(flagged),
+        items_from=items_from,
+        days=all_days if days is None else all_days[-days:],
+        days_total=len(all_days),
+    )
+
+
+@functools.cache
+def rule_titles_en() -> dict[str, str]:
+    """Rule id → the rule's English title (stored violations carry the Chinese one)."""
+    return {rule.id: rule.title.en for name in ("cn", "us") for rule in load_builtin(name).rules}
+
+
+def _peak(cases: list[Case]) -> int:
+    return max(1, max((sum(d.values()) for c in cases for d in c.per_day.values()), default=0))
 
 
 _CASES_KEPT = 16
@@ -295,30 +457,64 @@ def _find_case(store: EvidenceStore, cid: str) -> Case:
 
 
 @router.get("/locker", response_class=HTMLResponse)
-def locker_page(request: Request, db: DbSession) -> HTMLResponse:
+def locker_page(
+    request: Request, db: DbSession, page: Annotated[int, Query(ge=1, le=100_000)] = 1
+) -> HTMLResponse:
+    """The open locker: `CASES_PER_PAGE` cases a page, each with its latest days and its
+    first flagged messages (the case page and the bundle have the rest)."""
     user = current_user(request, db)
     locker = current_locker(request, db)
     if locker is None:
         return render(request, "locker_open.html.j2", {}, user=user)
     settings = context(request).settings
+    start = (page - 1) * CASES_PER_PAGE
     with locker_store(settings, locker) as store:
         cases = _cases(store)
-        views = []
-        for case in cases:
-            jurisdiction, letters = case_recommendation(store, case)
-            views.append(CaseView(case_id(case), case, jurisdiction, letters))
+        views = [_view(store, case) for case in cases[start : start + CASES_PER_PAGE]]
         head = store.ledger.head()
-    peak = max((sum(day.values()) for c in cases for day in c.per_day.values()), default=0)
     values: dict[str, Any] = {
         "locker": locker,
         "cases": views,
-        "peak": max(peak, 1),
+        "cases_total": len(cases),
+        "page": page,
+        "pages": max(1, -(-len(cases) // CASES_PER_PAGE)),
+        "cases_per_page": CASES_PER_PAGE,
+        "peak": _peak(cases),
         "zone": LENDER_ZONE,
-        "imported": request.session.pop("import", None),
+        "note": _import_note(request, locker),
         "chain_head": head.entry_hash if head else None,
         "entries": head.seq if head else 0,
+        "remembered": remembered_here(request, locker),
+        "session_hours": max(1, settings.session_max_age_s // 3600),
+        "locker_note": request.session.pop("locker_note", None),
+        "titles_en": rule_titles_en(),
     }
     return render(request, "locker.html.j2", values, user=user)
+
+
+@router.get("/locker/cases/{cid}", response_class=HTMLResponse)
+def locker_case(
+    request: Request,
+    db: DbSession,
+    locker: Locker,
+    cid: str,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> HTMLResponse:
+    """One case with every day of its timeline and its flagged messages, `ITEMS_PER_PAGE`
+    a page."""
+    with locker_store(context(request).settings, locker) as store:
+        case = _find_case(store, cid)
+        view = _view(store, case, items_from=(page - 1) * ITEMS_PER_PAGE, items=ITEMS_PER_PAGE,
+                     days=None)  # fmt: skip
+    values: dict[str, Any] = {
+        "view": view,
+        "page": page,
+        "pages": max(1, -(-view.items_total // ITEMS_PER_PAGE)),
+        "peak": _peak([case]),
+        "zone": LENDER_ZONE,
+        "titles_en": rule_titles_en(),
+    }
+    return render(request, "locker_case.html.j2", values, user=current_user(request, db))
 
 
 @router.post("/locker/open", dependencies=[Csrf], response_model=None)
@@ -343,7 +539,7 @@ def locker_open(
         values = {"error": "locker.error.key"}
         return render(request, "locker_open.html.j2", values, status_code=401)
     limiter.succeeded(client, "locker")
-    request.session["locker"] = locker.folder
+    _open_here(request, locker)
     response = RedirectResponse("/locker", status_code=303)
     if remember:
         _set_cookie(request, response, locker)
@@ -352,29 +548,39 @@ def locker_open(
     return response
 
 
-@router.post("/locker/keep", dependencies=[Csrf])
-def locker_keep(request: Request, db: DbSession, locker: Locker) -> Response:
-    """Issue a key (a new one replaces the old) and show it once on ``GET /locker/key``.
+@router.post("/locker/keep", dependencies=[Csrf], response_model=None)
+def locker_keep(
+    request: Request,
+    db: DbSession,
+    locker: Locker,
+    version: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """Issue a key (a new one replaces the old) and show it once, in this response.
 
-    The key travels to that page in the session and is removed from it there, so a reload
-    shows nothing and never re-submits the form (which would silently replace the key)."""
+    The key is never stored, nor put in the session cookie (signed, not encrypted): only its
+    SHA-256. Every key gets a new `key_nonce`: sessions and cookies of other devices, which
+    carry the old one, stop opening the locker; this device gets the new one. The form sends
+    the nonce it was shown (`version`): a reload that re-sends it after the key was issued
+    does not replace the key again, it goes back to the locker."""
+    if version != (locker.key_nonce or ""):
+        request.session["locker_note"] = "key_unchanged"
+        return RedirectResponse("/locker", status_code=303)
     key = new_key()
     locker.key_sha256 = key_digest(key)
     locker.key_hint = normalise_key(key)[-4:]
+    locker.key_nonce = secrets.token_urlsafe(12)
     locker.expires_at = None
     db.commit()
-    request.session["new_key"] = key
-    response = RedirectResponse("/locker/key", status_code=303)
+    _open_here(request, locker)
+    response = render(request, "locker_key.html.j2", {"key": key}, user=current_user(request, db))
     _set_cookie(request, response, locker)
     return response
 
 
 @router.get("/locker/key", response_model=None)
 def locker_key(request: Request, db: DbSession, locker: Locker) -> Response:
-    key = request.session.pop("new_key", None)
-    if not isinstance(key, str):
-        return RedirectResponse("/locker", status_code=303)
-    return render(request, "locker_key.html.j2", {"key": key}, user=current_user(request, db))
+    """Where the key page used to be: the key is shown only in the answer to "keep"."""
+    return RedirectResponse("/locker", status_code=303)
 
 
 @router.post("/locker/close", dependencies=[Csrf])
@@ -382,7 +588,7 @@ def locker_close(request: Request, db: DbSession, locker: Locker) -> Response:
     """Forget the locker on this device (a temporary one is then deleted: no key opens it)."""
     if locker.key_sha256 is None:
         delete_locker(request, db, locker)
-    request.session.pop("locker", None)
+    _forget_here(request)
     flash(request, "locker.closed")
     response = RedirectResponse("/locker", status_code=303)
     response.delete_cookie(LOCKER_COOKIE)
@@ -505,5 +711,5 @@ def locker_add_message(
         report = importer.import_text(  # one message, as the checker analysed it
             text, sender=sender.strip() or None, received_at=when, source_name="<web>", split=False
         )
-    remember_import(request, report)
+    remember_import(request, locker, report)
     return RedirectResponse("/locker", status_code=303)

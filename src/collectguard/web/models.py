@@ -185,6 +185,10 @@ class ConsumerLocker(Base):
     key_sha256: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     key_hint: Mapped[str | None] = mapped_column(String(8), nullable=True)
     """The key's last four characters, to tell lockers apart on screen."""
+    key_nonce: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """Random value renewed with every key: sessions and remembered-device cookies carry it,
+    so replacing the key closes the locker on every other device. None on a temporary locker
+    and on lockers kept before this column existed (their cookies carry none)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     """When a temporary locker is deleted; None once kept."""

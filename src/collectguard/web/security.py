@@ -116,7 +116,11 @@ class LoginLimiter:
 
 
 class BodySizeLimit:
-    """Refuses bodies over `max_bytes` (or the path's own limit) with 413, by header or stream."""
+    """Refuses bodies over `max_bytes` (or the path's own limit) with 413, by header or stream.
+
+    A body without a length (chunked) is counted while the app reads it; past the limit the
+    middleware answers the same 413 itself, tells the app the client went away (so it stops
+    reading and stores nothing) and drops whatever the app answers after that."""
 
     def __init__(
         self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
@@ -140,18 +144,38 @@ class BodySizeLimit:
                     await _send_413(send)
                     return
         seen = 0
+        refused = False  # the 413 went out: nothing more from the app reaches the client
+        started = False
 
         async def limited_receive() -> Message:
-            # Chunked bodies carry no length: count while the app reads, and stop it there.
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise HTTPException(status_code=413, detail="request body too large")
+                    if started:  # the app answered before reading it all: it cannot be undone
+                        raise HTTPException(status_code=413, detail="request body too large")
+                    refused = True
+                    await _send_413(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        await self.app(scope, limited_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            # the app failing on the "disconnect" is expected; the 413 is already sent
 
 
 async def _send_413(send: Send) -> None:
