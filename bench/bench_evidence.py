@@ -2,7 +2,7 @@
 its ledger, and rendering a PDF letter. Prints a Markdown table.
 
     .venv/bin/python bench/bench_evidence.py [--n 100000] [--workers 1,2] [--repeat 1]
-        [--shared ../shared] [--tmp DIR] [--photos-gb 1] [--huge-body-mb 300]
+        [--shared ../shared] [--tmp DIR] [--photos-gb 1] [--huge-body-mb 300] [--big-case 3000]
 
 The backup is generated from real texts in ``../shared/data`` (mudou_spam_zh, the normal
 class of telecom_fraud_texts_5, spam_sms_zh samples) with the collection messages of
@@ -22,7 +22,9 @@ processes of their own too (wall, CPU, peak memory). Nothing from the data is ke
 random bytes) and reports its wall time and peak memory: attachments bound each batch's
 bytes, so the peak should not grow with the file. `--huge-body-mb 300` imports 1,000 real
 messages with one SMS body of that size among them (a corrupt or hostile file): the long
-record is rejected without being parsed. `--n 0` skips the 100,000-message steps.
+record is rejected without being parsed. `--big-case 3000` exports the bundle of one
+lender's case of that many messages (time and peak memory of the export: report.pdf lists
+at most 1,000 timeline rows). `--n 0` skips the 100,000-message steps.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import gzip
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -203,6 +206,40 @@ def bench_huge_body(size_mb: int, shared: Path, tmp: Path) -> None:
     db.unlink()
 
 
+def bench_big_case(n: int, shared: Path, tmp: Path) -> None:
+    """One lender's case of `n` collection messages (real texts of eval/dev.jsonl, their own
+    【signature】 replaced by one lender's, from one port 40 minutes apart): import, then export
+    its bundle — the report's timeline and the letter grow with the case, and WeasyPrint's
+    memory with them."""
+    env = dict(os.environ, COLUMNS="200")
+    _, texts = corpus(shared)
+    collection = ["【招联金融】" + re.sub(r"^\s*【[^】]*】", "", t) for t in texts]
+    rng = random.Random(11)
+    backup = tmp / "big-case.xml"
+    with backup.open("w", encoding="utf-8") as f:
+        f.write("<?xml version='1.0' encoding='UTF-8' standalone='yes' ?>\n<smses>\n")
+        for i in range(n):
+            when = 1_767_196_800_000 + i * 2_400_000
+            f.write(
+                f'  <sms protocol="0" address="1069012345" date="{when}" type="1" '
+                f"body={quoteattr(rng.choice(collection) + f' #{i}')} />\n"
+            )
+        f.write("</smses>\n")
+    url = f"sqlite:///{tmp / 'big-case.db'}"
+    _measure([*_cli("import", str(backup), "--db", url, "--workers", "2", "--json")], env)
+    res = _measure([*_cli("cases", "--db", url, "--json")], env)
+    case = max(json.loads(res["stdout"]), key=lambda c: c.get("messages", 0))
+    bundle = tmp / "big-case.zip"
+    res = _measure([*_cli("export", case["key"], "--db", url), "-o", str(bundle)], env)
+    print(
+        f"| export a case of {case['messages']:,} messages ({n:,} imported) | 1 "
+        f"| {res['wall']:.1f} s | | {res['cpu']:.1f} s | "
+        f"| {res['maxrss_kib'] / 1024:.0f} MiB | 1 |"
+    )
+    for f in (backup, bundle, tmp / "big-case.db"):
+        f.unlink(missing_ok=True)
+
+
 def _cli(command: str, *args: str) -> list[str]:
     return [str(EXE), "evidence", command, *args]
 
@@ -362,6 +399,12 @@ def main() -> int:
         default=0,
         help="also import 1,000 messages with one SMS body of this many MB, e.g. 300",
     )
+    ap.add_argument(
+        "--big-case",
+        type=int,
+        default=0,
+        help="also export the bundle of one lender's case of this many messages, e.g. 3000",
+    )
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="cg-bench-evidence-", dir=a.tmp))
     try:
@@ -376,6 +419,8 @@ def main() -> int:
             bench_photos(a.photos_gb, max(workers), a.shared, tmp)
         if a.huge_body_mb > 0:
             bench_huge_body(a.huge_body_mb, a.shared, tmp)
+        if a.big_case > 0:
+            bench_big_case(a.big_case, a.shared, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
