@@ -893,3 +893,26 @@ def test_an_iphone_sms_db_is_taken_by_its_content(app: FastAPI, tmp_path: Path) 
         r = client.post("/backup", data={"csrf_token": csrf(client, "/backup")},
                         files={"backup": (name, content)})  # fmt: skip
         assert r.status_code == 400 and "无法识别这个文件" in r.text, name
+
+
+def test_temporary_lockers_are_deleted_on_a_timer(tmp_path: Path, clock: Clock) -> None:
+    """The page promises a temporary upload is deleted after two hours: it was deleted only
+    when someone created or visited a locker, or at start-up."""
+    import time
+
+    app = create_app(
+        WebSettings(
+            data_dir=tmp_path, secret_key="locker-test", clock=clock, locker_purge_interval_s=0.05
+        )
+    )
+    with TestClient(app) as client:  # runs the app's lifespan: the timer
+        upload(client)
+        folders = list((tmp_path / "lockers").iterdir())
+        assert len(folders) == 1 and len(lockers(app)) == 1
+        time.sleep(0.3)
+        assert folders[0].exists()  # not yet due
+        clock.now += dt.timedelta(hours=2, seconds=1)
+        deadline = time.monotonic() + 10
+        while folders[0].exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not folders[0].exists() and lockers(app) == []

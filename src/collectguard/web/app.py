@@ -8,6 +8,8 @@ files and the background audit worker, and answers every error with a page (or J
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -68,10 +70,33 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     _engine, sessions = open_database(settings.database_url())
     runner = AuditRunner(settings, sessions)
 
+    def purge_now() -> None:
+        with sessions() as db:
+            purge_expired(db, settings)
+
+    async def purge_on_a_timer(every_s: float) -> None:
+        """Temporary lockers are deleted when their time runs out, not only when someone
+        creates or visits one (the page promises deletion after two hours)."""
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await asyncio.to_thread(purge_now)
+            except Exception:  # a failed pass is retried on the next tick
+                _log.exception("purging expired temporary lockers failed")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        runner.shutdown()
+        timer = None
+        if settings.locker_purge_interval_s > 0:
+            timer = asyncio.create_task(purge_on_a_timer(settings.locker_purge_interval_s))
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await timer
+            runner.shutdown()
 
     app = FastAPI(
         title="collectguard",
@@ -97,8 +122,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         env=_environment(),
     )
     app.state.audit_runner = runner
-    with sessions() as db:
-        purge_expired(db, settings)  # temporary lockers whose time ran out while stopped
+    purge_now()  # temporary lockers whose time ran out while the app was stopped
     runner.resume()
 
     app.include_router(page_router)

@@ -62,6 +62,10 @@ class WebSettings:
     """Most messages and call records one locker holds from web uploads (and the most one
     ``/backup/bundle`` reads): an upload stops there and says so. 50,000 took 36 s to import
     and 255 MB of store on 2 vCPUs; the CLI (``collectguard evidence import``) has no limit."""
+    locker_purge_interval_s: float = 600.0
+    """How often the app deletes temporary lockers whose time ran out (besides at start-up,
+    when a locker is created and when an expired one is visited): the page promises they
+    are deleted after two hours, whether or not anyone comes back. 0 turns the timer off."""
     max_message_chars: int = 20_000
     """Longest message the checker takes from a page or the JSON API."""
     login_max_failures: int = 5
