@@ -866,6 +866,9 @@ def test_bidi_controls_in_messages_cannot_reorder_the_page(app: FastAPI) -> None
     verdict = client.post("/check", data={"csrf_token": csrf(client, "/"), "text": text,
                                           "sender": "10690000"}).text  # fmt: skip
     assert rlo in verdict and rlo not in outside_isolation(verdict)
+    original = re.search(r'<p class="original".*?</p>', verdict, flags=re.S)
+    assert original is not None and rlo not in original.group()
+    assert "[U+202E]今天再不还款" in original.group()  # shown, not obeyed
 
 
 def _ios_backup(path: Path) -> bytes:

@@ -38,7 +38,7 @@ from collectguard.web.locker import router as locker_router
 from collectguard.web.portal import router as portal_router
 from collectguard.web.security import BodySizeLimit, LoginLimiter
 from collectguard.web.settings import WebSettings
-from collectguard.web.verdict import local_time, yuan
+from collectguard.web.verdict import local_time, show_bidi_controls, yuan
 
 __all__ = ["create_app"]
 
@@ -61,6 +61,7 @@ def _environment() -> Environment:
     )
     env.filters["yuan"] = yuan
     env.filters["local_time"] = local_time
+    env.filters["show_bidi"] = show_bidi_controls
     return env
 
 
