@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from collectguard.evidence.history import (
     Case,
@@ -59,3 +60,28 @@ def test_messages_sent_to_others_and_messages_naming_them_are_counted_apart() ->
     assert third.detail_en.startswith("2 message(s) sent to others (妈妈); 3 message(s)")
     assert third.count == 5
     assert third.detail == f"{third.detail_zh} / {third.detail_en}"
+
+
+def test_an_undated_copy_of_a_dated_message_is_counted_once(tmp_path: Path) -> None:
+    """A message kept from the checker (no time) and later imported from a backup (with its
+    time) is two ledger items but one message: the case counts it once, with its time."""
+    from collectguard.evidence import open_store
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.ingest import Importer
+
+    threat = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
+    other = "【招联金融】您的借款已逾期3天，请及时还款。"
+    store = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    try:
+        imp = Importer(store)
+        imp.import_text(threat, sender="10690000")  # kept from the checker: no time
+        imp.import_text(other, sender="10690000")  # undated, and never seen with a time
+        at = dt.datetime(2025, 2, 3, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+        imp.import_text(f"  {threat}\n", sender="+86 1069-0000", received_at=at)
+        (case,) = build_cases(store)
+    finally:
+        store.close()
+    assert case.messages == 2 and case.undated_copies == 1
+    dated = [t for t in case.timeline if t.at is not None]
+    assert len(dated) == 1 and dated[0].at == at
+    assert case.night_messages == 1  # the copy's night-time finding is the dated one's

@@ -448,6 +448,7 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
         "night_calls": c.night_calls,
         "third_party_recipients": sorted(c.third_party_recipients),
         "findings": [{**dataclasses.asdict(f), "detail": f.detail} for f in c.findings],
+        "undated_copies": c.undated_copies,
     }
     if timeline:
         d["per_day"] = c.per_day
@@ -653,6 +654,12 @@ def case_show(
         f"短信 {c.messages} 条、来电 {c.calls} 次，{_fmt_time(c.first, tz)} — "
         f"{_fmt_time(c.last, tz)} / {c.messages} messages, {c.calls} calls"
     )
+    if c.undated_copies:
+        out.print(
+            f"另有 {c.undated_copies} 条无时间的副本（同一短信另有带时间的记录）未重复计入 / "
+            f"{c.undated_copies} undated cop{'y' if c.undated_copies == 1 else 'ies'} of dated "
+            "messages not counted twice"
+        )
     if c.findings:
         out.print("[bold]跨短信违规 / across messages[/]")
         for f in c.findings:

@@ -22,7 +22,7 @@ import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -215,6 +215,10 @@ class Case:
     night_messages: int = 0
     night_calls: int = 0
     third_party_recipients: set[str] = field(default_factory=set)
+    undated_copies: int = 0
+    """Messages without a time left out because the same message (party, recipient, text)
+    is in the case with its time: kept from the checker, or imported from a file without
+    times, and then imported again from a backup. The ledger keeps both items."""
 
     @property
     def messages(self) -> int:
@@ -318,11 +322,21 @@ def build_cases(
             cases[key] = Case(key=key, name=name)
         return cases[key]
 
+    def same_message(row: Any) -> tuple[str | None, str, str]:
+        return (normalise_party(row.sender), row.recipient, " ".join(row.text.split()))
+
+    def grouped(row: Any) -> bool:
+        return include_all or row.is_collection or row.id in by_msg
+
+    dated = {same_message(r) for r in mrows if r.received_at is not None and grouped(r)}
     for row in mrows:
-        violations = tuple(by_msg.get(row.id, ()))
-        if not (include_all or row.is_collection or violations):
+        if not grouped(row):
             continue
+        violations = tuple(by_msg.get(row.id, ()))
         c = case(case_key(row.sender, row.lender_id))
+        if row.received_at is None and same_message(row) in dated:
+            c.undated_copies += 1  # counted once, with its time
+            continue
         text = " ".join(row.text.split())
         c.timeline.append(
             TimelineItem(
