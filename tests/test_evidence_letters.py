@@ -726,3 +726,75 @@ def test_a_right_to_left_override_in_a_message_is_shown_not_obeyed(tmp_path: Pat
         [poppler("pdftotext"), str(pdf), "-"], capture_output=True, text=True
     ).stdout
     assert "[U+202E]" in " ".join(text.split())
+
+
+def _us_store(db: str) -> None:
+    ny = dt.timezone(dt.timedelta(hours=-5))
+    real = "This is a debt collector. Pay your past due account today or we will sue you."
+    scam = (
+        "This is Portfolio Recovery Associates. Your overdue debt of $980 must be paid today "
+        "with gift cards or police will arrest you. This is a debt collector."
+    )
+    with open_store(db) as s:
+        imp = Importer(s, analyzer=None, timezone="America/New_York")
+        for day in (3, 4, 5):
+            at = dt.datetime(2025, 2, day, 7, 15, tzinfo=ny)
+            imp.import_text(f"{real} #{day}", sender="+12125550101", received_at=at)
+            imp.import_text(f"{scam} #{day}", sender="+13105550199", received_at=at)
+        Importer(s, analyzer=None, timezone="America/New_York", recipient="Mom").import_text(
+            "This is a debt collector. Tell your son to pay his past due debt today.",
+            sender="+12125550101",
+            received_at=dt.datetime(2025, 2, 6, 12, 0, tzinfo=ny),
+        )
+
+
+def test_a_us_scam_gets_a_fraud_report_never_a_letter_to_the_scammer(tmp_path: Path) -> None:
+    db = str(tmp_path / "us.sqlite3")
+    _us_store(db)
+    key = "sender:+13105550199"
+    r = runner.invoke(app, ["evidence", "letter", key, "--db", db])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("# Fraud report (ReportFraud.ftc.gov)")
+    assert "Do not send the sender a validation or cease letter" in r.stdout
+    assert "[FILL IN: amount, payment method" in r.stdout and "I received 3 text" in r.stdout
+    for kind in ("us_debt_validation", "us_cease_communication", "cfpb_narrative"):
+        r = runner.invoke(app, ["evidence", "letter", key, "--db", db, "-k", kind])
+        assert r.exit_code == 2, kind  # was: a validation letter addressed to the scammer
+        assert "ReportFraud.ftc.gov" in " ".join(r.stderr.split())
+    r = runner.invoke(
+        app, ["evidence", "letter", key, "--db", db, "-k", "us_fraud_report", "--lang", "zh"]
+    )
+    assert r.exit_code == 0 and "诈骗举报" in r.stdout and "不要向发信人寄送" in r.stdout
+
+
+def test_a_us_cfpb_narrative_counts_texts_to_the_debtor_and_to_others_apart(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "us.sqlite3")
+    _us_store(db)
+    r = runner.invoke(
+        app, ["evidence", "letter", "sender:+12125550101", "--db", db, "-k", "cfpb_narrative"]
+    )
+    assert r.exit_code == 0, r.output
+    md = " ".join(r.stdout.split())
+    # was "contacted me 4 time(s)": the text to Mom counted as one to the debtor
+    assert "contacted me 3 time(s) by text message and 0 time(s) by phone" in md
+    assert "and texted Mom 1 time(s)" in md
+    # the case is named after a number: it is not presented as the company's name
+    assert "Company: [FILL IN: company name] (texts from +12125550101)" in md
+    r = runner.invoke(
+        app, ["evidence", "letter", "sender:+12125550101", "--db", db, "-k", "us_debt_validation"]
+    )
+    assert "To: [FILL IN: company name]" in r.stdout
+
+
+def test_case_show_and_cases_default_to_the_cases_own_zone(tmp_path: Path) -> None:
+    db = str(tmp_path / "us.sqlite3")
+    _us_store(db)
+    r = runner.invoke(app, ["evidence", "case", "show", "sender:+12125550101", "--db", db])
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.stdout.split())
+    assert "2025-02-03 07:15" in out  # New York time (was 20:15, Shanghai)
+    assert "21:00–08:00" in out and "22:00–08:00" not in out  # the us pack's night band
+    r = runner.invoke(app, ["evidence", "cases", "--db", db], env={"COLUMNS": "250"})
+    assert r.exit_code == 0 and "2025-02-03 07:15" in r.stdout, r.stdout

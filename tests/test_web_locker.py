@@ -240,9 +240,14 @@ def test_recommended_letters_by_case() -> None:
     assert us[0] == "cfpb_narrative" and "us_debt_validation" in us
     choices = letter_choices("us", us)
     assert {c.kind for c in choices} == {
-        "us_debt_validation", "us_cease_communication", "cfpb_narrative"
+        "us_debt_validation", "us_cease_communication", "cfpb_narrative", "us_fraud_report"
     }  # fmt: skip
-    assert all(c.recommended for c in choices)
+    assert [c.kind for c in choices if not c.recommended] == ["us_fraud_report"]
+    # a scam posing as a US collector: the fraud report only, no letter to the sender
+    scam = recommended_kinds("us", scam=True, codes={"false_legal_claim"}, severities=set(),
+                             is_collection=True)  # fmt: skip
+    assert scam == ["us_fraud_report"]
+    assert [c.kind for c in letter_choices("us", scam, scam=True)] == ["us_fraud_report"]
 
 
 # ---------------------------------------------------------------- keep, open, forget, delete

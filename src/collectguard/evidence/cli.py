@@ -56,6 +56,7 @@ _LETTER_KINDS = (
     "us_debt_validation",
     "us_cease_communication",
     "cfpb_narrative",
+    "us_fraud_report",
 )
 
 evidence_app = typer.Typer(
@@ -468,16 +469,6 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
     return d
 
 
-def _cases(db: str | None, pack: str, tz: str, include_all: bool = False) -> list[Case]:
-    from collectguard.evidence.history import build_cases
-
-    store = _store(db)
-    try:
-        return build_cases(store, _pack(pack), zone=tz, include_all=include_all)
-    finally:
-        store.close()
-
-
 @evidence_app.command("attach")
 def attach_cmd(
     file: Annotated[Path, typer.Argument(help="截图、录音等文件 / screenshot, recording, photo")],
@@ -595,12 +586,24 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
 @evidence_app.command("cases")
 def cases_cmd(
     pack: PackOption = "cn",
-    tz: TzOption = "Asia/Shanghai",
+    tz: CaseTzOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """按机构列出案件与违规次数 / List cases per lender with violation counts."""
-    found = _cases(db, pack, tz)
+    """按机构列出案件与违规次数 / List cases per lender with violation counts.
+
+    时间默认按各案件短信导入时的时区显示 / Times are shown in each case's own zone (the
+    --tz its messages were imported with) unless --tz is given."""
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.letters import case_zone
+
+    store = _store(db)
+    try:
+        rule_pack = _pack(pack)
+        found = build_cases(store, rule_pack, zone=tz or rule_pack.timezone or "Asia/Shanghai")
+        zones = {c.key: tz or case_zone(store, c) or "Asia/Shanghai" for c in found}
+    finally:
+        store.close()
     if as_json:
         print(json.dumps([_case_dict(c, timeline=False) for c in found], ensure_ascii=False))
         return
@@ -625,8 +628,8 @@ def cases_cmd(
             c.name,
             str(c.messages),
             str(c.calls),
-            _fmt_time(c.first, tz),
-            _fmt_time(c.last, tz),
+            _fmt_time(c.first, zones[c.key]),
+            _fmt_time(c.last, zones[c.key]),
             ", ".join(f"{k}×{n}" for k, n in c.code_counts.most_common()) or "—",
             c.max_severity or "—",
         )
@@ -636,16 +639,20 @@ def cases_cmd(
 @case_app.command("show")
 def case_show(
     key: Annotated[str, typer.Argument(help="案件编号，见 cases / case key from `cases`")],
-    pack: PackOption = "cn",
-    tz: TzOption = "Asia/Shanghai",
+    pack: CasePackOption = None,
+    tz: CaseTzOption = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """一个案件的时间线、每日次数与跨短信违规 / A case's timeline, daily counts and history."""
-    match = [c for c in _cases(db, pack, tz) if c.key == key]
-    if not match:
-        raise _fail(f"没有案件 {key!r}，见 cases / no case {key!r}; see `cases`")
-    c = match[0]
+    """一个案件的时间线、每日次数与跨短信违规 / A case's timeline, daily counts and history.
+
+    规则包和时区默认按案件本身（美国案件用 us 规则包和导入时的时区）/ The pack and zone
+    default to the case's own (a US case: the us pack and the zone it was imported in)."""
+    store = _store(db)
+    try:
+        c, _rule_pack, tz, _jurisdiction = _letter_case(store, key, pack, tz, force=True)
+    finally:
+        store.close()
     if as_json:
         print(json.dumps(_case_dict(c, timeline=True), ensure_ascii=False))
         return

@@ -77,6 +77,12 @@ LETTER_KINDS: dict[str, LetterKind] = {
         LetterKind(
             "cfpb_narrative", ("en", "zh"), "美国：CFPB 投诉陈述", "CFPB complaint narrative"
         ),
+        LetterKind(
+            "us_fraud_report",
+            ("en", "zh"),
+            "美国：诈骗举报（FTC ReportFraud）",
+            "Fraud report (FTC ReportFraud)",
+        ),
     )
 }
 
@@ -84,7 +90,14 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "So
 MAX_ITEMS = 300
 """Most evidence items listed in one letter (violating items first, then the rest by time)."""
 
-US_KINDS: tuple[str, ...] = ("us_debt_validation", "us_cease_communication", "cfpb_narrative")
+US_KINDS: tuple[str, ...] = (
+    "us_debt_validation",
+    "us_cease_communication",
+    "cfpb_narrative",
+    "us_fraud_report",
+)
+US_DEBT_KINDS = frozenset({"us_debt_validation", "us_cease_communication", "cfpb_narrative"})
+"""US letters that treat the sender as a real collector (a scam gets `us_fraud_report`)."""
 CN_KINDS: tuple[str, ...] = tuple(k for k in LETTER_KINDS if k not in US_KINDS)
 COMPLAINT_KINDS = frozenset({"lender_complaint", "regulator_complaint"})
 """Letters that accuse the institution a case is named after."""
@@ -179,8 +192,10 @@ def recommended_kinds(
     found = set(codes)
     kinds: list[str] = []
     if jurisdiction == "us":
+        if scam:  # never a letter to the scammer, nor a complaint naming whom it posed as
+            return ["us_fraud_report"]
         kinds = ["us_debt_validation", "us_cease_communication"]
-        if found or scam:
+        if found:
             kinds.insert(0, "cfpb_narrative")
         return kinds
     if scam:
@@ -229,6 +244,14 @@ def letter_fits(kind: str, jurisdiction: str, *, scam: bool) -> str | None:
             f"此案件按{where}规则包分析，{kind} 不适用；可用：{', '.join(pool)} / the case was "
             f"analysed under the {jurisdiction} pack, where {kind} does not apply; use one of "
             f"{', '.join(pool)}"
+        )
+    if scam and kind in US_DEBT_KINDS:
+        return (
+            "此案件的短信被判定为诈骗（冒充催收方），不要向发信人寄送核实或停止联系函、也不要提供"
+            "个人信息；请改用 us_fraud_report（向美国联邦贸易委员会 ReportFraud.ftc.gov 举报）/ "
+            "the case's messages were judged a scam posing as a collector: do not send the "
+            "sender a validation or cease letter or any personal details; use us_fraud_report "
+            "(report it at ReportFraud.ftc.gov) instead"
         )
     if scam and kind in COMPLAINT_KINDS:
         return (
@@ -463,8 +486,14 @@ def letter_context(
     last = case.last.astimezone(tz).strftime("%Y-%m-%d %H:%M") if case.last else "—"
     generated = (now or dt.datetime.now(dt.UTC)).astimezone(tz)
     messages = [t for t in case.timeline if t.kind == "message"]
+    to_others = Counter(t.recipient for t in messages if t.recipient != "self")
     return {
         "lender": case.name,
+        # a registry lender; else the case is named after a sender number, which letters do
+        # not present as the company's name
+        "lender_known": not case.key.startswith(("sender:", "unknown")),
+        "messages_to_me": len(messages) - sum(to_others.values()),
+        "messages_to_others": sorted(to_others.items()),
         "lender_legal": lender_legal,
         "regulators": regulator_channels(license_type),
         "claimed_names": [name for name, _ in claimed.most_common(3)],

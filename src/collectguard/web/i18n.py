@@ -369,6 +369,11 @@ CATALOG: dict[str, tuple[str, str]] = {
         "向美国消费者金融保护局（CFPB）投诉时使用的陈述。",
         "The narrative for a complaint to the CFPB.",
     ),
+    "letter_hint.us_fraud_report": (
+        "冒充催收方的诈骗：向美国联邦贸易委员会（ReportFraud.ftc.gov）举报，损失钱财时也向警方报案。",
+        "A scam posing as a collector: report it at ReportFraud.ftc.gov, and to the police if "
+        "you lost money.",
+    ),
     # -- sign-in
     "login.title": ("借款人 / 员工登录", "Borrower / staff sign-in"),
     "login.lead": (
