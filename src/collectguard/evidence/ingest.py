@@ -61,6 +61,7 @@ from collectguard.evidence.sources import (
     MessageRecord,
     Record,
     RejectedRecord,
+    SkippedRecord,
 )
 from collectguard.evidence.store import EvidenceStore, RawJSON
 from collectguard.ledger import ledger_entries, sha256_hex, sha256_stream
@@ -712,6 +713,9 @@ class Importer:
             calls: list[dict[str, Any]] = []
             for p in pending:
                 rec = p.rec
+                if isinstance(rec, SkippedRecord):  # not a message (an iPhone tapback)
+                    counts["skipped"] += 1
+                    continue
                 if isinstance(rec, RejectedRecord) or p.key is None:
                     assert isinstance(rec, RejectedRecord)
                     counts["rejected"] += 1

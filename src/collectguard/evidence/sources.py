@@ -18,7 +18,9 @@ import datetime as dt
 import io
 import json
 import re
+import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,13 @@ class CallItem:
 class RejectedRecord:
     position: str
     reason: str
+
+
+@dataclass(frozen=True)
+class SkippedRecord(RejectedRecord):
+    """A row that is not a message (an iPhone tapback reaction, a group event): counted as
+    `skipped`, not `rejected`, and not stored. A kind of `RejectedRecord`, so whatever
+    passes rejected records over passes these too."""
 
 
 Record = MessageRecord | CallItem | RejectedRecord
@@ -607,11 +616,67 @@ def attributed_body_text(blob: bytes | None) -> str | None:
     return raw.decode("utf-8", errors="replace") if raw else None
 
 
+MAX_IOS_ATTACHMENT_BYTES = 64 << 20
+"""Largest iPhone attachment file read into the store; a larger one (a long video) is noted
+as not imported, with its name, and its message keeps its text."""
+_IOS_TAPBACK = "点赞等回应，不是消息 / a tapback reaction, not a message"
+_IOS_NOT_MESSAGE = "群组事件等，不是消息 / not a message (a group event, a rename)"
+_IOS_GROUP_ID = re.compile(r"chat\d+")
+
+
+def _ios_attachment(base: Path, name: str | None) -> Path | None:
+    """The file an ``attachment.filename`` (``~/Library/SMS/Attachments/ab/01/…/IMG.JPG``)
+    names, looked for under the database's own folder (``Attachments/ab/01/…`` beside
+    ``sms.db``, as in an extracted backup or a Mac's ``~/Library/Messages``); None when it
+    is not there, or would lie outside that folder."""
+    if not name:
+        return None
+    rel = name.replace("\\", "/")
+    for prefix in ("~/Library/SMS/", "~/Library/Messages/", "/var/mobile/Library/SMS/"):
+        if rel.startswith(prefix):
+            rel = rel[len(prefix) :]
+            break
+    else:
+        return None
+    root = base.resolve()
+    found = (root / rel).resolve()
+    if not found.is_relative_to(root) or not found.is_file():
+        return None
+    return found
+
+
+def _ios_open(path: Path, stack: list[tempfile.TemporaryDirectory[str]]) -> sqlite3.Connection:
+    """A read-only connection to `path`. With a ``-wal`` beside it (messages not yet written
+    into the database file), a private copy of the database and its WAL is opened instead so
+    SQLite reads them too; the user's files are never opened for writing. The copy's folder
+    goes on `stack` for the caller to remove."""
+    wal = path.with_name(path.name + "-wal")
+    if not (wal.is_file() and wal.stat().st_size > 0):
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    tmp = tempfile.TemporaryDirectory(prefix="collectguard-ios-")
+    stack.append(tmp)
+    copy = Path(tmp.name) / "sms.db"
+    shutil.copyfile(path, copy)
+    # The -shm (the WAL's index) is not copied: SQLite rebuilds it from the WAL, and a stale
+    # one copied at another moment than the WAL could hide its newest frames.
+    shutil.copyfile(wal, copy.with_name("sms.db-wal"))
+    return sqlite3.connect(copy)
+
+
 def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
-    """iPhone ``sms.db`` (from an unencrypted backup), opened read-only and never modified."""
+    """iPhone ``sms.db`` / Mac ``chat.db``, never modified (with a ``-wal`` beside it, a
+    private copy that includes the WAL is read, then deleted).
+
+    A message without a handle takes the number of its one-to-one chat; tapbacks and group
+    events are skipped; attachments are read from ``Attachments/…`` beside the database when
+    there, else each is noted as not imported (rejected with its name).
+    """
+    temps: list[tempfile.TemporaryDirectory[str]] = []
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
-    except sqlite3.Error as exc:
+        db = _ios_open(path, temps)
+    except (sqlite3.Error, OSError) as exc:
+        for t in temps:
+            t.cleanup()
         raise ImportFormatError(f"无法打开 sms.db / cannot open sms.db: {exc}") from None
     db.text_factory = _ios_text
     try:
@@ -628,19 +693,52 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                 f"not an iPhone sms.db: missing table(s) {', '.join(missing)}"
             )
         cols = {r[1] for r in db.execute("PRAGMA table_info(message)")}
-        body = "m.attributedBody" if "attributedBody" in cols else "NULL"
+        chat_cols = {r[1] for r in db.execute("PRAGMA table_info(chat)")}
+
+        def col(name: str, have: set[str] = cols, alias: str = "m") -> str:
+            return f"{alias}.{name}" if name in have else "NULL"
+
+        # chat ROWID -> (identifier, is a group): a group's identifier is not a person
+        members: dict[int, int] = {}
+        if "chat_handle_join" in tables:
+            members = dict(
+                db.execute("SELECT chat_id, COUNT(*) FROM chat_handle_join GROUP BY chat_id")
+            )
+        chats: dict[int, str | None] = {}
+        for cid, ident, style in db.execute(
+            f"SELECT c.ROWID, c.chat_identifier, {col('style', chat_cols, 'c')} FROM chat c"
+        ):
+            ident = ident if isinstance(ident, str) else None
+            group = (
+                style == 43
+                or members.get(cid, 0) > 1
+                or (style != 45 and bool(ident and _IOS_GROUP_ID.fullmatch(ident)))
+            )
+            chats[cid] = None if group else ident
+        with_files = "attachment" in tables and "message_attachment_join" in tables
         total = int(db.execute("SELECT COUNT(*) FROM message").fetchone()[0])
         rows = db.execute(
-            f"SELECT m.ROWID, m.text, {body}, m.date, m.is_from_me, h.id "
+            f"SELECT m.ROWID, m.text, {col('attributedBody')}, m.date, m.is_from_me, h.id, "
+            f"j.chat_id, {col('associated_message_type')}, {col('item_type')}, "
+            f"{col('cache_has_attachments')} "
             "FROM message m LEFT JOIN handle h ON h.ROWID = m.handle_id "
+            "LEFT JOIN (SELECT message_id, MIN(chat_id) AS chat_id FROM chat_message_join "
+            "GROUP BY message_id) j ON j.message_id = m.ROWID "
             "ORDER BY m.ROWID"
         )
+        base = path.parent
         done = 0
-        for rowid, text, blob, date, from_me, handle in rows:
+        for rowid, text, blob, date, from_me, handle, chat, assoc, item, has_att in rows:
             done += 1
             where = f"ROWID {rowid}"
             if done % 1000 == 0:
                 tick(done, total)
+            if isinstance(assoc, int) and 2000 <= assoc < 4000:
+                yield SkippedRecord(where, _IOS_TAPBACK)
+                continue
+            if item not in (None, 0):
+                yield SkippedRecord(where, _IOS_NOT_MESSAGE)
+                continue
             if isinstance(text, _Undecodable):
                 yield RejectedRecord(
                     where,
@@ -650,14 +748,44 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                 continue
             if isinstance(handle, _Undecodable):
                 handle = handle.data.decode("utf-8", "replace")
+            if not handle and chat is not None:
+                handle = chats.get(chat)  # the other party of a one-to-one chat
+            files: list[AttachmentData] = []
+            lost: list[str] = []
+            if with_files and (has_att is None or has_att):
+                for fname, mime, tname in db.execute(
+                    "SELECT a.filename, a.mime_type, a.transfer_name FROM attachment a "
+                    "JOIN message_attachment_join x ON x.attachment_id = a.ROWID "
+                    "WHERE x.message_id = ? ORDER BY a.ROWID",
+                    (rowid,),
+                ):
+                    fname = fname if isinstance(fname, str) else None
+                    label = tname if isinstance(tname, str) and tname else None
+                    label = label or (fname.rsplit("/", 1)[-1] if fname else "?")
+                    found = _ios_attachment(base, fname)
+                    if found is None or found.stat().st_size > MAX_IOS_ATTACHMENT_BYTES:
+                        lost.append(label)
+                        continue
+                    files.append(
+                        AttachmentData(
+                            found.read_bytes(), mime if isinstance(mime, str) else None, label
+                        )
+                    )
             if text is None or text == "":
                 text = attributed_body_text(blob) or text
-            if text is None:
+            if text is None and not files and not lost:
                 yield RejectedRecord(where, "消息没有文字 / message has no text")
                 continue
-            shown = str(text).replace("\ufffc", "").strip() or str(text)
-            if _blank(shown):
-                yield RejectedRecord(where, EMPTY_TEXT)
+            raw = "" if text is None else str(text)
+            shown = raw.replace("\ufffc", "").strip()
+            if not shown and "\ufffc" not in raw:
+                shown = raw  # whitespace only: rejected below, as in every format
+            attached = tuple(files)
+            if _blank(shown, attached):
+                if lost:
+                    yield RejectedRecord(where, _ios_lost(lost, only=True))
+                else:
+                    yield RejectedRecord(where, EMPTY_TEXT)
                 continue
             try:
                 when = apple_time(date)
@@ -670,12 +798,32 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                 received_at=when,
                 direction="out" if from_me else "in",
                 position=where,
+                attachments=attached,
             )
+            if lost:
+                yield RejectedRecord(f"{where} 附件 / attachment", _ios_lost(lost))
         tick(done, total)
     except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         raise ImportFormatError(f"sms.db 读取失败 / sms.db read failed: {exc}") from None
     finally:
         db.close()
+        for t in temps:
+            t.cleanup()
+
+
+def _ios_lost(names: list[str], *, only: bool = False) -> str:
+    """The reason for attachments not imported; `only`: the message had nothing else, so
+    it is not stored either."""
+    listed = ", ".join(names[:5]) + (f" (+{len(names) - 5})" if len(names) > 5 else "")
+    return (
+        ("只有附件，整条未导入：" if only else "")
+        + f"附件未导入（数据库旁的 Attachments 文件夹里没有该文件，或文件超过 "
+        f"{MAX_IOS_ATTACHMENT_BYTES >> 20} MiB）/ attachment not imported (its file is not in "
+        f"the Attachments folder beside the database, or is over "
+        f"{MAX_IOS_ATTACHMENT_BYTES >> 20} MiB)"
+        + ("; the message has nothing else and is not stored" if only else "")
+        + f": {listed}"
+    )
 
 
 # ---------------------------------------------------------------------------- CSV
