@@ -385,6 +385,8 @@ def test_plain_text_for_web_forms_has_no_markdown_escapes(
     assert "**bold**" in text and "\\*" not in text  # the message's own text, as sent
     assert "`rm -rf`" in text and "SHA-256 `" not in text  # no code marks of our own
     assert text.startswith("CFPB complaint narrative")
+    # the paragraph after the list of violations stands apart from its last item
+    assert "\n\nWhat I did:" in text and "\n- " in text.split("What I did:")[0]
     db = store.engine.url.database
     assert db is not None
     store.close()

@@ -670,6 +670,8 @@ def to_text(letter: Letter) -> str:
         elif b.kind == "ol":
             lines.append(f"{numbered}. {text}")
         else:
+            if lines and lines[-1]:  # a paragraph after a list stands apart from it
+                lines.append("")
             lines += [text, ""]
     return "\n".join(lines).strip() + "\n"
 
