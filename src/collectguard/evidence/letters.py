@@ -35,6 +35,7 @@ from collectguard.evidence.errors import EvidenceError
 from collectguard.evidence.history import SEVERITY_RANK, THIRD_PARTY_CODES, Case, describe_call
 from collectguard.evidence.models import Attachment, CallRecord, Message
 from collectguard.evidence.store import EvidenceStore
+from collectguard.normalize import show_bidi_controls
 from collectguard.rules import Citation, Rule, RulePack
 
 
@@ -266,19 +267,14 @@ def letter_fits(kind: str, jurisdiction: str, *, scam: bool) -> str | None:
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
 
 
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
 def md_escape(value: object) -> str:
     """Text from a message, safe inside one Markdown line (no markup, no line breaks).
 
-    Bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069)
-    are written out as ``[U+202E]``: an invisible right-to-left override in a collector's
-    text would otherwise reverse the rest of the line — the hash and ledger number after
-    it — and the reader should see that the message held one."""
-    text = " ".join(str(value).split())
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return _BIDI_CONTROLS.sub(lambda m: f"\\[U+{ord(m.group()):04X}\\]", text)
+    Bidi controls are written out as ``[U+202E]`` (`show_bidi_controls`): an invisible
+    right-to-left override in a collector's text would otherwise reverse the rest of the
+    line — the hash and ledger number after it."""
+    text = show_bidi_controls(" ".join(str(value).split()))
+    return _MD_SPECIAL.sub(r"\\\1", text)
 
 
 _env: Environment | None = None

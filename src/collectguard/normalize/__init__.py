@@ -17,6 +17,7 @@ from collectguard.normalize.text import (
     NormalizedText,
     compact,
     normalize,
+    show_bidi_controls,
 )
 
-__all__ = ["EvasionLexicon", "NormalizedText", "compact", "normalize"]
+__all__ = ["EvasionLexicon", "NormalizedText", "compact", "normalize", "show_bidi_controls"]

@@ -366,3 +366,14 @@ def compact(norm: NormalizedText, evasions: EvasionLexicon | None = None) -> Nor
     for k in range(pos, len(stage.text)):
         out.add(stage.text[k], stage.starts[k], stage.ends[k])
     return out.build(norm.original)
+
+
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def show_bidi_controls(text: str) -> str:
+    """`text` with bidirectional embedding, override and isolate controls (U+202A–U+202E,
+    U+2066–U+2069) written out as ``[U+202E]``. For showing a message to a person (the
+    verdict card, letters): an invisible right-to-left override would reverse what follows
+    it, and the reader should see that the message held one."""
+    return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)

@@ -26,6 +26,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from starlette.middleware.sessions import SessionMiddleware
 
 from collectguard._version import __version__
+from collectguard.normalize import show_bidi_controls
 from collectguard.web.audits import AuditRunner
 from collectguard.web.audits import router as audits_router
 from collectguard.web.backup import router as backup_router
@@ -38,7 +39,7 @@ from collectguard.web.locker import router as locker_router
 from collectguard.web.portal import router as portal_router
 from collectguard.web.security import BodySizeLimit, LoginLimiter
 from collectguard.web.settings import WebSettings
-from collectguard.web.verdict import local_time, show_bidi_controls, yuan
+from collectguard.web.verdict import local_time, yuan
 
 __all__ = ["create_app"]
 

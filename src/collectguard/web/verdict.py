@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 from dataclasses import dataclass
 
 from collectguard.analyze.result import CheckResult, Violation
@@ -62,14 +61,3 @@ def yuan(cents: int) -> str:
 
 def local_time(value: dt.datetime, zone: dt.tzinfo) -> str:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def show_bidi_controls(text: str) -> str:
-    """Bidirectional embedding, override and isolate controls written out as ``[U+202E]``:
-    in the message as the checker shows it, an invisible right-to-left override would
-    reverse what follows it; the reader should see that the message held one (the letters
-    write them the same way)."""
-    return _BIDI_CONTROLS.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
