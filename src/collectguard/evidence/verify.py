@@ -141,8 +141,12 @@ def verify_store(
         if progress is not None and done % 1000 == 0:
             progress(done, max(total, done))
 
+    read = 0  # ledger entries read, for where a damaged file stops the walk
+
     def remember(entries: Iterable[LedgerEntry]) -> Iterator[LedgerEntry]:
+        nonlocal read
         for e in entries:
+            read += 1
             p = e.payload or {}
             kind, item_id, digest = p.get("item"), p.get("item_id"), p.get("item_sha256")
             if isinstance(kind, str) and isinstance(item_id, int) and isinstance(digest, str):
@@ -154,7 +158,7 @@ def verify_store(
     try:
         chain = verify_chain(remember(store.ledger.entries()), expected_head=expected_head)
     except SQLAlchemyError as exc:  # the ledger cannot be read to the end: nothing vouches
-        chain = ChainReport(ok=False, checked=len(vouched))
+        chain = ChainReport(ok=False, checked=read)  # entries read before it broke
         unreadable = _driver_words(exc)
     report = VerifyReport(chain=chain, unreadable=unreadable)
     if unreadable is not None:
