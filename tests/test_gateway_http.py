@@ -54,7 +54,7 @@ def test_decision_allow_and_replay(client: TestClient) -> None:
     r = client.post("/v1/decisions", json=body())
     assert r.status_code == 200, r.text
     d = r.json()
-    assert d["decision"] == "allow" and d["attempt_id"] and d["rule_pack"] == "cn@2026.11.3"
+    assert d["decision"] == "allow" and d["attempt_id"] and d["rule_pack"] == "cn@2026.11.4"
     r2 = client.post("/v1/decisions", json=body())
     assert r2.json()["decision_id"] == d["decision_id"] and r2.json()["replayed"] is True
 
