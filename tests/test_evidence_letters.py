@@ -448,8 +448,34 @@ def test_citations_not_yet_in_force_when_the_message_came_are_left_out(
     third = {v["rule_id"]: v for v in ctx["violations"] if v["rule_id"].startswith("cn.third")}
     assert all(c["start"] is None for v in third.values() for c in v["basis"])  # plainly
     blast = third["cn.third_party.address_book_blast"]  # PIPL and 民法典 (2021) stay
-    assert blast["left_out"] == ["GB/T 45251-2025；中国银行业协会催收工作指引（2026）第三人规则"]
+    # each instrument on its own: both came after the message (2025-01-14)
+    assert blast["left_out"] == [
+        "GB/T 45251-2025 第三人规则",
+        "中国银行业协会催收工作指引（2026）第三人规则",
+    ]
     assert blast["basis"][0]["text"] == "个人信息保护法 第6条、第10条、第13条、第25条、第66条"
+
+
+def test_instruments_cited_together_are_dated_one_by_one(tmp_path: Path) -> None:
+    """A threat to tell the family on 2025-11-12 came after GB/T 45251-2025 (2025-02-28) and
+    before the CBA guideline (2026-01-30): the letter cites the standard and leaves the
+    guideline out (the pack used to cite both as one text, dated by the earlier)."""
+    with open_store(str(tmp_path / "mid.sqlite3")) as s:
+        Importer(s).import_text(
+            "【闪电贷】您的借款已逾期，再不还款就通知你的家人和单位。",
+            sender="10690000",
+            received_at=dt.datetime(2025, 11, 12, 15, 0, tzinfo=CN),
+        )
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    by_rule = {v["rule_id"]: v for v in ctx["violations"]}
+    blast = by_rule["cn.third_party.address_book_blast"]
+    assert "GB/T 45251-2025 第三人规则" in [c["text"] for c in blast["basis"]]
+    assert blast["left_out"] == ["中国银行业协会催收工作指引（2026）第三人规则"]
+    zh = render_letter("lender_complaint", "zh", ctx).markdown
+    (line,) = [x for x in zh.splitlines() if "规则 cn.third_party.address_book_blast" in x]
+    assert "GB/T 45251-2025 第三人规则" in line and "（2026）" not in line
 
 
 def test_a_case_older_than_every_citation_lists_them_for_reference_only(tmp_path: Path) -> None:

@@ -232,11 +232,12 @@ def test_the_fast_yaml_loader_reads_every_shipped_file_as_the_pure_python_one_do
 
 # ---------------------------------------------------------------------------- dated citations
 CITATION_TEXTS_SHA256 = {
-    "cn": "56cbf6f42db20438730509aa545e0548f99a3e54e32740d568f02fa1ce7c8189",
+    "cn": "783b9f4bcd3a3166d4070d253bdf894fdd843ef4da382ad6a782401cd58dd2b8",
     "us": "55329452e45235a5c50380c0ec39144433134d3c63555e8dec1d50d254a89732",
 }
-"""Digest of every rule's citation texts as they were before citations were dated (packs
-cn 2026.11.2, us 2026.11.1). The analyzer, gateway and audit cite these texts in every
+"""Digest of every rule's citation texts (us: as before citations were dated, pack 2026.11.1;
+cn: since pack 2026.11.4 split the two citations that joined instruments of different dates,
+so each is dated on its own). The analyzer, gateway and audit cite these texts in every
 per-message output: change one only on purpose, and update the digest with it."""
 
 
