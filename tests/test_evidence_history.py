@@ -85,3 +85,92 @@ def test_an_undated_copy_of_a_dated_message_is_counted_once(tmp_path: Path) -> N
     dated = [t for t in case.timeline if t.at is not None]
     assert len(dated) == 1 and dated[0].at == at
     assert case.night_messages == 1  # the copy's night-time finding is the dated one's
+
+
+def _call(i: int, at: dt.datetime) -> TimelineItem:
+    return TimelineItem(
+        at=at,
+        kind="call",
+        item_id=500 + i,
+        party="10690000",
+        recipient="self",
+        summary="missed",
+        call_outcome="unanswered",
+    )
+
+
+def test_days_before_a_caps_rule_took_effect_are_named_not_counted() -> None:
+    """The CBA 2026 cap on unanswered calls (6 a day, in force 2026-01-30) does not make 8
+    missed calls of 2025-11-12 a breach; the same on 2026-02-10 is one."""
+    from collectguard.evidence.history import frequency_caps
+    from collectguard.rules import load_builtin
+
+    pack = load_builtin("cn")
+    caps = [c for c in frequency_caps(pack) if c.rule_id == "cn.freq.unanswered_attempts"]
+    assert caps and caps[0].in_force == dt.date(2026, 1, 30)
+    cn = dt.timezone(dt.timedelta(hours=8))
+
+    def calls_on(day: dt.date, base: int) -> list[TimelineItem]:
+        return [_call(base + h, dt.datetime(day.year, day.month, day.day, 9 + h, tzinfo=cn))
+                for h in range(8)]  # fmt: skip
+
+    case = Case(key="k", name="k")
+    case.timeline = calls_on(dt.date(2025, 11, 12), 0)
+    _evaluate(case, caps, None, cn)
+    assert case.rule_counts["cn.freq.unanswered_attempts"] == 0
+    assert not [f for f in case.findings if f.rule_id == "cn.freq.unanswered_attempts"]
+
+    case = Case(key="k", name="k")
+    case.timeline = calls_on(dt.date(2025, 11, 12), 0) + calls_on(dt.date(2026, 2, 10), 10)
+    _evaluate(case, caps, None, cn)
+    assert case.rule_counts["cn.freq.unanswered_attempts"] == 1
+    (f,) = [f for f in case.findings if f.rule_id == "cn.freq.unanswered_attempts"]
+    assert f.count == 1
+    assert "超过的日子：2026-02-10: 8" in f.detail_zh
+    assert "早于该规则 2026-01-30 施行的日子，不计入：2025-11-12: 8" in f.detail_zh
+    assert "not counted, before the rule took effect on 2026-01-30: 2025-11-12: 8" in f.detail_en
+
+
+def test_night_hours_are_the_recipients_whatever_zone_days_are_shown_in(tmp_path: Path) -> None:
+    """A message at 23:30 in Shanghai is at night, and one at 16:30 is not, also when the case
+    is shown in UTC (where they are 15:30 and 08:30: `letter --tz UTC` counted no night
+    message); a call, which keeps no zone, is judged in the zone of the case's messages."""
+    from zoneinfo import ZoneInfo
+
+    from collectguard.evidence import open_store
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.ingest import Importer
+    from collectguard.rules import load_builtin
+
+    sh = ZoneInfo("Asia/Shanghai")
+    store = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    try:
+        imp = Importer(store, timezone="Asia/Shanghai")
+        for text, hour in (
+            ("您的借款已逾期，请立即还款。", 23),
+            ("您的借款已逾期3天，请及时还款。", 16),
+        ):
+            imp.import_text(
+                "【招联金融】" + text,
+                sender="10690000",
+                received_at=dt.datetime(2025, 3, 4, hour, 30, tzinfo=sh),
+            )
+        pack = load_builtin("cn")
+        (utc_case,) = build_cases(store, pack, zone="UTC")
+        (home_case,) = build_cases(store, pack, zone="Asia/Shanghai")
+    finally:
+        store.close()
+    assert utc_case.night_messages == home_case.night_messages == 1
+    night = [t for t in home_case.timeline if t.at is not None and t.at.astimezone(sh).hour == 23]
+    assert night and night[0].zone == "Asia/Shanghai"
+    # a call at 06:00 Shanghai (22:00 UTC the day before) is at night in the messages' zone
+    case = Case(key="k", name="k")
+    case.timeline = [
+        *home_case.timeline,
+        _call(1, dt.datetime(2025, 3, 5, 6, 0, tzinfo=sh)),
+        _call(2, dt.datetime(2025, 3, 5, 12, 0, tzinfo=sh)),  # 04:00 UTC: not at night there
+    ]
+    from collectguard.evidence.history import night_window
+
+    _evaluate(case, [], night_window(pack), ZoneInfo("UTC"))
+    assert case.night_calls == 1 and case.night_messages == 1

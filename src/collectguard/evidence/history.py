@@ -7,8 +7,11 @@ id, else the claimed brand, else the sender) and the rules no single message can
   rule pack declares (a rule with ``detect: {builtin: frequency, params: {max_per_day: N}}``,
   optional ``channel: sms|call|any`` and, for calls, ``counts: all|answered|unanswered``
   — an answered call has a duration, an unanswered one was missed, rejected or blocked);
-  the numbers come from the pack, never from code;
-- **night-time counts**: messages and calls inside the pack's ``night_time`` window;
+  the numbers come from the pack, never from code; days before the rule's ``in_force``
+  date are named as predating it, not counted as breaches;
+- **night-time counts**: messages and calls inside the pack's ``night_time`` window, each
+  judged in the recipient's zone (the zone its message was imported with; calls and messages
+  without one in the zone most of the case's messages have), whatever zone days are shown in;
 - **escalation**: a lender's violations getting more severe over time;
 - **third-party contacts**: collection messages that reached someone other than the debtor
   (imported with a recipient other than ``self``) or disclosed the debt to them.
@@ -76,6 +79,9 @@ class FrequencyCap:
     title_en: str
     citation: str
     counts: CallCount = "all"
+    in_force: dt.date | None = None
+    """The rule's first day: days before it are not breaches (a cap of the 2026 CBA
+    guideline does not apply to calls of 2025)."""
 
     def count(self, day: dict[str, int]) -> int:
         """Contacts of one day (`Case.per_day` value) this cap counts."""
@@ -134,6 +140,7 @@ def frequency_caps(pack: RulePack) -> list[FrequencyCap]:
                 title_en=rule.title.en,
                 citation="；".join(rule.citation),
                 counts=counts if counts in ("answered", "unanswered") else "all",  # type: ignore[arg-type]
+                in_force=rule.in_force,
             )
         )
     return caps
@@ -177,6 +184,8 @@ class TimelineItem:
     authenticity: str | None = None
     call_outcome: Literal["answered", "unanswered"] | None = None
     """For calls: answered (a duration) or unanswered (missed, rejected, blocked)."""
+    zone: str | None = None
+    """The IANA zone the message's time was read in (`import --tz`): the recipient's."""
 
 
 @dataclass(frozen=True)
@@ -289,6 +298,7 @@ def build_cases(
             select(
                 Message.id, Message.sender, Message.recipient, Message.received_at,
                 Message.text, Message.lender_id, Message.is_collection, Message.authenticity,
+                Message.timezone,
             ).where(wanted).order_by(*order)
         ).all()  # fmt: skip
         crows = s.execute(
@@ -348,6 +358,7 @@ def build_cases(
                 summary=text[:80] + ("…" if len(text) > 80 else ""),
                 violations=violations,
                 authenticity=row.authenticity,
+                zone=row.timezone,
             )
         )
     for crow in crows:
@@ -405,7 +416,19 @@ def _call_outcome(call_type: str, duration_s: int) -> Literal["answered", "unans
     return None  # outgoing, voicemail, unknown: not a collector's attempt we can judge
 
 
+def _zone(name: str | None) -> dt.tzinfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError; "../x" a ValueError
+        return None
+
+
 def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: dt.tzinfo) -> None:
+    # Night hours are the recipient's: each message in the zone it was imported with, calls
+    # (which keep no zone) and messages without one in the zone most messages have.
+    zones = Counter(t.zone for t in c.timeline if t.zone)
+    home = _zone(zones.most_common(1)[0][0]) if zones else None
+    home = home or tz
     for item in c.timeline:
         # per message: one that names relatives and the employer breaks the rule once
         c.rule_counts.update({v.rule_id for v in item.violations})
@@ -420,23 +443,32 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                 local.date().isoformat(), {"call_answered": 0, "call_unanswered": 0}
             )
             out[f"call_{item.call_outcome}"] += 1
-        if night is not None and night.contains(local.time()):
+        if night is not None and night.contains(
+            item.at.astimezone(_zone(item.zone) or home).time()
+        ):
             if item.kind == "message":
                 c.night_messages += 1
             else:
                 c.night_calls += 1
 
     for cap in caps:
-        over = []
+        over: list[str] = []
+        early: list[str] = []
+        first = cap.in_force.isoformat() if cap.in_force else ""
         for date, n in sorted(c.per_day.items()):
             count = cap.count({**n, **c.calls_by_outcome.get(date, {})})
             if count > cap.max_per_day:
-                over.append(f"{date}: {count}")
+                (early if date < first else over).append(f"{date}: {count}")
         if over:
             c.rule_counts[cap.rule_id] += len(over)
             c.code_counts[cap.code] += len(over)
             zh, en = cap.describe()
             days = ", ".join(over)
+            note_zh = note_en = ""
+            if early:
+                before = ", ".join(early)
+                note_zh = f"（另有早于该规则 {first} 施行的日子，不计入：{before}）"
+                note_en = f" (not counted, before the rule took effect on {first}: {before})"
             c.findings.append(
                 HistoryFinding(
                     rule_id=cap.rule_id,
@@ -444,8 +476,8 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
                     title_zh=cap.title_zh,
                     title_en=cap.title_en,
                     count=len(over),
-                    detail_zh=f"{zh}；超过的日子：{days}",
-                    detail_en=f"{en}; days over it: {days}",
+                    detail_zh=f"{zh}；超过的日子：{days}{note_zh}",
+                    detail_en=f"{en}; days over it: {days}{note_en}",
                     citation=cap.citation,
                 )
             )
