@@ -1,7 +1,10 @@
-"""An empty iPhone ``sms.db`` for tests: the four tables the reader needs and one handle."""
+"""iPhone test data: an empty ``sms.db`` with the four tables the reader needs and one
+handle, one with the real iOS tables, and an iTunes/Finder backup folder holding one."""
 
 from __future__ import annotations
 
+import hashlib
+import plistlib
 import sqlite3
 from pathlib import Path
 
@@ -93,3 +96,74 @@ class FullSmsDb:
     def close(self) -> None:
         self.con.commit()
         self.con.close()
+
+
+SMSDB_FILE_ID = "3d0d7e5fb2ce288813306e4d4636395e047a3d28"
+"""The name every iTunes/Finder backup stores ``HomeDomain`` ``Library/SMS/sms.db`` under."""
+
+
+def file_id(domain: str, relative_path: str) -> str:
+    """A backup's name for a file: SHA-1 of ``domain-relativePath``."""
+    return hashlib.sha1(f"{domain}-{relative_path}".encode()).hexdigest()
+
+
+class IosBackupFolder:
+    """An unencrypted iTunes/Finder backup folder as iOS 10 and later write it: a
+    ``Manifest.plist``, a ``Manifest.db`` listing the files, each file at ``ab/abcd…``.
+
+    `manifest_db=False` writes an older backup instead (``Manifest.mbdb``, files at
+    ``abcd…`` with no sub-folder); `encrypted` only sets ``IsEncrypted``."""
+
+    def __init__(self, root: Path, *, encrypted: bool = False, manifest_db: bool = True) -> None:
+        self.root = root
+        self.flat = not manifest_db
+        root.mkdir(parents=True, exist_ok=True)
+        with (root / "Manifest.plist").open("wb") as fp:
+            plistlib.dump({"IsEncrypted": encrypted, "Version": "10.0"}, fp)
+        (root / "Info.plist").write_bytes(plistlib.dumps({"Device Name": "iPhone"}))
+        self.manifest: sqlite3.Connection | None = None
+        if manifest_db:
+            self.manifest = sqlite3.connect(root / "Manifest.db")
+            self.manifest.execute(
+                "CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, "
+                "flags INTEGER, file BLOB)"
+            )
+        else:
+            (root / "Manifest.mbdb").write_bytes(b"mbdb\x05\x00")  # the header; no records
+
+    def path(self, fid: str) -> Path:
+        """Where the file with ID `fid` lies in this backup (its folder is created)."""
+        where = self.root / fid if self.flat else self.root / fid[:2] / fid
+        where.parent.mkdir(parents=True, exist_ok=True)
+        return where
+
+    def list(self, domain: str, relative_path: str, fid: str | None = None) -> str:
+        """Enter a file in ``Manifest.db`` (under `fid`, default its computed ID)."""
+        fid = fid or file_id(domain, relative_path)
+        if self.manifest is not None:
+            self.manifest.execute(
+                "INSERT INTO Files VALUES (?, ?, ?, 1, NULL)", (fid, domain, relative_path)
+            )
+        return fid
+
+    def add(self, domain: str, relative_path: str, data: bytes, *, fid: str | None = None) -> Path:
+        """Store `data` as `relative_path` of `domain`, listed in the manifest."""
+        where = self.path(self.list(domain, relative_path, fid))
+        where.write_bytes(data)
+        return where
+
+    def attachment(self, name: str, data: bytes) -> str:
+        """Store an attachment the phone keeps at ``~/Library/SMS/Attachments/<name>``;
+        returns that ``attachment.filename``."""
+        self.add("MediaDomain", f"Library/SMS/Attachments/{name}", data)
+        return f"~/Library/SMS/Attachments/{name}"
+
+    def sms_db(self) -> FullSmsDb:
+        """A new ``sms.db`` in the backup, listed in the manifest; the caller adds messages."""
+        return FullSmsDb(self.path(self.list("HomeDomain", "Library/SMS/sms.db")))
+
+    def close(self) -> None:
+        if self.manifest is not None:
+            self.manifest.commit()
+            self.manifest.close()
+            self.manifest = None

@@ -275,7 +275,8 @@ def import_cmd(
     source: Annotated[
         str,
         typer.Argument(
-            help="备份文件；- 表示从标准输入粘贴文字 / backup file, or - for pasted text"
+            help="备份文件或 iPhone 备份文件夹；- 表示从标准输入粘贴文字 / backup file, an "
+            "iPhone iTunes/Finder backup folder, or - for pasted text"
         ),
     ],
     format: Annotated[
@@ -338,13 +339,15 @@ def import_cmd(
     """导入短信备份并逐条体检、存证 / Import a backup: analyse, store and chain every message.
 
     格式自动识别 / the format is detected: Android "SMS Backup & Restore" XML (短信、彩信、
-    通话记录 / SMS, MMS, call logs), iPhone sms.db, CSV, JSONL, or pasted text.
+    通话记录 / SMS, MMS, call logs), iPhone sms.db or a whole unencrypted iTunes/Finder
+    backup folder (附件一并导入 / attachments included), CSV, JSONL, or pasted text.
 
     \b
     例 / e.g.:
       collectguard evidence import sms-20250101.xml
       collectguard evidence import calls-20250101.xml
       collectguard evidence import sms.db          # iPhone 未加密备份 / unencrypted backup
+      collectguard evidence import ~/Library/Application\\ Support/MobileSync/Backup/<UDID>
       collectguard evidence import 导出.csv --map text=内容 --map sender=号码 --map received_at=时间
       collectguard evidence import 妈妈的短信.xml --recipient 妈妈  # 亲友收到的 / relative's
       collectguard evidence import - --sender 10690000 --at "2025-01-14 23:15" < 粘贴.txt
@@ -356,8 +359,9 @@ def import_cmd(
     from rich.progress import DownloadColumn, TimeRemainingColumn
 
     from collectguard.analyze.analyzer import Analyzer
+    from collectguard.evidence.errors import ImportFormatError
     from collectguard.evidence.ingest import Importer, ImportFailed
-    from collectguard.evidence.sources import parse_time
+    from collectguard.evidence.sources import open_ios_backup, parse_time
 
     csv_mapping: dict[str, str] = {}
     fields = ("text", "sender", "received_at", "direction")
@@ -372,10 +376,12 @@ def import_cmd(
             )
         csv_mapping[field] = column
     if source != "-" and Path(source).is_dir():
-        raise _fail(
-            f"{source} 是文件夹，请给出备份文件 / {source} is a folder: give the backup file "
-            "(e.g. sms-20250101.xml, sms.db, messages.csv)"
-        )
+        # an iPhone backup folder: refused before any store is created when it is not one,
+        # is encrypted, or holds no Messages
+        try:
+            open_ios_backup(Path(source))
+        except ImportFormatError as exc:
+            raise _fail(str(exc)) from None
     analyzer = Analyzer.default() if pack == "cn" else Analyzer.from_options([pack])
     store = _store(db, must_exist=False)
     importer = Importer(

@@ -342,15 +342,20 @@ class Importer:
         source_name: str | None = None,
         max_records: int | None = None,
     ) -> ImportReport:
-        """Import one file; `format` is detected from its first bytes when None.
+        """Import one file, or an iPhone iTunes/Finder backup folder; `format` is detected
+        from a file's first bytes when None (a folder can only be ``ios``).
 
         `source_name` is what the import run records as the source (default: the path; a
-        server passes the uploaded file's own name, not its temporary path). With
+        server passes the uploaded file's own name, not its temporary path). A backup
+        folder's run records the folder and its ``sms.db``'s SHA-256, so importing the same
+        backup again, or the same ``sms.db`` extracted, is recognised as the same source. With
         `max_records`, reading stops after that many messages and calls (rejected records do
         not count): what was read is stored as usual, the run completes, and
         `report.stopped_at` names the first record left unread."""
         if max_records is not None and max_records < 0:
             raise ValueError("max_records must not be negative")
+        if path.is_dir():
+            return self._import_ios_backup(path, format, progress, source_name, max_records)
         if not path.is_file():
             raise ImportFormatError(f"找不到文件 / no such file: {path}")
         fmt = format or sources.detect_format(path)
@@ -394,6 +399,29 @@ class Importer:
             out = self._run(limited(records), report, fmt)
         tick(total, total)
         return out
+
+    def _import_ios_backup(
+        self,
+        folder: Path,
+        format: str | None,
+        progress: Progress | None,
+        source_name: str | None,
+        max_records: int | None,
+    ) -> ImportReport:
+        """`import_file` of an iPhone backup folder: checked (not a backup, encrypted, no
+        Messages: `ImportFormatError`) before a run is recorded."""
+        if format not in (None, "ios"):
+            raise ImportFormatError(
+                f"{folder} 是文件夹，只能按 iPhone 备份导入（--format ios），不能按 {format} / "
+                f"{folder} is a folder: it can only be imported as an iPhone backup "
+                f"(--format ios), not as {format}"
+            )
+        backup = sources.open_ios_backup(folder)
+        report = self._start(source_name or str(folder), "ios", file_sha256(backup.smsdb))
+        records: Iterable[Record] = sources.read_ios_backup(backup, progress or (lambda d, t: None))
+        if max_records is not None:
+            records = _at_most(records, max_records, report)
+        return self._run(records, report, "ios")
 
     def import_text(
         self,

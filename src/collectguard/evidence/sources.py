@@ -15,8 +15,11 @@ import binascii
 import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
+import itertools
 import json
+import plistlib
 import re
 import shutil
 import sqlite3
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple
 from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import ExpatError
 from zoneinfo import ZoneInfo
 
 from defusedxml import DefusedXmlException
@@ -645,12 +649,15 @@ def _ios_attachment(base: Path, name: str | None) -> Path | None:
     return found
 
 
-def _ios_open(path: Path, stack: list[tempfile.TemporaryDirectory[str]]) -> sqlite3.Connection:
-    """A read-only connection to `path`. With a ``-wal`` beside it (messages not yet written
-    into the database file), a private copy of the database and its WAL is opened instead so
-    SQLite reads them too; the user's files are never opened for writing. The copy's folder
-    goes on `stack` for the caller to remove."""
-    wal = path.with_name(path.name + "-wal")
+def _ios_open(
+    path: Path, stack: list[tempfile.TemporaryDirectory[str]], wal: Path | None = None
+) -> sqlite3.Connection:
+    """A read-only connection to `path`. With a ``-wal`` beside it, or `wal` when given (a
+    backup stores it under its own hashed name), holding messages not yet written into the
+    database file, a private copy of the database and its WAL is opened instead so SQLite
+    reads them too; the user's files are never opened for writing. The copy's folder goes
+    on `stack` for the caller to remove."""
+    wal = wal or path.with_name(path.name + "-wal")
     if not (wal.is_file() and wal.stat().st_size > 0):
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
     tmp = tempfile.TemporaryDirectory(prefix="collectguard-ios-")
@@ -663,17 +670,24 @@ def _ios_open(path: Path, stack: list[tempfile.TemporaryDirectory[str]]) -> sqli
     return sqlite3.connect(copy)
 
 
-def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
-    """iPhone ``sms.db`` / Mac ``chat.db``, never modified (with a ``-wal`` beside it, a
-    private copy that includes the WAL is read, then deleted).
+def read_ios_smsdb(
+    path: Path,
+    tick: Tick = _no_tick,
+    *,
+    find_attachment: Callable[[str | None], Path | None] | None = None,
+    wal: Path | None = None,
+) -> Iterator[Record]:
+    """iPhone ``sms.db`` / Mac ``chat.db``, never modified (with a ``-wal`` beside it, or
+    `wal`, a private copy that includes the WAL is read, then deleted).
 
     A message without a handle takes the number of its one-to-one chat; tapbacks and group
-    events are skipped; attachments are read from ``Attachments/…`` beside the database when
-    there, else each is noted as not imported (rejected with its name).
+    events are skipped; each attachment is the file `find_attachment` gives for its
+    ``attachment.filename`` (default: ``Attachments/…`` beside the database) when there,
+    else it is noted as not imported (rejected with its name).
     """
     temps: list[tempfile.TemporaryDirectory[str]] = []
     try:
-        db = _ios_open(path, temps)
+        db = _ios_open(path, temps, wal)
     except (sqlite3.Error, OSError) as exc:
         for t in temps:
             t.cleanup()
@@ -727,6 +741,7 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
             "ORDER BY m.ROWID"
         )
         base = path.parent
+        find = find_attachment or (lambda name: _ios_attachment(base, name))
         done = 0
         for rowid, text, blob, date, from_me, handle, chat, assoc, item, has_att in rows:
             done += 1
@@ -762,7 +777,7 @@ def read_ios_smsdb(path: Path, tick: Tick = _no_tick) -> Iterator[Record]:
                     fname = fname if isinstance(fname, str) else None
                     label = tname if isinstance(tname, str) and tname else None
                     label = label or (fname.rsplit("/", 1)[-1] if fname else "?")
-                    found = _ios_attachment(base, fname)
+                    found = find(fname)
                     if found is None or found.stat().st_size > MAX_IOS_ATTACHMENT_BYTES:
                         lost.append(label)
                         continue
@@ -824,6 +839,208 @@ def _ios_lost(names: list[str], *, only: bool = False) -> str:
         + ("; the message has nothing else and is not stored" if only else "")
         + f": {listed}"
     )
+
+
+# ---------------------------------------------------------------------------- iPhone backup
+IOS_SMSDB_DOMAIN = "HomeDomain"
+IOS_SMSDB_PATH = "Library/SMS/sms.db"
+IOS_ATTACHMENT_DOMAIN = "MediaDomain"
+_IOS_MANIFESTS = ("Manifest.db", "Manifest.plist", "Manifest.mbdb")
+_IOS_FILE_ID = re.compile(r"[0-9a-f]{40}")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_IOS_HOME_PREFIXES = ("~/", "/var/mobile/", "/private/var/mobile/")
+_IOS_DECRYPT_ADVICE = (
+    "请在 Finder（Windows 上为 iTunes 或“Apple 设备”）中取消勾选“加密本地备份”（需输入备份"
+    "密码），重新备份后再导入；或用能解密备份的工具导出 sms.db，导入该文件",
+    'in Finder (on Windows: iTunes or Apple Devices) untick "Encrypt local backup" (it asks '
+    "for the backup password), back up again and import the new backup; or export sms.db "
+    "with a tool that decrypts backups and import that file",
+)
+IOS_BACKUP_ENCRYPTED = (
+    f"这是加密的 iPhone 备份，里面的文件无法读取。{_IOS_DECRYPT_ADVICE[0]} / this is an "
+    f"encrypted iPhone backup: its files cannot be read. To import it, {_IOS_DECRYPT_ADVICE[1]}"
+)
+IOS_BACKUP_NO_MESSAGES = (
+    "备份里没有短信数据库（HomeDomain 的 Library/SMS/sms.db），未导入任何内容。可能是手机开启了"
+    "“iCloud 信息”，短信存放在 iCloud 而不在这份备份里：请在 设置 > 你的名字 > iCloud 中关闭"
+    "“信息”，等短信全部下载到手机后重新备份；也可能是备份没有完成，请重新备份 / the backup "
+    "holds no Messages database (HomeDomain Library/SMS/sms.db): nothing was imported. "
+    "Messages in iCloud may be on, keeping the messages in iCloud instead of this backup: "
+    "turn Messages off in Settings > your name > iCloud, wait until all messages are on the "
+    "phone, and back up again; or the backup did not finish: back up again"
+)
+
+
+def backup_file_id(domain: str, relative_path: str) -> str:
+    """The name an iTunes/Finder backup stores a file under: the SHA-1 of
+    ``domain-relativePath`` (``HomeDomain-Library/SMS/sms.db`` is ``3d0d7e5f…``)."""
+    return hashlib.sha1(f"{domain}-{relative_path}".encode()).hexdigest()
+
+
+def is_ios_backup(folder: Path) -> bool:
+    """Whether `folder` is an iTunes/Finder backup folder: it holds a ``Manifest.db``
+    (iOS 10 and later), ``Manifest.plist`` or ``Manifest.mbdb`` (older iOS)."""
+    return any((folder / name).is_file() for name in _IOS_MANIFESTS)
+
+
+@dataclass(frozen=True)
+class IosBackup:
+    """An unencrypted iTunes/Finder backup folder holding a Messages database."""
+
+    root: Path
+    smsdb: Path
+    """The hashed file of ``HomeDomain`` ``Library/SMS/sms.db``."""
+    wal: Path | None
+    """The hashed file of its ``sms.db-wal``, when the backup holds one."""
+    manifest: Path | None
+    """``Manifest.db``, which lists every file; None in an older backup (``Manifest.mbdb``),
+    whose files are found by their computed names alone."""
+
+
+def _ios_manifest(path: Path | None) -> sqlite3.Connection | None:
+    """A read-only connection to ``Manifest.db``; None without one or when it cannot be
+    opened (files are then found by their computed names)."""
+    if path is None:
+        return None
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def _backup_file(
+    root: Path, manifest: sqlite3.Connection | None, domain: str, relative_path: str
+) -> Path | None:
+    """The file holding `relative_path` of `domain` in the backup at `root`: the file ID
+    ``Manifest.db`` lists for it, else the computed one (`backup_file_id`); stored as
+    ``ab/abcd…`` (iOS 10 and later) or ``abcd…`` (older). None when neither is there."""
+    ids: list[str] = []
+    if manifest is not None:
+        try:
+            row = manifest.execute(
+                "SELECT fileID FROM Files WHERE domain = ? AND relativePath = ?",
+                (domain, relative_path),
+            ).fetchone()
+        except sqlite3.Error:  # no Files table, a damaged file: the computed name still works
+            row = None
+        # a file ID is 40 hex digits, so the path below cannot leave the backup folder
+        if row and isinstance(row[0], str) and _IOS_FILE_ID.fullmatch(row[0].lower()):
+            ids.append(row[0].lower())
+    ids.append(backup_file_id(domain, relative_path))
+    for fid in dict.fromkeys(ids):
+        for found in (root / fid[:2] / fid, root / fid):
+            if found.is_file():
+                return found
+    return None
+
+
+def _backup_attachment(
+    root: Path, manifest: sqlite3.Connection | None, name: str | None
+) -> Path | None:
+    """The hashed file of an ``attachment.filename`` in a backup: the phone's
+    ``~/Library/SMS/Attachments/ab/01/…/IMG.JPG`` is ``MediaDomain``
+    ``Library/SMS/Attachments/ab/01/…/IMG.JPG``. None when it is not in the backup."""
+    if not name:
+        return None
+    rel = name.replace("\\", "/")
+    for prefix in _IOS_HOME_PREFIXES:
+        if rel.startswith(prefix):
+            rel = rel[len(prefix) :]
+            break
+    else:
+        return None
+    if not rel.startswith("Library/SMS/") or ".." in rel.split("/"):
+        return None
+    return _backup_file(root, manifest, IOS_ATTACHMENT_DOMAIN, rel)
+
+
+def _not_a_backup(folder: Path) -> str:
+    """Why `folder` is refused, with what was expected and, where it can tell, the fix."""
+    zh = (
+        f"{folder} 是文件夹，但不是 iPhone 备份文件夹（里面没有 Manifest.db 或 "
+        "Manifest.plist）。请给出 iTunes/Finder 备份文件夹（Backup 下以设备标识命名的那一个），"
+        "或备份文件本身（如 sms-20250101.xml、sms.db、messages.csv）"
+    )
+    en = (
+        f"{folder} is a folder, but not an iPhone backup folder (it has no Manifest.db or "
+        "Manifest.plist): "
+        "give an iTunes/Finder backup folder (the one under Backup named after the device's "
+        "ID), or a backup file (e.g. sms-20250101.xml, sms.db, messages.csv)"
+    )
+    if (folder / "sms.db").is_file():
+        zh += "；这个文件夹里有 sms.db，可直接导入该文件"
+        en += "; this folder holds sms.db: import that file"
+    try:
+        inside = sorted(
+            p.name
+            for p in itertools.islice(folder.iterdir(), 1000)
+            if p.is_dir() and is_ios_backup(p)
+        )
+    except OSError:
+        inside = []
+    if inside:
+        shown = ", ".join(inside[:3]) + (f" (+{len(inside) - 3})" if len(inside) > 3 else "")
+        zh += f"；它里面有 {len(inside)} 个备份：{shown}，请选其中一个"
+        en += f"; it holds {len(inside)} backup(s): {shown}: give one of them"
+    return f"{zh} / {en}"
+
+
+def open_ios_backup(folder: Path) -> IosBackup:
+    """Check that `folder` is an unencrypted iTunes/Finder backup holding Messages and find
+    its ``sms.db``; `ImportFormatError` saying what is wrong and what to do (zh-CN, then
+    English) when it is not a backup, is encrypted, or holds no Messages database."""
+    if not is_ios_backup(folder):
+        raise ImportFormatError(_not_a_backup(folder))
+    plist = folder / "Manifest.plist"
+    if plist.is_file():
+        try:
+            with plist.open("rb") as fp:
+                info = plistlib.load(fp)
+        except (ValueError, OSError, ExpatError, TypeError, KeyError, IndexError, OverflowError):
+            info = None  # damaged: encryption is still told by Manifest.db below
+        if isinstance(info, dict) and info.get("IsEncrypted"):
+            raise ImportFormatError(IOS_BACKUP_ENCRYPTED)
+    manifest = folder / "Manifest.db" if (folder / "Manifest.db").is_file() else None
+    if manifest is not None:
+        try:
+            with manifest.open("rb") as fp:
+                head = fp.read(len(_SQLITE_MAGIC))
+        except OSError:
+            head = b""
+        if head != _SQLITE_MAGIC:  # an encrypted backup's Manifest.db is ciphertext too
+            raise ImportFormatError(
+                f"备份的 Manifest.db 不是 SQLite 数据库：备份已加密或已损坏。"
+                f"{_IOS_DECRYPT_ADVICE[0]} / the backup's Manifest.db is not an SQLite "
+                f"database: the backup is encrypted or damaged. If it is encrypted, "
+                f"{_IOS_DECRYPT_ADVICE[1]}"
+            )
+    con = _ios_manifest(manifest)
+    try:
+        smsdb = _backup_file(folder, con, IOS_SMSDB_DOMAIN, IOS_SMSDB_PATH)
+        wal = _backup_file(folder, con, IOS_SMSDB_DOMAIN, IOS_SMSDB_PATH + "-wal")
+    finally:
+        if con is not None:
+            con.close()
+    if smsdb is None:
+        raise ImportFormatError(IOS_BACKUP_NO_MESSAGES)
+    return IosBackup(folder, smsdb, wal, manifest)
+
+
+def read_ios_backup(backup: IosBackup, tick: Tick = _no_tick) -> Iterator[Record]:
+    """The messages of a backup folder (from `open_ios_backup`): its ``sms.db`` read by
+    `read_ios_smsdb`, exactly as the extracted file would be, with each attachment found
+    through ``Manifest.db`` (else by its computed name) instead of beside the database."""
+    con = _ios_manifest(backup.manifest)
+    try:
+        yield from read_ios_smsdb(
+            backup.smsdb,
+            tick,
+            find_attachment=lambda name: _backup_attachment(backup.root, con, name),
+            wal=backup.wal,
+        )
+    finally:
+        if con is not None:
+            con.close()
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -1198,7 +1415,12 @@ def read_pasted(
 
 # ---------------------------------------------------------------------------- detection
 def detect_format(path: Path) -> str:
-    """android, ios, csv or jsonl from the first bytes of a file (text: by .txt suffix)."""
+    """android, ios, csv or jsonl from the first bytes of a file (text: by .txt suffix); ios
+    for an iPhone backup folder (`is_ios_backup`)."""
+    if path.is_dir():
+        if not is_ios_backup(path):
+            raise ImportFormatError(_not_a_backup(path))
+        return "ios"
     with path.open("rb") as fp:
         head = fp.read(4096)
     if head.startswith(b"SQLite format 3\x00"):
