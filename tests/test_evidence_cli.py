@@ -85,6 +85,9 @@ def test_import_cases_show_verify(db: str, backup: Path) -> None:
 
     code, out, _ = invoke("case", "show", case["key"], "--db", db)
     assert code == 0 and "时间线 / timeline" in out and "2025-01-14 23:15" in out
+    assert "per day (Asia/Shanghai)" in out  # the text view shows the daily counts too
+    rows = [line for line in out.splitlines() if "2025-01-15 " in line and "│" in line]
+    assert any(line.split("│")[1].strip() == "2025-01-15" for line in rows), out
 
     code, out, _ = invoke("verify", "--db", db)
     assert code == 0 and "intact" in out

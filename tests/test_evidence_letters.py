@@ -196,6 +196,68 @@ def test_docx(store: EvidenceStore, tmp_path: Path) -> None:
     assert rfonts.get(qn("w:eastAsia")) == "Noto Sans CJK SC"
 
 
+def test_docx_numbered_lists_each_start_at_one(store: EvidenceStore, tmp_path: Path) -> None:
+    """The evidence list after the requests starts again at 1 (Word's "List Number" style
+    has one numbering: item 1 of the evidence read as 4, and "same text as item 1" pointed
+    at a request)."""
+    import docx
+    from docx.oxml.ns import qn
+
+    letter = render_letter("lender_complaint", "zh", context(store))
+    path = tmp_path / "letter.docx"
+    write_docx(letter, path)
+    doc = docx.Document(str(path))
+    lists: list[list[str]] = []  # the numId of each paragraph, list by list
+    previous_numbered = False
+    for para in doc.paragraphs:
+        num_pr = para._p.pPr.numPr if para._p.pPr is not None else None
+        numbered = para.style.name == "List Number"
+        if numbered:
+            assert num_pr is not None and num_pr.numId is not None
+            if not previous_numbered:
+                lists.append([])
+            lists[-1].append(num_pr.numId.val)
+        previous_numbered = numbered
+    assert len(lists) >= 2, "requests and evidence are two numbered lists"
+    numbering = doc.part.numbering_part.element
+    for ids in lists:
+        assert len(set(ids)) == 1  # one list, one numbering
+        num = numbering.num_having_numId(ids[0])
+        (override,) = num.lvlOverride_lst
+        start = override.find(qn("w:startOverride"))
+        assert start is not None and start.get(qn("w:val")) == "1"
+    assert len({ids[0] for ids in lists}) == len(lists)  # each list its own
+
+
+def test_spam_report_names_what_the_texts_claimed_and_counts_calls(tmp_path: Path) -> None:
+    """12321: the sender "claimed" what the texts say (捷信), with the registry's current name
+    beside it, not the registry name alone; the list holding calls is not called SMS only."""
+    calls = tmp_path / "calls.xml"
+    calls.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><calls count="1">'
+        '<call number="10690001" duration="0" date="1762959600000" type="3" /></calls>',
+        encoding="utf-8",
+    )
+    with open_store(str(tmp_path / "e.sqlite3")) as s:
+        imp = Importer(s)
+        imp.import_text(
+            "【捷信】您的借款已逾期，今晚再不还款就通知你的家人。",
+            sender="10690001",
+            received_at=dt.datetime(2025, 11, 12, 23, 0, tzinfo=CN),
+        )
+        imp.import_file(calls)
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    assert case.calls == 1 and ctx["claimed_names"] == ["捷信"] and case.name != "捷信"
+    zh = render_letter("spam_12321", "zh", ctx).markdown
+    assert f"短信自称：捷信（对应登记名称：{case.name}）" in zh
+    assert "共发送短信 1 条、来电 1 次" in zh and "## 短信与来电清单" in zh
+    en = render_letter("spam_12321", "en", ctx).markdown
+    assert f"Claimed sender: 捷信 (registry name: {case.name})" in en
+    assert "sent 1 message(s) and made 1 call(s)" in en and "## Messages and calls" in en
+
+
 def test_cli_letter_formats(store: EvidenceStore, tmp_path: Path) -> None:
     db = store.engine.url.database
     assert db is not None
@@ -826,3 +888,32 @@ def test_case_show_and_cases_default_to_the_cases_own_zone(tmp_path: Path) -> No
     assert "21:00–08:00" in out and "22:00–08:00" not in out  # the us pack's night band
     r = runner.invoke(app, ["evidence", "cases", "--db", db], env={"COLUMNS": "250"})
     assert r.exit_code == 0 and "2025-02-03 07:15" in r.stdout, r.stdout
+
+
+def test_a_letter_for_a_case_without_violations_says_so(tmp_path: Path) -> None:
+    """A police report for a lawful bank notice is written, with a note on stderr that no
+    rule broken was found (and none for a case that has violations)."""
+    db = tmp_path / "e.sqlite3"
+    with open_store(str(db)) as s:
+        Importer(s).import_text(
+            "【招联金融】您的借款已逾期3天，请及时还款。",
+            sender="10690000",
+            received_at=dt.datetime(2025, 3, 4, 10, 0, tzinfo=CN),
+        )
+        Importer(s).import_text(
+            "【安逸花】你已逾期，再不还款就通知你的家人和单位。",
+            sender="10690555",
+            received_at=dt.datetime(2025, 3, 4, 11, 0, tzinfo=CN),
+        )
+        cases = {c.key: c for c in build_cases(s, load_builtin("cn"))}
+    clean = [k for k, c in cases.items() if not c.rule_counts and not c.findings]
+    broken = [k for k, c in cases.items() if c.rule_counts]
+    assert clean and broken
+    r = runner.invoke(
+        app, ["evidence", "letter", clean[0], "--db", str(db), "--kind", "lender_complaint"]
+    )
+    assert r.exit_code == 0 and "no rule broken was found" in r.stderr and "未在案件" in r.stderr
+    r = runner.invoke(
+        app, ["evidence", "letter", broken[0], "--db", str(db), "--kind", "lender_complaint"]
+    )
+    assert r.exit_code == 0 and "no rule broken" not in r.stderr

@@ -681,6 +681,16 @@ def case_show(
         out.print("[bold]各规则次数 / per-rule counts[/]")
         for rule_id, n in c.rule_counts.most_common():
             out.print(f"  {rule_id}: {n}")
+    if c.per_day:
+        days = Table(title=f"每日次数（{tz}）/ per day ({tz})")
+        for col in ("日期 / date", "短信 / sms", "来电 / calls", "未接 / unanswered"):
+            days.add_column(col, justify="left" if col.startswith("日期") else "right")
+        for date, day in sorted(c.per_day.items()):
+            missed = c.calls_by_outcome.get(date, {}).get("call_unanswered", 0)
+            days.add_row(
+                date, str(day["sms"]), str(day["call"]), str(missed) if day["call"] else "—"
+            )
+        out.print(days)
     table = Table(title="时间线 / timeline")
     for col in (
         "时间 / time",
@@ -768,6 +778,12 @@ def letter_cmd(
         context = letter_context(store, case, pack=rule_pack, zone=zone)
     finally:
         store.close()
+    if not context["violations"] and not context["findings"]:
+        err.print(
+            f"提示：本工具未在案件 {key} 中识别出违规，信函里“问题”一节留空待您填写；请确认确有"
+            f"可投诉之处再寄出 / note: no rule broken was found in case {key}; the letter leaves "
+            "what they did for you to fill in: make sure there is something to complain about"
+        )
     lang = lang or LETTER_KINDS[kind].languages[0]
     try:
         letter = render_letter(kind, lang, context)

@@ -747,6 +747,28 @@ def write_pdf(letter: Letter, path: Path) -> None:
     html_to_pdf(to_html(letter), path)
 
 
+class _ListNumbering:
+    """Word numbering that starts again at 1 for each numbered list: the "List Number"
+    style has one numbering of its own, so the evidence list after a letter's three requests
+    ran on from 4 and "same text as item 1" pointed at a request."""
+
+    def __init__(self, document: Any) -> None:
+        self._numbering = document.part.numbering_part.element
+        style_num = document.styles["List Number"].element.pPr.numPr.numId.val
+        self._abstract = self._numbering.num_having_numId(style_num).abstractNumId.val
+        self._num_id: int | None = None
+
+    def number(self, para: Any, *, restart: bool) -> None:
+        """Number `para` in the current list; `restart`: it opens a new list."""
+        if restart or self._num_id is None:
+            num = self._numbering.add_num(self._abstract)
+            num.add_lvlOverride(ilvl=0).add_startOverride(1)
+            self._num_id = num.numId
+        num_pr = para._p.get_or_add_pPr().get_or_add_numPr()
+        num_pr.get_or_add_ilvl().val = 0
+        num_pr.get_or_add_numId().val = self._num_id
+
+
 def write_docx(letter: Letter, path: Path) -> None:
     """A Word document with the same blocks; East Asian text set in a CJK font."""
     try:
@@ -763,6 +785,8 @@ def write_docx(letter: Letter, path: Path) -> None:
     normal.font.size = shared.Pt(10.5)
     normal.element.rPr.rFonts.set(ns.qn("w:eastAsia"), CJK_FONTS[0])
     document.core_properties.title = letter.title
+    numbered = _ListNumbering(document)
+    previous = None
     for b in blocks(letter.markdown):
         if b.kind == "h1":
             para = document.add_heading(level=0)
@@ -772,8 +796,10 @@ def write_docx(letter: Letter, path: Path) -> None:
             para = document.add_paragraph(style="List Bullet")
         elif b.kind == "ol":
             para = document.add_paragraph(style="List Number")
+            numbered.number(para, restart=previous != "ol")
         else:
             para = document.add_paragraph()
+        previous = b.kind
         for text, code in inline_runs(b.text):
             run = para.add_run(text)
             run.element.get_or_add_rPr().get_or_add_rFonts().set(ns.qn("w:eastAsia"), CJK_FONTS[0])
