@@ -792,6 +792,7 @@ def letter_cmd(
             return
         suffix = output.suffix.lower()
         if suffix == ".pdf":
+            _hint_slow_pdf()
             write_pdf(letter, output)
         elif suffix == ".docx":
             write_docx(letter, output)
@@ -804,6 +805,15 @@ def letter_cmd(
     except CollectguardError as exc:
         raise _fail(str(exc)) from None
     out.print(f"已写入 / written: {output}（{kind}, {lang}）")
+
+
+def _hint_slow_pdf() -> None:
+    """Say, before a PDF is rendered, when it will be slow for want of libharfbuzz-subset."""
+    from collectguard.evidence.letters import slow_pdf_hint
+
+    hint = slow_pdf_hint()
+    if hint:
+        err.print(hint)
 
 
 def _letter_case(
@@ -902,6 +912,7 @@ def export_cmd(
             _, recommended = case_recommendation(store, case, jurisdiction)
             if recommended:
                 wanted.append((recommended[0], LETTER_KINDS[recommended[0]].languages[0]))
+        _hint_slow_pdf()  # report.pdf and any PDF letters
         manifest = export_bundle(
             store, case, output, pack=rule_pack, zone=zone, letters=tuple(wanted)
         )
