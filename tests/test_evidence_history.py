@@ -174,3 +174,41 @@ def test_night_hours_are_the_recipients_whatever_zone_days_are_shown_in(tmp_path
 
     _evaluate(case, [], night_window(pack), ZoneInfo("UTC"))
     assert case.night_calls == 1 and case.night_messages == 1
+
+
+def test_collection_texts_a_relative_received_all_disclose_the_debt(tmp_path: Path) -> None:
+    """Three collection texts imported as received by 妈妈: the analyzer, which sees only the
+    text, flags disclosure in some; the case counts all three under the pack's disclosure
+    rule (once each), while texts to the debtor are left as the analyzer judged them."""
+    from collectguard.evidence import open_store
+    from collectguard.evidence.history import build_cases
+    from collectguard.evidence.ingest import Importer
+    from collectguard.rules import load_builtin
+
+    cn = dt.timezone(dt.timedelta(hours=8))
+    at = [dt.datetime(2025, 3, d, 10, 0, tzinfo=cn) for d in (4, 5, 6, 7)]
+    store = open_store(f"sqlite:///{tmp_path / 'e.sqlite3'}")
+    try:
+        mum = Importer(store, recipient="妈妈")
+        for text, when in zip(
+            (
+                "【招联金融】您儿子张三在我司的借款已逾期30天，请转告他尽快还款。",
+                "【招联金融】张三欠款8632.50元已严重逾期，请立即还款。",
+                "【招联金融】您的借款已逾期3天，请及时还款。",
+            ),
+            at,
+            strict=False,
+        ):
+            mum.import_text(text, sender="10690000", received_at=when)
+        Importer(store).import_text(
+            "【招联金融】您的借款已逾期3天，请及时还款。", sender="10690000", received_at=at[3]
+        )
+        (case,) = build_cases(store, load_builtin("cn"))
+    finally:
+        store.close()
+    rule = "cn.third_party.no_debt_disclosure"
+    assert case.rule_counts[rule] == 3 and case.code_counts["third_party_disclosure"] == 3
+    for t in case.timeline:
+        assert (rule in {v.rule_id for v in t.violations}) == (t.recipient == "妈妈"), t
+    added = [v for t in case.timeline for v in t.violations if v.rule_id == rule]
+    assert {v.title for v in added} == {"向第三人透露债务"}  # the pack's zh title, as stored

@@ -14,7 +14,9 @@ id, else the claimed brand, else the sender) and the rules no single message can
   without one in the zone most of the case's messages have), whatever zone days are shown in;
 - **escalation**: a lender's violations getting more severe over time;
 - **third-party contacts**: collection messages that reached someone other than the debtor
-  (imported with a recipient other than ``self``) or disclosed the debt to them.
+  (imported with a recipient other than ``self``) or disclosed the debt to them; a
+  collection message someone else received also counts under the pack's third-party
+  disclosure rule, whatever its text says (it told them of the debt).
 
 Reads the store; writes nothing.
 """
@@ -339,10 +341,14 @@ def build_cases(
         return include_all or row.is_collection or row.id in by_msg
 
     dated = {same_message(r) for r in mrows if r.received_at is not None and grouped(r)}
+    disclosure = _disclosure_rule(pack)
     for row in mrows:
         if not grouped(row):
             continue
         violations = tuple(by_msg.get(row.id, ()))
+        if disclosure is not None and row.recipient != "self" and row.is_collection:
+            if all(v.rule_id != disclosure.rule_id for v in violations):
+                violations += (disclosure,)  # the relative now knows of the debt
         c = case(case_key(row.sender, row.lender_id))
         if row.received_at is None and same_message(row) in dated:
             c.undated_copies += 1  # counted once, with its time
@@ -382,6 +388,18 @@ def build_cases(
         c.timeline.sort(key=lambda t: (t.at is None, t.at or dt.datetime.min, t.item_id))
         _evaluate(c, caps, night, tz)
     return sorted(cases.values(), key=lambda c: (-sum(c.rule_counts.values()), -c.messages, c.key))
+
+
+def _disclosure_rule(pack: RulePack) -> ViolationRef | None:
+    """The pack's rule against telling a third party about the debt (``third_party_disclosure``
+    on who is contacted: cn.third_party.no_debt_disclosure, us.fdcpa.third_party_disclosure):
+    a collection message that someone else received breaks it, whatever its text says — the
+    analyzer sees only the text, the import knows who received it."""
+    for rule in pack.rules:
+        if rule.code == "third_party_disclosure" and rule.check == "party_restriction":
+            title = rule.title.zh if pack.name == "cn" else rule.title.en
+            return ViolationRef(rule.id, rule.code, rule.severity, title)
+    return None
 
 
 def evaluate_timeline(
