@@ -8,12 +8,14 @@ import datetime as dt
 import hashlib
 import html
 import io
+import itertools
 import json
 import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from xml.etree import ElementTree as ET
 from xml.sax.saxutils import quoteattr
 
 import pytest
@@ -116,6 +118,9 @@ def test_export_and_verify(store: EvidenceStore, tmp_path: Path) -> None:
     pdf.write_bytes(report_pdf)
     text = subprocess.run([pdftotext, str(pdf), "-"], capture_output=True, text=True).stdout
     assert "证据报告 / Evidence report" in text and "22:00–08:00" in text
+    # the per-day chart: a slot for each day of the span, its caption and legend
+    assert "3 days, one bar per day" in text and "共 3 天，每格一天" in text
+    assert all(day in text for day in ("01-14", "01-15", "01-16")) and "短信 SMS" in text
     assert head.entry_hash[:32] in text.replace("\n", "")
 
 
@@ -438,3 +443,172 @@ def test_the_report_lists_the_first_and_last_rows_of_a_long_timeline(
     assert full.split('class="timeline"', 1)[1].count("<tr><td>") == 3
     first, last = case.timeline[0], case.timeline[-1]
     assert html.escape(first.summary) in timeline and html.escape(last.summary) in timeline
+
+
+# ---------------------------------------------------------------------------- the charts
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _chart(per_day: dict[str, dict[str, int]]) -> ET.Element:
+    from collectguard.evidence.bundle import _svg_per_day
+
+    svg = _svg_per_day(per_day)
+    for external in ("href", "<script", "@import", "@font-face", "url("):
+        assert external not in svg  # self-contained
+    return ET.fromstring(svg)
+
+
+def _slots(root: ET.Element) -> list[tuple[str, float, float]]:
+    """(date, sms bar height, call bar height) of every slot, in order."""
+    out = []
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") != "slot":
+            continue
+        title = g.find(f"{SVG}title")
+        assert title is not None and title.text
+        bars = {r.get("class"): float(r.get("height", "nan")) for r in g.iter(f"{SVG}rect")}
+        out.append((title.text.split(":")[0], bars["sms"], bars["call"]))
+    return out
+
+
+def _ticks(root: ET.Element) -> list[tuple[float, str]]:
+    return [
+        (float(t.get("x", "nan")), t.text or "")
+        for t in root.iter(f"{SVG}text")
+        if t.get("class") == "tick"
+    ]
+
+
+def _caption(root: ET.Element) -> str:
+    return "".join(t.text or "" for t in root.iter(f"{SVG}text") if t.get("class") != "tick")
+
+
+def _no_overlap(ticks: list[tuple[float, str]]) -> None:
+    xs = [x for x, _ in ticks]
+    assert xs == sorted(xs)
+    widest = max(len(label) for _, label in ticks) * 7 * 0.6  # font-size 7
+    assert all(b - a >= widest for a, b in itertools.pairwise(xs)), ticks
+
+
+def _day(d: dt.date, sms: int = 1, call: int = 0) -> tuple[str, dict[str, int]]:
+    return d.isoformat(), {"sms": sms, "call": call}
+
+
+def test_per_day_chart_has_a_slot_for_every_day_of_the_span() -> None:
+    """11-03, 11-05, 11-07, 11-08 were drawn as four adjacent bars, like consecutive days."""
+    root = _chart(
+        {
+            "2025-11-03": {"sms": 4, "call": 2},
+            "2025-11-05": {"sms": 1, "call": 0},
+            "2025-11-07": {"sms": 0, "call": 3},
+            "2025-11-08": {"sms": 2, "call": 2},
+        }
+    )
+    slots = _slots(root)
+    assert [d for d, _, _ in slots] == [f"2025-11-0{i}" for i in range(3, 9)]
+    heights = {d: (s, c) for d, s, c in slots}
+    assert heights["2025-11-04"] == heights["2025-11-06"] == (0.0, 0.0)  # no contacts
+    assert all(s + c > 0 for d, s, c in slots if d not in ("2025-11-04", "2025-11-06"))
+    assert heights["2025-11-03"][0] == 2 * heights["2025-11-03"][1]  # 4 sms, 2 calls
+    assert heights["2025-11-05"][1] == 0 and heights["2025-11-07"][0] == 0
+    # the slots are evenly spaced: a gap day takes a bar's width
+    xs = [float(r.get("x", "nan")) for r in root.iter(f"{SVG}rect") if r.get("class") == "sms"]
+    steps = [b - a for a, b in itertools.pairwise(xs)]
+    assert max(steps) - min(steps) < 0.2, steps
+    assert [label for _, label in _ticks(root)] == [f"11-0{i}" for i in range(3, 9)]
+    assert "2025-11-03 – 2025-11-08" in _caption(root) and "6 days" in _caption(root)
+
+
+def test_per_day_chart_legend_has_coloured_swatches() -> None:
+    """The legend's ■ were text glyphs, printed black."""
+    root = _chart({"2025-11-03": {"sms": 4, "call": 2}})
+    rects = list(root.iter(f"{SVG}rect"))
+    swatches = {
+        kind: r.get("fill")
+        for r in rects
+        for kind in ("sms", "call")
+        if (r.get("class") or "").split() == ["swatch", kind]
+    }
+    bars = {r.get("class"): r.get("fill") for r in rects if r.get("class") in ("sms", "call")}
+    assert swatches == bars and len(set(bars.values())) == 2
+    assert all(fill and fill.startswith("#") and fill != "#000000" for fill in bars.values())
+    assert "■" not in ET.tostring(root, encoding="unicode")
+    caption = _caption(root)
+    assert "短信 SMS" in caption and "来电 calls" in caption
+
+
+def test_per_day_chart_labels_do_not_overlap() -> None:
+    start = dt.date(2025, 1, 1)  # a Wednesday
+    for span in (1, 2, 14, 20, 31, 45, 60, 92):
+        root = _chart(dict(_day(start + dt.timedelta(i)) for i in (0, span - 1)))
+        slots, ticks = _slots(root), _ticks(root)
+        assert len(slots) == span, span
+        assert ticks and (len(ticks) == span or span > 16)
+        _no_overlap(ticks)
+        if span > 60:  # labelled by week: on Mondays
+            assert all(
+                dt.date.fromisoformat(f"2025-{label}").weekday() == 0 for _, label in ticks
+            ), ticks
+
+
+def test_a_long_span_is_totalled_per_week_or_month() -> None:
+    """A three-year case drew a thousand hairline bars; per week up to about two years,
+    per month beyond, and the caption says so."""
+    rng = __import__("random").Random(7)
+    first, last = dt.date(2022, 1, 10), dt.date(2024, 12, 20)
+    days = {first, last} | {first + dt.timedelta(rng.randrange(1076)) for _ in range(300)}
+    per_day = {d.isoformat(): {"sms": rng.randrange(5), "call": rng.randrange(3)} for d in days}
+    from collectguard.evidence.bundle import _svg_per_day
+
+    svg = _svg_per_day(per_day)
+    assert len(svg) < 20_000, len(svg)
+    root = _chart(per_day)
+    slots = _slots(root)
+    months = [f"{y}-{m:02d}-01" for y in (2022, 2023, 2024) for m in range(1, 13)]
+    assert [d for d, _, _ in slots] == months
+    caption = _caption(root)
+    assert "每格一月合计" in caption and "one bar per month" in caption
+    assert caption.index("每格一月合计") < caption.index("one bar per month")  # zh-CN first
+    assert f"{(last - first).days + 1} days" in caption
+    ticks = _ticks(root)
+    _no_overlap(ticks)
+    assert 4 <= len(ticks) <= 20
+    # the totals are kept: the tallest bar is the busiest month
+    totals: dict[str, int] = {}
+    for d, v in per_day.items():
+        totals[d[:7]] = totals.get(d[:7], 0) + v["sms"] + v["call"]
+    tallest = max(slots, key=lambda s: s[1] + s[2])
+    assert totals[tallest[0][:7]] == max(totals.values())
+    # about a year: per week (from Monday)
+    weekly = {d: v for d, v in per_day.items() if d < "2023-01-01"}
+    root = _chart(weekly)
+    slots = _slots(root)
+    assert "one bar per week" in _caption(root) and "每格一周" in _caption(root)
+    assert all(dt.date.fromisoformat(d).weekday() == 0 for d, _, _ in slots)
+    first_day, last_day = (dt.date.fromisoformat(d) for d in (min(weekly), max(weekly)))
+    monday = first_day - dt.timedelta(first_day.weekday())
+    assert len(slots) == (last_day - monday).days // 7 + 1 > 45
+    _no_overlap(_ticks(root))
+
+
+def test_per_day_chart_skips_what_is_not_a_date() -> None:
+    from collectguard.evidence.bundle import _svg_per_day
+
+    assert _svg_per_day({}) == ""
+    assert _svg_per_day({"<script>": {"sms": 1, "call": 0}}) == ""
+    root = _chart({"<b>": {"sms": 1, "call": 0}, "2025-11-03": {"sms": 1, "call": 0}})
+    assert len(_slots(root)) == 1
+
+
+def test_a_wrong_year_does_not_make_a_thousand_bars() -> None:
+    """One date decades off (a phone whose clock was reset to 1970) spans 55 years."""
+    from collectguard.evidence.bundle import _svg_per_day
+
+    per_day = {"1970-01-01": {"sms": 1, "call": 0}, "2025-11-03": {"sms": 3, "call": 1}}
+    assert len(_svg_per_day(per_day)) < 20_000
+    root = _chart(per_day)
+    slots = _slots(root)
+    assert [d for d, _, _ in slots] == [f"{y}-01-01" for y in range(1970, 2026)]
+    assert "每格一年合计" in _caption(root) and "one bar per year" in _caption(root)
+    _no_overlap(_ticks(root))
+    assert all(int(label) % 5 == 0 for _, label in _ticks(root))

@@ -7,13 +7,17 @@ Owns the bundle layout and its verification:
     items.jsonl       each item's evidence content exactly as hashed (see items.message_content)
     ledger.jsonl      the whole ``evidence`` ledger stream (entries with payloads)
     messages.csv      the case's messages and calls for people (UTF-8 with BOM for Excel)
-    report.pdf        summary, messages per day, hour-of-day heatmap (22:00–08:00 shaded),
+    report.pdf        summary, contacts per day (every day of the span, per week / month /
+                      year for a long one), hour-of-day heatmap (22:00–08:00 shaded),
                       per-rule counts and the timeline
     letters/*.md|pdf  the letters asked for
     attachments/<sha256>
 
 `verify_bundle` re-hashes every file, re-verifies the chain against the recorded head, and
-checks every item's content against the ledger entry that vouches for it.
+checks every item's content against the ledger entry that vouches for it. It checks
+contents, not zip layout: a bundle unzipped and zipped again (member order, compression,
+directory entries, macOS' ``__MACOSX/`` and ``.DS_Store`` extras, which are named as
+ignored, or the whole folder zipped) still verifies; any other unlisted file is inserted.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hashlib
 import html
 import io
 import json
+import math
 import tempfile
 import zipfile
 import zlib
@@ -76,6 +81,11 @@ class BundleReport:
     manifest_sha256: str = ""
     after_head: int = 0
     """Entries after the head given with ``--head`` (the store grew before the export)."""
+    ignored: list[str] = field(default_factory=list)
+    """Members an archiver adds when the bundle is zipped again (``__MACOSX/…``,
+    ``.DS_Store``): not in the manifest, never read, named in the report."""
+    folder: str = ""
+    """The one folder every file was found in (the bundle's folder zipped again whole)."""
 
     def fail(self, problem: str) -> None:
         self.ok = False
@@ -87,6 +97,18 @@ class BundleReport:
             f"files, {self.items} items, {self.entries} ledger entries; chain head "
             f"{self.chain_head[:16]}…, manifest sha256 {self.manifest_sha256[:16]}…"
         )
+        notes = []
+        if self.folder:
+            notes.append(
+                f"  所有文件都在文件夹 {self.folder} 中（重新压缩时加上），已按其中的文件校验 / "
+                f"every file is inside the folder {self.folder} (added when zipped again); "
+                "the files inside it were checked"
+            )
+        notes += [
+            f"  {name}: 压缩软件附加的文件，不在清单中，已忽略 / added by the archiving tool, "
+            "not in the manifest (ignored)"
+            for name in self.ignored
+        ]
         if self.ok:
             since = (
                 f"; 记录的链头之后新增 {self.after_head} 条 / {self.after_head} entries after the "
@@ -94,42 +116,160 @@ class BundleReport:
                 if self.after_head
                 else ""
             )
-            return f"证据包完整 / bundle intact: {head}{since}"
+            return "\n".join([f"证据包完整 / bundle intact: {head}{since}", *notes])
         return "\n".join(
-            [f"证据包被改动 / bundle tampered: {head}", *(f"  {p}" for p in self.problems)]
+            [f"证据包被改动 / bundle tampered: {head}", *(f"  {p}" for p in self.problems), *notes]
         )
 
 
 # ---------------------------------------------------------------------------- charts (SVG)
+SMS_FILL = "#3b6ea5"
+CALL_FILL = "#e39b3b"
+
+PER_DAY_MAX_DAYS = 92
+"""A case spanning more days than this is drawn per week, beyond `PER_DAY_MAX_WEEKS` weeks
+per month and beyond `PER_DAY_MAX_MONTHS` months (a wrong year in one date) per year: a bar
+per day of a three-year case would be a thousand hairlines."""
+PER_DAY_MAX_WEEKS = 105
+PER_DAY_MAX_MONTHS = 120
+
+
+@dataclass(frozen=True)
+class _Slot:
+    start: dt.date
+    label: str
+    sms: int = 0
+    call: int = 0
+
+
+def _month_start(d: dt.date, months: int = 0) -> dt.date:
+    n = d.year * 12 + d.month - 1 + months
+    return dt.date(n // 12, n % 12 + 1, 1)
+
+
+def _per_day_slots(days: dict[dt.date, dict[str, int]]) -> tuple[list[_Slot], str]:
+    """One slot per day from the first to the last (empty days too), or per week / month /
+    year for a long span; and the unit ("day", "week", "month", "year")."""
+    first, last = min(days), max(days)
+    span = (last - first).days + 1
+    monday = first - dt.timedelta(first.weekday())
+    weeks = (last - monday).days // 7 + 1
+    if span <= PER_DAY_MAX_DAYS:
+        unit, starts = "day", [first + dt.timedelta(i) for i in range(span)]
+    elif weeks <= PER_DAY_MAX_WEEKS:
+        unit, starts = "week", [monday + dt.timedelta(7 * i) for i in range(weeks)]
+    elif (months := (last.year - first.year) * 12 + last.month - first.month + 1) <= (
+        PER_DAY_MAX_MONTHS
+    ):
+        unit, starts = "month", [_month_start(first, i) for i in range(months)]
+    else:
+        unit = "year"
+        starts = [dt.date(y, 1, 1) for y in range(first.year, last.year + 1)]
+    sms: Counter[dt.date] = Counter()
+    call: Counter[dt.date] = Counter()
+    for d, v in days.items():
+        if unit == "week":
+            d = d - dt.timedelta(d.weekday())
+        elif unit == "month":
+            d = d.replace(day=1)
+        elif unit == "year":
+            d = d.replace(month=1, day=1)
+        sms[d] += v.get("sms", 0)
+        call[d] += v.get("call", 0)
+    fmt = {"day": "%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}[unit]
+    return [_Slot(s, s.strftime(fmt), sms[s], call[s]) for s in starts], unit
+
+
+_UNIT_TEXT = {
+    "day": ("每格一天", "one bar per day"),
+    "week": ("每格一周（周一起）合计", "one bar per week (from Monday)"),
+    "month": ("每格一月合计", "one bar per month"),
+    "year": ("每格一年合计", "one bar per year"),
+}
+
+
 def _svg_per_day(per_day: dict[str, dict[str, int]]) -> str:
-    days = sorted(per_day)
+    """Contacts per day as stacked bars (SMS, calls) on a continuous date axis: a day
+    without contacts is an empty slot. A span longer than `PER_DAY_MAX_DAYS` days is
+    totalled per week, month or year (see `PER_DAY_MAX_DAYS`) and the caption says so. Every
+    bar pair is a ``<g class="slot">`` whose ``<title>`` names its first day; the legend's
+    swatches are ``<rect>``s filled like the bars. No fonts, scripts or links."""
+    days: dict[dt.date, dict[str, int]] = {}
+    for key, value in per_day.items():
+        try:
+            days[dt.date.fromisoformat(key)] = value
+        except (TypeError, ValueError):
+            continue
     if not days:
         return ""
-    w, h, pad = 640, 180, 30
-    top = max(v["sms"] + v["call"] for v in per_day.values()) or 1
-    bw = min(max((w - 2 * pad) / len(days), 1.0), 40.0)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h + 40}">']
-    for i, d in enumerate(days):
-        sms, call = per_day[d]["sms"], per_day[d]["call"]
-        x = pad + i * bw
-        hs, hc = (h - pad) * sms / top, (h - pad) * call / top
-        parts.append(
-            f'<rect x="{x:.1f}" y="{h - hs:.1f}" width="{bw * 0.8:.1f}" height="{hs:.1f}" '
-            'fill="#3b6ea5"/>'
-        )
-        parts.append(
-            f'<rect x="{x:.1f}" y="{h - hs - hc:.1f}" width="{bw * 0.8:.1f}" height="{hc:.1f}" '
-            'fill="#e39b3b"/>'
-        )
-        if len(days) <= 31 or i % max(len(days) // 15, 1) == 0:
-            parts.append(
-                f'<text x="{x:.1f}" y="{h + 14}" font-size="7" transform="rotate(45 {x:.1f} '
-                f'{h + 14})">{d[5:]}</text>'
-            )
-    parts.append(
-        f'<text x="{pad}" y="12" font-size="9">max {top}/day · '
-        "短信 sms ■ 蓝 blue · 来电 calls ■ 橙 orange</text>"
+    slots, unit = _per_day_slots(days)
+    first, last = min(days), max(days)
+    span = (last - first).days + 1
+    w, left, right, base, plot_h = 640, 30, 20, 196, 150
+    top = max(s.sms + s.call for s in slots) or 1
+    bw = (w - left - right) / len(slots)
+    e = html.escape
+    zh, en = _UNIT_TEXT[unit]
+    if unit != "day":
+        zh += f"（超过 {PER_DAY_MAX_DAYS} 天不逐日显示）"
+        en += f" (more than {PER_DAY_MAX_DAYS} days are not shown day by day)"
+    dates = f"{first.isoformat()} – {last.isoformat()}"
+    captions = (  # zh-CN first, then English
+        f"{dates}，共 {span} 天，{zh}，最高一格 {top} 次",
+        f"{dates}: {span} days, {en}, tallest bar {top} contacts",
     )
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{base + 16}">']
+    parts += [
+        f'<text class="caption" x="{left}" y="{11 + 11 * n}" font-size="8">{e(c)}</text>'
+        for n, c in enumerate(captions)
+    ]
+    x = left
+    for cls, fill, text in (("sms", SMS_FILL, "短信 SMS"), ("call", CALL_FILL, "来电 calls")):
+        parts.append(
+            f'<rect class="swatch {cls}" x="{x}" y="29" width="9" height="9" fill="{fill}"/>'
+            f'<text x="{x + 12}" y="37" font-size="8">{e(text)}</text>'
+        )
+        x += 70
+    parts.append(
+        f'<line x1="{left}" y1="{base}" x2="{w - right}" y2="{base}" stroke="#999" '
+        'stroke-width="0.5"/>'
+    )
+    # a label per slot, or every `step` slots so that labels do not overlap: from Mondays
+    # for days, from quarters / years for months, from round years for years
+    label_w = max(len(s.label) for s in slots) * 4.4 + 6
+    steps = {
+        "day": (1, 2, 7, 14, 28),
+        "week": (1, 2, 4, 8, 13, 26, 52),
+        "month": (1, 2, 3, 6, 12, 24),
+        "year": (1, 2, 5, 10, 20, 50, 100),
+    }[unit]
+    step = next((n for n in steps if n * bw >= label_w), 0) or math.ceil(label_w / bw)
+    monday = first - dt.timedelta(first.weekday())
+
+    def labelled(i: int, start: dt.date) -> bool:
+        if unit == "day" and step >= 7:
+            return (start - monday).days % step == 0
+        if unit == "month":
+            return (start.year * 12 + start.month - 1) % step == 0
+        if unit == "year":
+            return start.year % step == 0
+        return i % step == 0
+
+    for i, s in enumerate(slots):
+        xi = left + i * bw
+        hs, hc = plot_h * s.sms / top, plot_h * s.call / top
+        parts.append(
+            f'<g class="slot"><title>{e(s.start.isoformat())}: {s.sms} sms, {s.call} calls'
+            f'</title><rect class="sms" x="{xi + bw * 0.1:.1f}" y="{base - hs:.1f}" '
+            f'width="{bw * 0.8:.1f}" height="{hs:.1f}" fill="{SMS_FILL}"/>'
+            f'<rect class="call" x="{xi + bw * 0.1:.1f}" y="{base - hs - hc:.1f}" '
+            f'width="{bw * 0.8:.1f}" height="{hc:.1f}" fill="{CALL_FILL}"/></g>'
+        )
+        if labelled(i, s.start):
+            parts.append(
+                f'<text class="tick" x="{xi + bw / 2:.1f}" y="{base + 10}" font-size="7" '
+                f'text-anchor="middle">{e(s.label)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -493,7 +633,7 @@ def _copy_into(z: zipfile.ZipFile, name: str, src: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _zip_lines(z: zipfile.ZipFile, name: str) -> Iterator[tuple[int, str]]:
+def _zip_lines(z: zipfile.ZipFile, name: str | zipfile.ZipInfo) -> Iterator[tuple[int, str]]:
     """(line number, line) of a UTF-8 JSON Lines member, split at ``\\n`` only: texts may hold
     U+2028 or U+0085, which `str.splitlines` would also split at."""
     with (
@@ -505,6 +645,48 @@ def _zip_lines(z: zipfile.ZipFile, name: str) -> Iterator[tuple[int, str]]:
 
 
 # ---------------------------------------------------------------------------- verify
+def _archiver_extra(name: str) -> bool:
+    """A member macOS adds when it zips a folder: AppleDouble files under ``__MACOSX/`` and
+    Finder's ``.DS_Store``. Never a bundle file, never read."""
+    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1] == ".DS_Store"
+
+
+def _members(z: zipfile.ZipFile, report: BundleReport) -> dict[str, zipfile.ZipInfo]:
+    """The bundle's members by their name in the manifest.
+
+    A bundle unzipped and zipped again (``zip -r``, Windows' "Send to compressed folder",
+    macOS' "Compress") gains directory entries, which are skipped; macOS' extras are skipped
+    and named in ``report.ignored``; a bundle whose folder was zipped whole has every file
+    under that one folder (``report.folder``). Every other member keeps its name, so a file
+    the manifest does not list is still reported as inserted. A name held twice is reported:
+    an unzip tool may show the other copy than the one checked.
+    """
+    kept: list[zipfile.ZipInfo] = []
+    for info in z.infolist():
+        if info.filename.endswith("/") and info.file_size == 0:
+            continue  # a directory entry: no content
+        if _archiver_extra(info.filename):
+            report.ignored.append(info.filename)
+            continue
+        kept.append(info)
+    names = {info.filename for info in kept}
+    tops = {name.split("/", 1)[0] for name in names}
+    if "manifest.json" not in names and len(tops) == 1:
+        top = f"{tops.pop()}/"
+        if f"{top}manifest.json" in names:
+            report.folder = top
+    members: dict[str, zipfile.ZipInfo] = {}
+    held: Counter[str] = Counter()
+    for info in kept:
+        name = info.filename.removeprefix(report.folder)
+        held[name] += 1
+        members[name] = info  # the last of a name, as zipfile reads it
+    for name, n in sorted(held.items()):
+        if n > 1:
+            report.fail(f"{name}: 在证据包中出现 {n} 次 / held {n} times in the bundle (inserted)")
+    return members
+
+
 def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleReport:
     """Check a bundle without any database: files, chain, and items against the chain.
 
@@ -517,11 +699,12 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
     except _DAMAGED as exc:
         raise EvidenceError(f"不是有效的证据包 / not a readable bundle: {exc}") from None
     with z:
-        names = set(z.namelist())
+        members = _members(z, report)
+        names = set(members)
         if "manifest.json" not in names:
             raise EvidenceError("证据包缺少 manifest.json / bundle has no manifest.json")
         try:
-            raw_manifest = z.read("manifest.json")
+            raw_manifest = z.read(members["manifest.json"])
         except _DAMAGED as exc:
             raise EvidenceError(
                 f"manifest.json 无法读取，证据包已损坏 / manifest.json cannot be read, the "
@@ -557,7 +740,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
                 continue
             report.files += 1
             try:
-                with z.open(name) as member:
+                with z.open(members[name]) as member:
                     digest = sha256_stream(member)
             except _DAMAGED as exc:
                 report.fail(f"{name}: 无法读取，已损坏 / cannot be read, damaged ({exc})")
@@ -573,7 +756,9 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             """The bundle's entries, read line by line; `vouched` is filled on the way."""
             if "ledger.jsonl" not in names:
                 return
-            for n, line in _damage_stops(report, "ledger.jsonl", _zip_lines(z, "ledger.jsonl")):
+            for n, line in _damage_stops(
+                report, "ledger.jsonl", _zip_lines(z, members["ledger.jsonl"])
+            ):
                 try:
                     e = _ledger_entry(json.loads(line))
                 except (ValueError, TypeError) as exc:
@@ -600,7 +785,9 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             report.fail(f"账本 / ledger {p.describe()}")
         held: set[tuple[str, str, str]] = set()  # (kind, id, sha256) of messages and calls
         if "items.jsonl" in names:
-            for n, line in _damage_stops(report, "items.jsonl", _zip_lines(z, "items.jsonl")):
+            for n, line in _damage_stops(
+                report, "items.jsonl", _zip_lines(z, members["items.jsonl"])
+            ):
                 where = f"items.jsonl 第{n}行 / line {n}"
                 try:
                     it = json.loads(line)
@@ -635,7 +822,7 @@ def verify_bundle(path: Path, *, expected_head: str | None = None) -> BundleRepo
             )
         if "messages.csv" in names:
             try:
-                listed_rows = _csv_items(z)
+                listed_rows = _csv_items(z, members["messages.csv"])
             except (csv.Error, *_DAMAGED) as exc:
                 report.fail(f"messages.csv 无法读取 / unreadable ({exc})")
                 listed_rows = held
@@ -701,13 +888,13 @@ def _ledger_entry(obj: object) -> LedgerEntry:
     return LedgerEntry(**obj)
 
 
-def _csv_items(z: zipfile.ZipFile) -> set[tuple[str, str, str]]:
+def _csv_items(z: zipfile.ZipFile, member: zipfile.ZipInfo) -> set[tuple[str, str, str]]:
     """(kind, id, sha256) of every row of the bundle's messages.csv."""
     if csv.field_size_limit() < MAX_FIELD_CHARS:  # a long message is one long field
         csv.field_size_limit(MAX_FIELD_CHARS)
     out: set[tuple[str, str, str]] = set()
     with (
-        z.open("messages.csv") as raw,
+        z.open(member) as raw,
         io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as text,
     ):
         for row in csv.DictReader(text):
