@@ -333,3 +333,34 @@ def test_another_programs_sqlite_file_is_never_written(tmp_path: Path) -> None:
     assert empty.stat().st_size == 0
     code, out, _ = invoke("import", "-", "--db", str(empty), stdin="【招联金融】您已逾期。")
     assert code == 0 and "new 1" in out  # an empty file may become a store by importing
+
+
+def test_texts_and_names_that_look_like_rich_markup_print_as_they_are(
+    db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message holding "[/x]" crashed `case show` (Rich read it as a closing tag) and
+    "[red]…[/red]" lost its brackets; a bundle member or file name did the same."""
+    import zipfile
+
+    monkeypatch.setenv("COLUMNS", "400")  # the timeline's text column whole
+
+    text = "【招联金融】您的借款已逾期，[/x] [red]再不还款[/red]就上门。"
+    code, _, err = invoke(
+        "import", "-", "--db", db, "--sender", "10690000", "--at", "2025-01-14 23:15", stdin=text
+    )
+    assert code == 0, err
+    (case,) = json.loads(invoke("cases", "--db", db, "--json")[1])
+    code, out, err = invoke("case", "show", case["key"], "--db", db)
+    assert code == 0, err
+    assert "[/x]" in out and "[red]" in out
+    code, out, _ = invoke("cases", "--db", db)
+    assert code == 0 and case["key"] in out
+    code, _, err = invoke("case", "show", "x[/y]", "--db", db)
+    assert code == 2 and "x[/y]" in err
+
+    bundle = tmp_path / "b.zip"
+    assert invoke("export", case["key"], "--db", db, "-o", str(bundle))[0] == 0
+    with zipfile.ZipFile(bundle, "a") as z:
+        z.writestr("a[/x][red]b", b"planted")
+    code, out, _ = invoke("verify-bundle", str(bundle))
+    assert code == 1 and "a[/x][red]b" in out and "inserted" in out

@@ -31,7 +31,9 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from collectguard.errors import CollectguardError
 from collectguard.evidence.store import DB_ENV, EvidenceStore, open_store
@@ -86,6 +88,14 @@ evidence_app.add_typer(case_app, name="case")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+# Message texts, sender names, file names and bundle member names come from whoever wrote
+# them: printed through `escape` or as `Text` (`_row`), never as Rich markup ("[/x]" in a
+# text crashed `case show`, "[red]x" printed as "x").
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Add a row of plain-text cells (no markup)."""
+    table.add_row(*(Text(c) for c in cells))
 
 
 @contextmanager
@@ -177,7 +187,7 @@ ForceOption = Annotated[
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]错误 / error:[/] {message}")
+    err.print(f"[bold red]错误 / error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -249,7 +259,7 @@ def _report_dict(r: ImportReport) -> dict[str, Any]:
 
 
 def _print_report(r: ImportReport) -> None:
-    out.print(f"[bold]{r.source_name}[/] ({r.format}) sha256 {r.source_sha256[:16]}…")
+    out.print(f"[bold]{escape(r.source_name)}[/] ({r.format}) sha256 {r.source_sha256[:16]}…")
     out.print(r.summary())
     kinds = r.new_by_kind
     out.print(
@@ -257,11 +267,11 @@ def _print_report(r: ImportReport) -> None:
         f"messages {kinds['message']}, calls {kinds['call']}, attachments {kinds['attachment']}"
     )
     for pos, why in r.rejections[:20]:
-        out.print(f"  [yellow]拒收 / rejected[/] {pos}: {why}")
+        out.print(f"  [yellow]拒收 / rejected[/] {escape(pos)}: {escape(why)}")
     if len(r.rejections) > 20:
         out.print(f"  … +{r.rejected - 20}")
     if r.odd_times:
-        where = "；".join(r.odd_time_positions)
+        where = escape("；".join(r.odd_time_positions))
         out.print(
             f"  [yellow]时间存疑 / odd times[/] {r.odd_times} 条的时间在 2000 年以前或在未来，"
             f"已按原样保存，请检查备份或 --tz / {r.odd_times} item(s) dated before 2000 or in "
@@ -567,7 +577,8 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     ):
         table.add_column(col)
     for r in rows:
-        table.add_row(
+        _row(
+            table,
             str(r["id"]),
             f"{r['source']} ({r['format']})",
             str(r["status"]),
@@ -578,7 +589,7 @@ def runs_cmd(db: DbOption = None, as_json: JsonOption = False) -> None:
     for r in rows:
         if r["status"] == "complete":
             continue
-        why = r["error"] or "中断 / interrupted"
+        why = escape(r["error"] or "中断 / interrupted")
         if "finished_by" in r:
             n = r["finished_by"]
             out.print(f"#{r['id']} {r['status']}: {why} — 已由 #{n} 完成 / finished by run #{n}")
@@ -629,7 +640,8 @@ def cases_cmd(
     ):
         table.add_column(col)
     for c in found:
-        table.add_row(
+        _row(
+            table,
             c.key,
             c.name,
             str(c.messages),
@@ -662,7 +674,7 @@ def case_show(
     if as_json:
         print(json.dumps(_case_dict(c, timeline=True), ensure_ascii=False))
         return
-    out.print(f"[bold]{c.name}[/] ({c.key})")
+    out.print(f"[bold]{escape(c.name)}[/] ({escape(c.key)})")
     out.print(
         f"短信 {c.messages} 条、来电 {c.calls} 次，{_fmt_time(c.first, tz)} — "
         f"{_fmt_time(c.last, tz)} / {c.messages} messages, {c.calls} calls"
@@ -676,7 +688,7 @@ def case_show(
     if c.findings:
         out.print("[bold]跨短信违规 / across messages[/]")
         for f in c.findings:
-            out.print(f"  {f.title_zh} / {f.title_en} [{f.rule_id}] ×{f.count}: {f.detail}")
+            out.print(escape(f"  {f.title_zh} / {f.title_en} [{f.rule_id}] ×{f.count}: {f.detail}"))
     if c.rule_counts:
         out.print("[bold]各规则次数 / per-rule counts[/]")
         for rule_id, n in c.rule_counts.most_common():
@@ -687,9 +699,7 @@ def case_show(
             days.add_column(col, justify="left" if col.startswith("日期") else "right")
         for date, day in sorted(c.per_day.items()):
             missed = c.calls_by_outcome.get(date, {}).get("call_unanswered", 0)
-            days.add_row(
-                date, str(day["sms"]), str(day["call"]), str(missed) if day["call"] else "—"
-            )
+            _row(days, date, str(day["sms"]), str(day["call"]), str(missed) if day["call"] else "—")
         out.print(days)
     table = Table(title="时间线 / timeline")
     for col in (
@@ -702,7 +712,8 @@ def case_show(
     ):
         table.add_column(col)
     for t in c.timeline:
-        table.add_row(
+        _row(
+            table,
             _fmt_time(t.at, tz),
             "短信" if t.kind == "message" else "来电",
             t.party or "—",
@@ -804,7 +815,7 @@ def letter_cmd(
             raise _fail(f"不支持的后缀 {suffix!r} / use .md, .docx or .pdf")
     except CollectguardError as exc:
         raise _fail(str(exc)) from None
-    out.print(f"已写入 / written: {output}（{kind}, {lang}）")
+    out.print(f"已写入 / written: {escape(str(output))}（{kind}, {lang}）")
 
 
 def _hint_slow_pdf() -> None:
@@ -846,7 +857,7 @@ def _letter_case(
             )
             if not force:
                 raise _fail(f"{why}（确需使用请加 --force / add --force to use it anyway）")
-            err.print(f"[yellow]注意 / note:[/] {why}")
+            err.print(f"[yellow]注意 / note:[/] {escape(why)}")
     zone = tz or case_zone(store, case) or rule_pack.timezone or first_zone
     if rule_pack is not first_pack or zone != first_zone:
         again = [c for c in build_cases(store, rule_pack, zone=zone) if c.key == key]
@@ -862,7 +873,7 @@ def _check_fits(kind: str, jurisdiction: str, scam: bool, force: bool) -> None:
         return
     if not force:
         raise _fail(f"{why}（确需生成请加 --force / add --force to write it anyway）")
-    err.print(f"[yellow]注意 / note:[/] {why}")
+    err.print(f"[yellow]注意 / note:[/] {escape(why)}")
 
 
 @evidence_app.command("export")
@@ -921,8 +932,8 @@ def export_cmd(
     finally:
         store.close()
     out.print(
-        f"已导出 / exported {output}: {len(manifest['files'])} files, {manifest['items']} items, "
-        f"chain head {manifest['chain_head']}"
+        f"已导出 / exported {escape(str(output))}: {len(manifest['files'])} files, "
+        f"{manifest['items']} items, chain head {manifest['chain_head']}"
     )
 
 
@@ -942,7 +953,7 @@ def verify_bundle_cmd(
     if as_json:
         print(json.dumps(dataclasses.asdict(report), ensure_ascii=False))
     else:
-        out.print(report.describe())
+        out.print(report.describe(), markup=False)  # member names are the zip maker's
     if not report.ok:
         raise typer.Exit(1)
 
