@@ -161,3 +161,16 @@ def test_unknown_timezone_is_a_clear_cli_error() -> None:
     assert "unknown time zone 'Mars/Olympus'" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(app, ["evidence", "cases", "--tz", "Mars/Olympus"])
     assert res.exit_code == 2 and "未知时区" in res.output
+
+
+def test_a_message_that_looks_like_rich_markup_is_shown_as_it_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ "[/x]" in a signature crashed `check` (Rich read the claimed name as a closing tag);
+    brackets in texts and names are printed as they are."""
+    monkeypatch.setenv("COLUMNS", "200")
+    text = "【催收[/x]金融】你再不还款[red]就上门找你[/red]，通知你的家人"
+    result = runner.invoke(app, ["check", text])
+    assert result.exit_code == 0, result.output
+    assert "催收[/x]金融 (by signature" in result.stdout
+    assert "[red]" in result.stdout

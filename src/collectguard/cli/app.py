@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from collectguard._version import __version__
 from collectguard.errors import CollectguardError, InputError
@@ -55,7 +56,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]错误 / error:[/] {message}", highlight=False)
+    err.print(f"[bold red]错误 / error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
 
 

@@ -51,8 +51,8 @@ def render(result: CheckResult, console: Console, lang: str = "zh") -> None:
             who += f" → {p.legal_name}"
         if p.id:
             who += f" [{p.id}]"
-        summary.add_row(
-            "机构 / platform", f"{who} (by {', '.join(p.matched_by)}; {p.confidence:.2f})"
+        summary.add_row(  # names come from the message: text, never Rich markup
+            "机构 / platform", Text(f"{who} (by {', '.join(p.matched_by)}; {p.confidence:.2f})")
         )
     else:
         summary.add_row("机构 / platform", "未署名 / none named")
@@ -73,7 +73,7 @@ def render(result: CheckResult, console: Console, lang: str = "zh") -> None:
         for rule_id, group in by_rule.items():
             v = group[0]
             evidence = " / ".join(dict.fromkeys(g.evidence for g in group if g.evidence))
-            t.add_row(v.code, evidence, f"{v.title}\n{rule_id}", v.citation)
+            t.add_row(v.code, Text(evidence), Text(f"{v.title}\n{rule_id}"), Text(v.citation))
         console.print(t)
     else:
         console.print("未发现违规 / no violation found")
@@ -82,11 +82,11 @@ def render(result: CheckResult, console: Console, lang: str = "zh") -> None:
         console.print("真实性依据 / authenticity reasons:")
         for f in cues:
             sign = "+" if f.kind == "scam_cue" else "−"
-            console.print(f"  {sign}{f.score:.1f} {f.cue}", highlight=False)
+            console.print(f"  {sign}{f.score:.1f} {f.cue}", highlight=False, markup=False)
     if result.advice:
         console.print("建议 / what to do:")
         for a in result.advice:
-            console.print(f"  • {a.text_zh if zh else a.text_en}", highlight=False)
+            console.print(f"  • {a.text_zh if zh else a.text_en}", highlight=False, markup=False)
 
 
 def registry_table(entries: Sequence[Any]) -> Table:
