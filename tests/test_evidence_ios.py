@@ -162,6 +162,23 @@ def test_tapbacks_and_group_events_are_skipped_not_rejected(
     assert (report.new, report.rejected, report.skipped) == (1, 0, 4)
     assert report.rejections == []
     assert "skipped 4" in report.summary()
+    # each reason with its count (a tapback twice, a group event twice)
+    assert sorted(report.skip_reasons.values()) == [2, 2]
+    assert any("tapback" in why for why in report.skip_reasons)
+    assert any("group event" in why for why in report.skip_reasons)
+    # and the CLI lists them so
+    import typer
+    from typer.testing import CliRunner
+
+    from collectguard.evidence.cli import evidence_app
+
+    app = typer.Typer()
+    app.add_typer(evidence_app, name="evidence")
+    r = CliRunner().invoke(
+        app, ["evidence", "import", str(path), "--db", str(tmp_path / "cli.sqlite3")]
+    )
+    assert r.exit_code == 0, r.output
+    assert r.stdout.count("跳过 / skipped 2:") == 2 and "tapback" in r.stdout
 
 
 # ---------------------------------------------------------------------------- attachments

@@ -27,7 +27,7 @@ from sqlalchemy import delete, func, inspect, select, text, update
 from collectguard.analyze.analyzer import Analyzer
 from collectguard.evidence import ImportFormatError, open_store, sources
 from collectguard.evidence.history import build_cases, frequency_caps
-from collectguard.evidence.ingest import Importer, ImportFailed
+from collectguard.evidence.ingest import NOT_COLLECTION, Importer, ImportFailed
 from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
 from collectguard.evidence.store import EvidenceStore
 from collectguard.evidence.verify import verify_store
@@ -824,6 +824,7 @@ def test_collection_only_skips_other_messages(store: EvidenceStore, tmp_path: Pa
     )
     report = Importer(store, collection_only=True).import_file(f)
     assert (report.new, report.skipped) == (1, 1)
+    assert report.skip_reasons == {NOT_COLLECTION: 1}
     assert count(store, Message) == 1
 
 

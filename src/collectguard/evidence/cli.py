@@ -266,6 +266,8 @@ def _print_report(r: ImportReport) -> None:
         f"  短信 {kinds['message']}、来电 {kinds['call']}、附件 {kinds['attachment']} / "
         f"messages {kinds['message']}, calls {kinds['call']}, attachments {kinds['attachment']}"
     )
+    for why, n in sorted(r.skip_reasons.items(), key=lambda kv: -kv[1]):
+        out.print(f"  跳过 / skipped {n}: {escape(why)}")
     for pos, why in r.rejections[:20]:
         out.print(f"  [yellow]拒收 / rejected[/] {escape(pos)}: {escape(why)}")
     if len(r.rejections) > 20:

@@ -69,6 +69,8 @@ from collectguard.ledger import ledger_entries, sha256_hex, sha256_stream
 Progress = Callable[[int, int], None]
 Clock = Callable[[], dt.datetime]
 MAX_REJECTIONS_KEPT = 1000
+NOT_COLLECTION = "不是催收短信（只导入催收短信）/ not a collection message (collection only)"
+"""The skip reason of a message left out by `Importer(collection_only=True)`."""
 
 
 def _utc_now() -> dt.datetime:
@@ -124,6 +126,9 @@ class ImportReport:
         default_factory=lambda: {"message": 0, "call": 0, "attachment": 0}
     )
     rejections: list[tuple[str, str]] = field(default_factory=list)
+    skip_reasons: dict[str, int] = field(default_factory=dict)
+    """How many records were skipped for each reason (a tapback, a group event, not a
+    collection message with `collection_only`)."""
     odd_times: int = 0
     """New items dated in the future or before 2000: kept as read, worth a look (a backup
     writing seconds for milliseconds, a wrong --tz, a phone with a wrong clock)."""
@@ -696,7 +701,7 @@ class Importer:
                 p.verdict = result
         for attempt in range(3):
             try:
-                counts, by_kind, rejections, odd = self._write(
+                counts, by_kind, rejections, odd, skips = self._write(
                     b, report, fmt, look_again=attempt > 0
                 )
                 break
@@ -714,19 +719,23 @@ class Importer:
         room = MAX_REJECTIONS_KEPT - len(report.rejections)
         report.rejections.extend(rejections[: max(room, 0)])
         report.odd_times += len(odd)
+        for why in skips:
+            report.skip_reasons[why] = report.skip_reasons.get(why, 0) + 1
         report.odd_time_positions.extend(odd[: max(5 - len(report.odd_time_positions), 0)])
 
     def _write(
         self, b: _Batch, report: ImportReport, fmt: str, *, look_again: bool = False
-    ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], list[str]]:
+    ) -> tuple[dict[str, int], dict[str, int], list[tuple[str, str]], list[str], list[str]]:
         """One transaction: the batch's new items, their ledger entries, the run's counters.
         `look_again`: query the stored keys instead of trusting what the batch saw. Also
-        returns the positions of new items dated in the future or before 2000."""
+        returns the positions of new items dated in the future or before 2000, and the reason
+        of each skipped record."""
         pending, batch = b.pending, b.records
         counts = {"new": 0, "duplicate": 0, "rejected": 0, "skipped": 0}
         by_kind = {"message": 0, "call": 0, "attachment": 0}
         rejections: list[tuple[str, str]] = []
         odd: list[str] = []
+        skips: list[str] = []
         now = self.clock()
         with self.store.writer() as s, s.begin():
             conn = s.connection()
@@ -743,6 +752,7 @@ class Importer:
                 rec = p.rec
                 if isinstance(rec, SkippedRecord):  # not a message (an iPhone tapback)
                     counts["skipped"] += 1
+                    skips.append(rec.reason)
                     continue
                 if isinstance(rec, RejectedRecord) or p.key is None:
                     assert isinstance(rec, RejectedRecord)
@@ -761,6 +771,7 @@ class Importer:
                 assert isinstance(rec, MessageRecord) and p.verdict is not None
                 if self.collection_only and not (p.verdict.is_collection or p.verdict.violations):
                     counts["skipped"] += 1
+                    skips.append(NOT_COLLECTION)
                     continue
                 if _odd_time(rec.received_at, now):
                     odd.append(rec.position)
@@ -850,7 +861,7 @@ class Importer:
                 )
             )
         self._recent_writes.append(written)  # committed: the batches in flight may count on it
-        return counts, by_kind, rejections, odd
+        return counts, by_kind, rejections, odd, skips
 
     # ------------------------------------------------------------------ rows
     def _message_row(
