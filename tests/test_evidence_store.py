@@ -600,8 +600,8 @@ FREQ_OVERLAY = textwrap.dedent(
         binding: national_standard_recommended
         severity: standard
         check: rate_limit
-        citation: ["GB/T 45251-2025"]
-        in_force: 2025-02-28
+        citation: ["测试用上限 / a test cap"]
+        in_force: 2024-01-01  # before the messages: days before a rule's date are not counted
         confidence: medium
         explain: {zh: 测试用上限, en: test cap}
         detect: {builtin: frequency, params: {max_per_day: %d, channel: any}}
