@@ -138,6 +138,27 @@ def test_pdf_shows_chinese(store: EvidenceStore, tmp_path: Path) -> None:
     assert "CJK" in fonts
 
 
+def test_emoji_in_a_text_use_the_emoji_font(tmp_path: Path) -> None:
+    """🙏 printed as a box where no emoji font was installed (.ci/run installs Noto Color
+    Emoji now): letters and the bundle's report name it after the CJK fonts, before the
+    generic fallback (a monochrome 😡 came from another font)."""
+    pdffonts = poppler("pdffonts")
+    fc = shutil.which("fc-list")
+    if (
+        fc is None
+        or "Noto Color Emoji"
+        not in subprocess.run([fc, ":", "family"], capture_output=True, text=True).stdout
+    ):
+        pytest.fail("no Noto Color Emoji: `.ci/run` installs fonts-noto-color-emoji")
+    assert "Noto Color Emoji" in letters.PDF_FONT_FAMILY
+    assert letters.PDF_FONT_FAMILY.index("CJK") < letters.PDF_FONT_FAMILY.index("Emoji")
+    letter = letters.Letter("lender_complaint", "zh", "t", "# 标题\n\n求求你们别再打了🙏😡\n")
+    pdf = tmp_path / "emoji.pdf"
+    write_pdf(letter, pdf)
+    fonts = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True).stdout
+    assert "Noto-Color-Emoji" in fonts and "CJK" in fonts
+
+
 def _pgm_pixels(path: Path) -> bytes:
     data = path.read_bytes()
     # P5 <w> <h> <max>\n<raw bytes>

@@ -52,6 +52,7 @@ from collectguard.evidence.items import (
     message_content,
 )
 from collectguard.evidence.letters import (
+    PDF_FONT_FAMILY,
     html_to_pdf,
     letter_context,
     render_letter,
@@ -358,10 +359,10 @@ def report_html(case: Case, pack: RulePack, zone: str, *, chain_head: str, creat
         f"<li>{e(f.title_zh)} / {e(f.title_en)} ×{f.count}: {e(f.detail)}</li>"
         for f in case.findings
     )
-    fonts = '"Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", sans-serif'
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><style>'
-        f"@page {{ size: A4; margin: 15mm; }} body {{ font-family: {fonts}; font-size: 9pt; }}"
+        f"@page {{ size: A4; margin: 15mm; }} body {{ font-family: {PDF_FONT_FAMILY}; "
+        "font-size: 9pt; }"
         "table { border-collapse: collapse; width: 100%; } td, th { border: 0.5pt solid #999;"
         " padding: 2pt; vertical-align: top; overflow-wrap: anywhere; } h1 { font-size: 15pt; }"
         "code { font-size: 7pt; overflow-wrap: anywhere; } tr { break-inside: avoid; }"

@@ -88,6 +88,11 @@ LETTER_KINDS: dict[str, LetterKind] = {
 }
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC")
+EMOJI_FONTS = ("Noto Color Emoji",)
+"""Tried after the CJK fonts, for emoji in message texts (🙏 printed as a box without one;
+Debian's fonts-noto-color-emoji). Missing, the PDF still renders, emoji as boxes."""
+PDF_FONT_FAMILY = ", ".join(f'"{f}"' for f in (*CJK_FONTS, *EMOJI_FONTS)) + ", sans-serif"
+"""The CSS font-family of letters and the bundle's report."""
 MAX_ITEMS = 300
 """Most evidence items listed in one letter (violating items first, then the rest by time)."""
 
@@ -697,10 +702,9 @@ def to_html(letter: Letter) -> str:
         body.append(f"<{tag}>{inline(b.text)}</{tag}>")
     if open_list:
         body.append(f"</{open_list}>")
-    fonts = ", ".join(f'"{f}"' for f in CJK_FONTS)
     css = (
         "@page { size: A4; margin: 20mm 18mm; }"
-        f"body {{ font-family: {fonts}, sans-serif; font-size: 10.5pt; line-height: 1.6; }}"
+        f"body {{ font-family: {PDF_FONT_FAMILY}; font-size: 10.5pt; line-height: 1.6; }}"
         "h1 { font-size: 16pt; text-align: center; } h2 { font-size: 12.5pt; margin-top: 1.2em; }"
         # a hash stays on one line: one copied from the PDF must be whole
         "code { font-family: 'DejaVu Sans Mono', monospace; font-size: 7.5pt;"
