@@ -138,10 +138,10 @@ def test_pdf_shows_chinese(store: EvidenceStore, tmp_path: Path) -> None:
     assert "CJK" in fonts
 
 
-def test_emoji_in_a_text_use_the_emoji_font(tmp_path: Path) -> None:
+def test_emoji_in_a_text_use_the_emoji_font_and_digits_do_not(tmp_path: Path) -> None:
     """🙏 printed as a box where no emoji font was installed (.ci/run installs Noto Color
-    Emoji now): letters and the bundle's report name it after the CJK fonts, before the
-    generic fallback (a monochrome 😡 came from another font)."""
+    Emoji now; fontconfig falls back to it). Named in the CSS it drew every digit as a colour
+    keycap, so it is not named: digits stay in the CJK font."""
     pdffonts = poppler("pdffonts")
     fc = shutil.which("fc-list")
     if (
@@ -150,13 +150,17 @@ def test_emoji_in_a_text_use_the_emoji_font(tmp_path: Path) -> None:
         not in subprocess.run([fc, ":", "family"], capture_output=True, text=True).stdout
     ):
         pytest.fail("no Noto Color Emoji: `.ci/run` installs fonts-noto-color-emoji")
-    assert "Noto Color Emoji" in letters.PDF_FONT_FAMILY
-    assert letters.PDF_FONT_FAMILY.index("CJK") < letters.PDF_FONT_FAMILY.index("Emoji")
-    letter = letters.Letter("lender_complaint", "zh", "t", "# 标题\n\n求求你们别再打了🙏😡\n")
-    pdf = tmp_path / "emoji.pdf"
-    write_pdf(letter, pdf)
-    fonts = subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True).stdout
-    assert "Noto-Color-Emoji" in fonts and "CJK" in fonts
+    assert "Emoji" not in letters.PDF_FONT_FAMILY
+
+    def fonts_of(markdown: str, name: str) -> str:
+        pdf = tmp_path / f"{name}.pdf"
+        write_pdf(letters.Letter("lender_complaint", "zh", "t", markdown), pdf)
+        return subprocess.run([pdffonts, str(pdf)], capture_output=True, text=True).stdout
+
+    emoji = fonts_of("# 标题\n\n求求你们别再打了🙏😡\n", "emoji")
+    assert "Noto-Color-Emoji" in emoji and "CJK" in emoji
+    digits = fonts_of("# 标题\n\n2026-01-01 03:35 · 短信 · 1065502010 · 账本 #46090\n", "digits")
+    assert "Emoji" not in digits and "CJK" in digits
 
 
 def _pgm_pixels(path: Path) -> bytes:
