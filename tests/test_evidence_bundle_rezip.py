@@ -217,10 +217,11 @@ def test_a_name_held_twice_is_reported(bundle: Path, tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(shutil.which("zip") is None or shutil.which("unzip") is None, reason="no zip")
 @pytest.mark.parametrize("flags", [["-qr"], ["-qr0"], ["-qrD"]])
 def test_info_zip_rezip_verifies(bundle: Path, tmp_path: Path, flags: list[str]) -> None:
     """The QA report: `unzip bundle.zip -d rz; cd rz; zip -qr ../re.zip .`."""
+    if shutil.which("zip") is None or shutil.which("unzip") is None:
+        pytest.fail("zip and unzip not found: `.ci/run` installs them (Debian: zip, unzip)")
     rz = tmp_path / "rz"
     subprocess.run(["unzip", "-q", str(bundle), "-d", str(rz)], check=True)
     (rz / ".DS_Store").write_bytes(b"Bud1")
