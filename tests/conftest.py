@@ -12,8 +12,12 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collectguard.evidence.store import EvidenceStore
 
 PG_DIRS = (
     "/usr/local/bin",
@@ -104,3 +108,16 @@ def pg_server() -> Iterator[str]:
             capture_output=True,
         )
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[EvidenceStore]:
+    """A fresh SQLite evidence store with its attachments folder, closed afterwards (modules
+    that need their own store, e.g. on PostgreSQL too, define a `store` fixture of their own)."""
+    from collectguard.evidence import open_store
+
+    s = open_store(f"sqlite:///{tmp_path / 'evidence.sqlite3'}", attachments_dir=tmp_path / "a")
+    try:
+        yield s
+    finally:
+        s.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,6 @@ CN = dt.timezone(dt.timedelta(hours=8))
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
 PLAIN = "【招联金融】您的借款已逾期3天，请及时还款。"
 EMPTY = "正文为空 / empty message text"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EvidenceStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'evidence.sqlite3'}", attachments_dir=tmp_path / "a")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def jsonl(path: Path, *lines: dict[str, Any]) -> Path:

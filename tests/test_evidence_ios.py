@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from collectguard.evidence import open_store
 from collectguard.evidence.ingest import Importer
 from collectguard.evidence.models import Attachment, Message
 from collectguard.evidence.sources import MessageRecord, SkippedRecord, read_ios_smsdb
@@ -22,15 +20,6 @@ from iosdb import FullSmsDb, ios_smsdb
 THREAT = "【招联金融】您的借款已逾期，今天再不还款就上门，通知你的家人和单位。"
 EMPTY = "正文为空 / empty message text"
 JPEG = b"\xff\xd8\xff\xe0fake jpeg\xff\xd9"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EvidenceStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'evidence.sqlite3'}", attachments_dir=tmp_path / "a")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture

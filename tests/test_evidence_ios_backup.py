@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from collectguard.cli import app
-from collectguard.evidence import ImportFormatError, open_store
+from collectguard.evidence import ImportFormatError
 from collectguard.evidence.ingest import Importer
 from collectguard.evidence.items import message_dedupe_key
 from collectguard.evidence.models import Attachment, ImportRun, Message
@@ -36,15 +36,6 @@ PLAIN = "【招联金融】您的借款已逾期3天，请及时还款。"
 JPEG = b"\xff\xd8\xff\xe0fake jpeg\xff\xd9"
 PHOTO = "ab/11/A1B2C3D4-0000-4000-8000-000000000001/IMG_0001.JPG"
 runner = CliRunner()
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[EvidenceStore]:
-    s = open_store(f"sqlite:///{tmp_path / 'evidence.sqlite3'}", attachments_dir=tmp_path / "a")
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def messages(store: EvidenceStore) -> list[Message]:

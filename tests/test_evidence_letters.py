@@ -72,6 +72,15 @@ def context(store: EvidenceStore) -> dict[str, object]:
     return letter_context(store, case, pack=pack, zone="Asia/Shanghai", now=NOW)
 
 
+def one_message_context(tmp_path: Path, text: str, at: dt.datetime) -> dict[str, object]:
+    """The letter context of a store holding one message from 10690000 (one case)."""
+    with open_store(str(tmp_path / "one.sqlite3")) as s:
+        Importer(s).import_text(text, sender="10690000", received_at=at)
+        pack = load_builtin("cn")
+        (case,) = build_cases(s, pack)
+        return letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+
+
 def test_every_letter_cites_rules_lists_hashes_and_leaves_blanks(store: EvidenceStore) -> None:
     ctx = context(store)
     with store.session() as s:
@@ -547,15 +556,11 @@ def test_instruments_cited_together_are_dated_one_by_one(tmp_path: Path) -> None
     """A threat to tell the family on 2025-11-12 came after GB/T 45251-2025 (2025-02-28) and
     before the CBA guideline (2026-01-30): the letter cites the standard and leaves the
     guideline out (the pack used to cite both as one text, dated by the earlier)."""
-    with open_store(str(tmp_path / "mid.sqlite3")) as s:
-        Importer(s).import_text(
-            "【闪电贷】您的借款已逾期，再不还款就通知你的家人和单位。",
-            sender="10690000",
-            received_at=dt.datetime(2025, 11, 12, 15, 0, tzinfo=CN),
-        )
-        pack = load_builtin("cn")
-        (case,) = build_cases(s, pack)
-        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    ctx = one_message_context(
+        tmp_path,
+        "【闪电贷】您的借款已逾期，再不还款就通知你的家人和单位。",
+        dt.datetime(2025, 11, 12, 15, 0, tzinfo=CN),
+    )
     by_rule = {v["rule_id"]: v for v in ctx["violations"]}
     blast = by_rule["cn.third_party.address_book_blast"]
     assert "GB/T 45251-2025 第三人规则" in [c["text"] for c in blast["basis"]]
@@ -566,15 +571,11 @@ def test_instruments_cited_together_are_dated_one_by_one(tmp_path: Path) -> None
 
 
 def test_a_case_older_than_every_citation_lists_them_for_reference_only(tmp_path: Path) -> None:
-    with open_store(str(tmp_path / "old.sqlite3")) as s:
-        Importer(s).import_text(
-            "【招联金融】您的借款已逾期5天，请立即还款。",
-            sender="10690000",
-            received_at=dt.datetime(2024, 3, 1, 23, 30, tzinfo=CN),
-        )
-        pack = load_builtin("cn")
-        (case,) = build_cases(s, pack)
-        ctx = letter_context(s, case, pack=pack, zone="Asia/Shanghai", now=NOW)
+    ctx = one_message_context(
+        tmp_path,
+        "【招联金融】您的借款已逾期5天，请立即还款。",
+        dt.datetime(2024, 3, 1, 23, 30, tzinfo=CN),
+    )
     (hours,) = [v for v in ctx["violations"] if v["rule_id"] == "cn.hours"]
     assert hours["basis_note"] == "none_in_force" and len(hours["basis"]) == 3
     zh = render_letter("lender_complaint", "zh", ctx).markdown
