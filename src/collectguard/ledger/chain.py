@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
-import pydantic_core
+import orjson
 
 GENESIS = "0" * 64
 """`prev_hash` of the first entry of every stream."""
@@ -28,17 +28,14 @@ Problem = Literal["edited", "deleted", "inserted", "reordered", "broken_link"]
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no insignificant spaces, UTF-8. Non-JSON types (datetimes…) are refused
     so a payload hashes the same on every machine."""
-    if type(obj) is dict:
+    if type(obj) is dict and _plain(obj):
         # The hot case (dedupe keys, item contents, entry headers, decision-log payloads):
-        # plain JSON (str keys; str / bool / None / small-int leaves in dicts and lists) is
-        # key-sorted here and written by pydantic-core, the same bytes as `json.dumps` below
-        # (property-tested), two to three times as fast.
+        # plain JSON (str / bool / None / int leaves in dicts and lists) is written by orjson,
+        # the same bytes as `json.dumps` below (property-tested), about ten times as fast.
         try:
-            return pydantic_core.to_json(_sorted_plain(obj))
-        except _NotPlain:
-            pass  # floats, tuples, other types: the reference encoder decides
-        except pydantic_core.PydanticSerializationError:
-            pass  # e.g. a lone surrogate: let json.dumps raise its own error
+            return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate, a key that is not a
+            pass  # str, an int beyond 64 bits: the reference encoder decides (or raises)
 
     def refuse(o: object) -> object:
         raise TypeError(f"{type(o).__name__} is not JSON: convert it first (ISO text for times)")
@@ -48,36 +45,18 @@ def canonical_json(obj: Any) -> bytes:
     ).encode("utf-8")
 
 
-_PLAIN_TYPES = frozenset({str, bool, type(None)})
-_SAFE_INT = 2**53
+_LEAVES = frozenset({str, int, bool, type(None)})
+"""Leaf types that orjson and `json.dumps` write alike (floats differ: ``1e16`` against
+``1e+16``, NaN; subclasses are left to the reference encoder)."""
 
 
-class _NotPlain(Exception):
-    """A value `_sorted_plain` leaves to the reference encoder."""
-
-
-def _sorted_plain(obj: Any) -> Any:
-    """A copy of `obj` with every dict's keys in sorted order; raises `_NotPlain` for anything
-    but str-keyed dicts, lists, str, bool, None and ints with |i| < 2**53."""
-    t = type(obj)
-    if t is dict:
-        out = {}
-        # keys of mixed types raise TypeError here, as they do in json.dumps(sort_keys=True)
-        for k in sorted(obj):
-            if type(k) is not str:
-                raise _NotPlain
-            v = obj[k]
-            tv = type(v)  # leaves inline: most values are, and a call per value costs
-            if tv in _PLAIN_TYPES or (tv is int and -_SAFE_INT < v < _SAFE_INT):
-                out[k] = v
-            else:
-                out[k] = _sorted_plain(v)
-        return out
-    if t is list:
-        return [_sorted_plain(v) for v in obj]
-    if t in _PLAIN_TYPES or (t is int and -_SAFE_INT < obj < _SAFE_INT):
-        return obj
-    raise _NotPlain
+def _plain(obj: dict[Any, Any] | list[Any]) -> bool:
+    """Whether `obj` holds only dicts, lists and `_LEAVES` (exact types), at any depth."""
+    for v in obj.values() if type(obj) is dict else obj:
+        t = type(v)
+        if t not in _LEAVES and not ((t is dict or t is list) and _plain(v)):
+            return False
+    return True
 
 
 def sha256_hex(data: bytes) -> str:
