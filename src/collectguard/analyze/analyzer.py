@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from collectguard.analyze.advice import advise
 from collectguard.analyze.attribution import Attribution, attribute, platform_kind
 from collectguard.analyze.result import (
+    Advice,
     Authenticity,
     CheckInput,
     CheckResult,
@@ -33,7 +34,7 @@ from collectguard.errors import InputError
 from collectguard.extract import classify_sender, extract_lazy
 from collectguard.findings import Finding, FindingKind
 from collectguard.normalize import NormalizedText, compact, normalize
-from collectguard.registry import LenderEntry, PlatformRegistry
+from collectguard.registry import LenderEntry, Organization, PlatformRegistry
 from collectguard.rules import Hit, Rule, RulePack, Signal, load_builtin
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -85,6 +86,7 @@ class Analyzer:
         self.registry = registry or PlatformRegistry.default()
         self.lang = lang
         self._prepared: dict[int, tuple[RulePack, _Detectors]] = {}
+        self._advice_memo: dict[tuple[Any, ...], list[Advice]] = {}
 
     def _detectors(self, pack: RulePack) -> _Detectors:
         """A pack's built-in detectors with their params, looked up once per pack.
@@ -133,14 +135,19 @@ class Analyzer:
         return cls(chosen, registry)
 
     # ------------------------------------------------------------------ public API
-    def check(self, message: CheckInput | str, **fields: Any) -> CheckResult:
-        """Analyse one message (a `CheckInput`, or text plus keyword fields)."""
+    def check(
+        self, message: CheckInput | str, /, *, echo: bool = True, **fields: Any
+    ) -> CheckResult:
+        """Analyse one message (a `CheckInput`, or text plus keyword fields).
+
+        `echo=False` leaves the result's `input` empty, for a caller that keeps the input
+        itself (the evidence locker stores it in its own columns and drops the echo)."""
         if isinstance(message, str):
             try:
                 message = CheckInput(text=message, **fields)
             except ValidationError as exc:
                 raise InputError(describe_input_error(exc)) from None
-        return self._check(message)
+        return self._check(message, echo=echo)
 
     def check_many(self, messages: Iterable[CheckInput]) -> Iterator[CheckResult]:
         for m in messages:
@@ -156,7 +163,7 @@ class Analyzer:
             )
         return self.packs[key]
 
-    def _check(self, message: CheckInput) -> CheckResult:
+    def _check(self, message: CheckInput, *, echo: bool = True) -> CheckResult:
         pack = self.pack_for(message)
         norm = normalize(message.text)
         comp = compact(norm, pack.evasions)
@@ -273,27 +280,15 @@ class Analyzer:
             # sent it, the message is not what it claims to be.
             authenticity = "scam"
         platform = self._platform(attribution)
-        advice = advise(
-            jurisdiction=pack.name,
-            is_collection=is_collection,
-            authenticity=authenticity,
-            codes={v.code for v in violations},
-            entry=attribution.entry if attribution else None,
-            registry=self.registry,
+        advice = self._advice(
+            pack.name,
+            is_collection,
+            authenticity,
+            frozenset(v.code for v in violations),
+            attribution.entry if attribution else None,
         )
-        extra = message.model_extra or {}
-        echo: dict[str, Any] = {
-            "text": message.text,
-            "sender": message.sender,
-            "received_at": message.received_at.isoformat() if message.received_at else None,
-            **extra,
-        }
-        if message.timezone:
-            echo["timezone"] = message.timezone
-        if message.jurisdiction:
-            echo["jurisdiction"] = message.jurisdiction
         return CheckResult(
-            input=echo,
+            input=_echo(message) if echo else {},
             jurisdiction=pack.jurisdiction.lower(),
             language="zh" if pack.name == "cn" else "en",
             rule_pack=f"{pack.name}@{pack.version}",
@@ -308,6 +303,38 @@ class Analyzer:
         )
 
     # ------------------------------------------------------------------ helpers
+    def _advice(
+        self,
+        jurisdiction: str,
+        is_collection: bool,
+        authenticity: str,
+        codes: frozenset[str],
+        entry: LenderEntry | Organization | None,
+    ) -> list[Advice]:
+        """`advise`, remembered: the steps depend only on these arguments and the registry,
+        which is fixed for an analyzer. A new list each time; the (frozen) items shared."""
+        key = (
+            jurisdiction,
+            is_collection,
+            authenticity,
+            codes,
+            None if entry is None else (type(entry), entry.id),
+        )
+        got = self._advice_memo.get(key)
+        if got is None:
+            got = advise(
+                jurisdiction=jurisdiction,
+                is_collection=is_collection,
+                authenticity=authenticity,
+                codes=set(codes),
+                entry=entry,
+                registry=self.registry,
+            )
+            if len(self._advice_memo) >= _ADVICE_MEMO_SIZE:
+                self._advice_memo.clear()
+            self._advice_memo[key] = got
+        return list(got)
+
     def _signal_finding(
         self, sig: Signal, hit: Hit, comp: NormalizedText, pack: RulePack
     ) -> Finding:
@@ -393,6 +420,25 @@ class Analyzer:
             span=attribution.span,
         )
 
+
+def _echo(message: CheckInput) -> dict[str, Any]:
+    """The input as a result repeats it (the contract's ``input``)."""
+    out: dict[str, Any] = {
+        "text": message.text,
+        "sender": message.sender,
+        "received_at": message.received_at.isoformat() if message.received_at else None,
+        **(message.model_extra or {}),
+    }
+    if message.timezone:
+        out["timezone"] = message.timezone
+    if message.jurisdiction:
+        out["jurisdiction"] = message.jurisdiction
+    return out
+
+
+_ADVICE_MEMO_SIZE = 4096
+"""Situations whose advice an analyzer remembers (a few hundred occur: verdict × violation
+codes × lender); beyond it the memo starts again."""
 
 _SIGNAL_KIND: dict[str, FindingKind] = {
     "collection": "collection_cue",

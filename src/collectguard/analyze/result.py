@@ -111,7 +111,10 @@ class Violation(BaseModel):
 
 
 class Advice(BaseModel):
-    """One next step, zh-CN first, with the official channel it names (never from the message)."""
+    """One next step, zh-CN first, with the official channel it names (never from the message).
+    Frozen: an analyzer hands the same steps to every result in the same situation."""
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     text_zh: str

@@ -239,7 +239,9 @@ def _analyse_jobs(analyzer: Analyzer, jobs: list[_Job]) -> list[Verdict | str]:
         try:
             out.append(
                 Verdict.of(
-                    analyzer.check(text, sender=sender, received_at=received_at, timezone=zone)
+                    analyzer.check(
+                        text, sender=sender, received_at=received_at, timezone=zone, echo=False
+                    )
                 )
             )
         except InputError as exc:

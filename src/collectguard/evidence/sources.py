@@ -125,13 +125,14 @@ EMPTY_TEXT = "正文为空 / empty message text"
 no attachment: there is nothing to keep or analyse."""
 
 
-_INVISIBLE = re.compile(r"[\s\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]+")
+_VISIBLE = re.compile(r"[^\s\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\u00ad]")
+"""Any character but whitespace, zero-width and direction marks, BOM and soft hyphen."""
 
 
 def _blank(text: str, attachments: tuple[AttachmentData, ...] = ()) -> bool:
     """No visible character (whitespace, zero-width and direction marks, BOM) and nothing
     attached."""
-    return not attachments and not _INVISIBLE.sub("", text)
+    return not attachments and _VISIBLE.search(text) is None
 
 
 def zone_info(name: object) -> ZoneInfo:
