@@ -28,6 +28,7 @@ from collectguard.analyze.analyzer import Analyzer
 from collectguard.evidence import ImportFormatError, open_store, sources
 from collectguard.evidence.history import build_cases, frequency_caps
 from collectguard.evidence.ingest import NOT_COLLECTION, Importer, ImportFailed
+from collectguard.evidence.items import message_dedupe_key
 from collectguard.evidence.models import Attachment, CallRecord, ImportRun, Message, Violation
 from collectguard.evidence.store import EvidenceStore
 from collectguard.evidence.verify import verify_store
@@ -249,6 +250,54 @@ def test_reimport_is_idempotent(store: EvidenceStore, tmp_path: Path) -> None:
     j.write_text(json.dumps(line, ensure_ascii=False) + "\n", encoding="utf-8")
     third = Importer(store).import_file(j)
     assert (third.new, third.duplicate) == (0, 1)
+
+
+def test_the_same_text_twice_within_one_second_is_two_messages(
+    store: EvidenceStore, tmp_path: Path
+) -> None:
+    """A lender's system sending one text twice in a second: the backup's milliseconds tell
+    the two apart, and each counts (frequency caps count messages). A record repeated at the
+    same millisecond is still one message; re-imports, batch edges and a CSV that knows only
+    the second add nothing."""
+    at = ms(2025, 1, 14, 9)
+    f = tmp_path / "sms.xml"
+    f.write_text(
+        backup(
+            sms("10690000", at + 200, PLAIN),
+            sms("10690000", at + 700, PLAIN),
+            sms("10690000", at + 200, PLAIN),  # the first again, to the millisecond
+            sms("10690000", at + 950, PLAIN),
+        )
+    )
+    first = Importer(store, batch_size=2).import_file(f)  # the third copy in another batch
+    assert (first.new, first.duplicate) == (3, 1)
+    with store.session() as s:
+        rows = s.scalars(select(Message).order_by(Message.received_at)).all()
+        assert [m.received_at.microsecond for m in rows] == [200_000, 700_000, 950_000]
+        keys = [m.dedupe_key for m in rows]
+    assert len(set(keys)) == 3
+    rec = sources.MessageRecord(
+        PLAIN, "10690000", dt.datetime.fromtimestamp((at + 200) / 1000, dt.UTC), "in", "x"
+    )
+    # the first occurrence keeps the key every earlier version gave it
+    assert keys[0] == message_dedupe_key(rec, "self")
+    assert keys[1] == message_dedupe_key(rec, "self", 2)
+    assert verify_store(store).ok
+    for size in (1, 1000):
+        again = Importer(store, batch_size=size).import_file(f)
+        assert (again.new, again.duplicate) == (0, 4)
+    # a later backup holding the same messages and one more copy in that second
+    g = tmp_path / "later.xml"
+    g.write_text(backup(*(sms("10690000", at + d, PLAIN) for d in (950, 200, 700, 400))))
+    later = Importer(store).import_file(g)
+    assert (later.new, later.duplicate) == (1, 3)
+    assert count(store, Message) == 4
+    # a CSV export of that second (no milliseconds) is the messages already stored
+    c = tmp_path / "export.csv"
+    c.write_text(f"号码,时间,短信内容\n10690000,2025-01-14 09:00:00,{PLAIN}\n", encoding="utf-8")
+    csv = Importer(store).import_file(c)
+    assert (csv.new, csv.duplicate) == (0, 1)
+    assert count(store, Message) == 4
 
 
 def test_calls_are_stored_and_chained(store: EvidenceStore, tmp_path: Path) -> None:

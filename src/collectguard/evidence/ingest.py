@@ -288,6 +288,8 @@ class _Batch:
     """Keys of the batch already stored when it was read."""
     head_seen: int
     """The ledger head (highest position) just before `known` was looked up."""
+    claimed: list[str] = field(default_factory=list)
+    """Message keys this batch took first in this import (let go once it is written)."""
     results: list[Verdict | str] | None = None
     futures: list[Future[list[Verdict | str]]] = field(default_factory=list)
 
@@ -336,6 +338,11 @@ class Importer:
         # (ledger head before, head after, keys written) of the last batches this importer
         # committed: lets the batches in flight skip looking up their keys again (`_known_now`).
         self._recent_writes: deque[tuple[int, int, set[str]]] = deque(maxlen=PIPELINE_DEPTH + 1)
+        # Message keys taken by batches read but not yet written, with their messages' times;
+        # and, per key two messages at different sub-second times shared, each occurrence's
+        # time and key (`_tell_apart`). Both start again with every import.
+        self._claimed: dict[str, dt.datetime | None] = {}
+        self._occurrences: dict[str, dict[dt.datetime, str]] = {}
 
     # ------------------------------------------------------------------ entry points
     def import_file(
@@ -545,6 +552,8 @@ class Importer:
         """Read, analyse and store batch by batch; with workers, the next `PIPELINE_DEPTH`
         batches are analysed while one is written (writes stay in order: a crash loses at
         most what is in flight)."""
+        self._claimed.clear()
+        self._occurrences.clear()
         with fewer_collections():
             return self._run_batches(records, report, fmt)
 
@@ -620,23 +629,103 @@ class Importer:
         return None
 
     @staticmethod
-    def _existing(conn: Connection, message_keys: list[str], call_keys: list[str]) -> set[str]:
+    def _existing(
+        conn: Connection,
+        message_keys: list[str],
+        call_keys: list[str],
+        times: dict[str, dt.datetime | None] | None = None,
+    ) -> set[str]:
         """Which of these keys are stored. A message's key is looked up among messages only,
-        a call's among calls: the kind is part of what a key hashes."""
+        a call's among calls: the kind is part of what a key hashes. With `times`, the stored
+        messages' times are put there by key."""
         found: set[str] = set()
         sqlite = conn.dialect.name == "sqlite"
         for model, keys in ((Message, message_keys), (CallRecord, call_keys)):
             name = model.__tablename__
+            timed = times is not None and model is Message
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
                 if sqlite:  # plain SQL: an expanding IN is compiled again on every call
                     marks = ",".join("?" * len(part))
-                    sql = f"SELECT dedupe_key FROM {name} WHERE dedupe_key IN ({marks})"
-                    found.update(k for (k,) in conn.exec_driver_sql(sql, tuple(part)))
+                    cols = "dedupe_key, received_at" if timed else "dedupe_key"
+                    sql = f"SELECT {cols} FROM {name} WHERE dedupe_key IN ({marks})"
+                    rows = conn.exec_driver_sql(sql, tuple(part)).all()
+                    if timed:
+                        assert times is not None
+                        read = _time_reader(conn.dialect)
+                        times.update((r[0], read(r[1])) for r in rows)
                 else:
                     col = model.__table__.c.dedupe_key
-                    found.update(conn.execute(select(col).where(col.in_(part))).scalars())
+                    query = select(col, Message.received_at) if timed else select(col)
+                    rows = conn.execute(query.where(col.in_(part))).all()
+                    if timed:
+                        assert times is not None
+                        times.update((r[0], r[1]) for r in rows)
+                found.update(r[0] for r in rows)
         return found
+
+    def _tell_apart(self, conn: Connection, pending: list[_Pending], known: set[str]) -> list[str]:
+        """Give a message its occurrence key (`message_dedupe_key`) when its plain key is
+        taken — stored, or read earlier in this import — by a message at another sub-second
+        time: the same text from the same party twice within one second is two messages.
+        Times to the whole second (CSV, pasted text) cannot tell: their key stands, as before.
+        Adds the stored keys it finds to `known`; returns the keys this batch claims."""
+        claimed = self._claimed
+        mine: list[str] = []
+        times: dict[str, dt.datetime | None] | None = None
+        for p in pending:
+            rec = p.rec
+            if p.key is None or type(rec) is not MessageRecord:
+                continue
+            base, at = p.key, rec.received_at
+            occ = self._occurrences.get(base)
+            if occ is None:
+                if base in claimed:
+                    first = claimed[base]
+                elif base in known:
+                    if times is None:  # the times of this batch's stored keys, looked up once
+                        times = {}
+                        keys = [q.key for q in pending if q.key and type(q.rec) is MessageRecord]
+                        self._existing(conn, keys, [], times)
+                    first = times.get(base)
+                else:
+                    claimed[base] = at
+                    mine.append(base)
+                    continue
+                if not _subsecond(at) or not _subsecond(first) or first == at:
+                    continue  # the same message, or times too coarse to tell
+                assert first is not None
+                occ = self._occurrences[base] = self._stored_occurrences(conn, rec, base, first)
+            if not _subsecond(at):
+                continue
+            assert at is not None
+            key = occ.get(at)
+            if key is None:
+                key = message_dedupe_key(rec, self.recipient, len(occ) + 1)
+                occ[at] = key
+                claimed[key] = at
+                mine.append(key)
+            elif key != base and self._existing(conn, [key], []):
+                known.add(key)
+            p.key = key
+        return mine
+
+    def _stored_occurrences(
+        self, conn: Connection, rec: MessageRecord, base: str, first: dt.datetime
+    ) -> dict[dt.datetime, str]:
+        """Time → key of each occurrence of `base` stored (or claimed) so far: the first at
+        `first`, then the second, third … as far as they are stored."""
+        occ = {first: base}
+        while True:
+            key = message_dedupe_key(rec, self.recipient, len(occ) + 1)
+            at = self._claimed.get(key)
+            if at is None:
+                times: dict[str, dt.datetime | None] = {}
+                self._existing(conn, [key], [], times)
+                at = times.get(key)
+            if at is None:
+                return occ
+            occ[at] = key
 
     def _head_seq(self, conn: Connection) -> int:
         t = ledger_entries
@@ -677,9 +766,11 @@ class Importer:
             conn = s.connection()
             head_seen = self._head_seq(conn)  # first: what `known` sees is at least this
             known = self._existing(conn, message_keys, call_keys)
+            claimed = self._tell_apart(conn, pending, known)
+        message_keys = [p.key for p in pending if p.key is not None and type(p.rec) is not CallItem]
         # Analyse outside the write transaction so SQLite's write lock is held briefly.
         todo = [p for p in pending if isinstance(p.rec, MessageRecord) and p.key not in known]
-        batch = _Batch(records, pending, message_keys, call_keys, todo, known, head_seen)
+        batch = _Batch(records, pending, message_keys, call_keys, todo, known, head_seen, claimed)
         jobs = [self._job(p.rec) for p in todo]
         if self.workers > 1 and len(jobs) >= 2 * self.workers:
             pool = self._pool_for_analysis()
@@ -711,6 +802,8 @@ class Importer:
                 # another import stored one of these items first: look again and retry
                 if attempt == 2:
                     raise
+        for key in b.claimed:  # stored now (or rejected): the store answers for them
+            self._claimed.pop(key, None)
         # Only after the commit: the report mirrors what is durably stored.
         report.new += counts["new"]
         report.duplicate += counts["duplicate"]
@@ -938,6 +1031,23 @@ class Importer:
             "import_run_id": report.run_id,
             "imported_at": now,
         }
+
+
+def _subsecond(t: dt.datetime | None) -> bool:
+    """Whether `t` is known finer than the second (a time with no fraction may be a whole
+    second's reading: CSV, pasted text; one in a thousand Android times too)."""
+    return t is not None and t.microsecond != 0
+
+
+def _time_reader(dialect: Any) -> Callable[[Any], dt.datetime | None]:
+    """How a message's `received_at` reads back from plain SQL on `dialect` (SQLite returns
+    text): the column type's own result processing (cached by SQLAlchemy), aware UTC."""
+    proc = Message.__table__.c.received_at.type._cached_result_processor(dialect, None)
+    return proc if proc is not None else _as_is
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 GC_GEN0_THRESHOLD = 50_000

@@ -37,21 +37,25 @@ def normalise_party(value: str | None) -> str | None:
     return v or None
 
 
-def message_dedupe_key(rec: MessageRecord, recipient: str) -> str:
+def message_dedupe_key(rec: MessageRecord, recipient: str, occurrence: int = 1) -> str:
+    """The key that tells a message already stored: party, recipient, direction, time to the
+    second and text. A source may hold the same text from the same party twice within one
+    second (a lender's system sending twice): the importer tells such messages apart by
+    their sub-second times and keys the second and later ones with their `occurrence`
+    (2, 3 …); the first keeps the plain key, so keys stored before occurrences existed hold."""
     at = rec.received_at.astimezone(dt.UTC).replace(microsecond=0) if rec.received_at else None
     text = rec.text.replace("\r\n", "\n").strip()
-    return sha256_hex(
-        canonical_json(
-            {
-                "kind": "message",
-                "party": normalise_party(rec.sender),
-                "recipient": recipient,
-                "direction": rec.direction,
-                "at": iso_utc(at),
-                "text": text,
-            }
-        )
-    )
+    content: dict[str, Any] = {
+        "kind": "message",
+        "party": normalise_party(rec.sender),
+        "recipient": recipient,
+        "direction": rec.direction,
+        "at": iso_utc(at),
+        "text": text,
+    }
+    if occurrence > 1:
+        content["occurrence"] = occurrence
+    return sha256_hex(canonical_json(content))
 
 
 def call_dedupe_key(rec: CallItem, recipient: str) -> str:
