@@ -201,7 +201,7 @@ def test_schema_head_constant_is_the_newest_migration() -> None:
 
 def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     db = tmp_path / "evidence.sqlite3"
-    open_store(str(db)).close()  # creates it: Alembic runs
+    open_store(str(db)).close()  # creates it
     code = (
         "import sys\n"
         "from collectguard.evidence.store import open_store\n"
@@ -212,6 +212,60 @@ def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def _sqlite_structure(db: Path) -> dict[str, object]:
+    """Every table's columns (in order, with type, NOT NULL, default, key), indexes (with
+    their columns and uniqueness) and foreign keys, as SQLite itself reports them."""
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        out: dict[str, object] = {}
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for t in sorted(names):
+            indexes = {
+                (name, unique, origin, partial): [
+                    r[2] for r in con.execute(f'PRAGMA index_info("{name}")')
+                ]
+                for _seq, name, unique, origin, partial in con.execute(f'PRAGMA index_list("{t}")')
+            }
+            out[t] = {
+                "columns": con.execute(f'PRAGMA table_info("{t}")').fetchall(),
+                "indexes": sorted(indexes.items()),
+                "foreign_keys": sorted(con.execute(f'PRAGMA foreign_key_list("{t}")')),
+            }
+        out["versions"] = con.execute(f"SELECT * FROM {VERSION_TABLE}").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def test_a_new_sqlite_store_is_created_as_alembic_creates_it(tmp_path: Path) -> None:
+    """A new SQLite store is created from the models, without Alembic (≈ 0.3 s less on a new
+    user's first import): table for table, column for column (order included), index and
+    foreign key, it must be the store Alembic's revisions build."""
+    fast, slow = tmp_path / "fast.sqlite3", tmp_path / "alembic.sqlite3"
+    code = (
+        "import sys\n"
+        "from collectguard.evidence.store import open_store\n"
+        f"open_store({str(fast)!r}).close()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "False"
+    engine = create_engine(f"sqlite:///{slow}")
+    store_module._migrate_with_alembic(engine)
+    engine.dispose()
+    built, migrated = _sqlite_structure(fast), _sqlite_structure(slow)
+    assert set(built) >= {"evidence_messages", "ledger_entries", VERSION_TABLE}
+    assert built == migrated
+    # a database that has tables is not touched by the fast path (Alembic decides)
+    engine = create_engine(f"sqlite:///{slow}")
+    assert store_module._create_new_sqlite(engine) is False
+    engine.dispose()
 
 
 def test_a_store_from_a_newer_version_is_refused_clearly_and_left_alone(tmp_path: Path) -> None:

@@ -147,9 +147,10 @@ class Attachment(Base):
     filename: Mapped[str | None] = mapped_column(String(400), nullable=True)
     media_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     size: Mapped[int] = mapped_column(Integer)
-    case_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
-    """For a file added by hand (screenshot, recording): the case it belongs to."""
-    note: Mapped[str | None] = mapped_column(Text, nullable=True)
     import_run_id: Mapped[int] = mapped_column(ForeignKey("evidence_import_runs.id"))
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ledger_seq: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # added by revision 0002, hence last (a new store is created from these models)
+    case_key: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    """For a file added by hand (screenshot, recording): the case it belongs to."""
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
