@@ -199,9 +199,8 @@ def test_schema_head_constant_is_the_newest_migration() -> None:
     assert ScriptDirectory.from_config(cfg).get_heads() == [store_module.SCHEMA_HEAD]
 
 
-def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None:
-    db = tmp_path / "evidence.sqlite3"
-    open_store(str(db)).close()  # creates it
+def _opens_without_alembic(db: Path) -> bool:
+    """Open (or create) the store at `db` in a new interpreter: was Alembic left unimported?"""
     code = (
         "import sys\n"
         "from collectguard.evidence.store import open_store\n"
@@ -211,7 +210,13 @@ def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "False"
+    return out.strip() == "False"
+
+
+def test_opening_a_store_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    db = tmp_path / "evidence.sqlite3"
+    open_store(str(db)).close()  # creates it
+    assert _opens_without_alembic(db)
 
 
 def _sqlite_structure(db: Path) -> dict[str, object]:
@@ -246,16 +251,7 @@ def test_a_new_sqlite_store_is_created_as_alembic_creates_it(tmp_path: Path) -> 
     user's first import): table for table, column for column (order included), index and
     foreign key, it must be the store Alembic's revisions build."""
     fast, slow = tmp_path / "fast.sqlite3", tmp_path / "alembic.sqlite3"
-    code = (
-        "import sys\n"
-        "from collectguard.evidence.store import open_store\n"
-        f"open_store({str(fast)!r}).close()\n"
-        "print('alembic' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "False"
+    assert _opens_without_alembic(fast)  # creates it
     engine = create_engine(f"sqlite:///{slow}")
     store_module._migrate_with_alembic(engine)
     engine.dispose()
