@@ -119,6 +119,10 @@ def test_days_before_a_caps_rule_took_effect_are_named_not_counted() -> None:
     _evaluate(case, caps, None, cn)
     assert case.rule_counts["cn.freq.unanswered_attempts"] == 0
     assert not [f for f in case.findings if f.rule_id == "cn.freq.unanswered_attempts"]
+    # but the case says why the chart's day over the cap is no violation
+    ((zh, en),) = case.notes
+    assert "早于该规则 2026-01-30 施行，不计为违规：2025-11-12: 8" in zh
+    assert "before the rule took effect on 2026-01-30" in en and "2025-11-12: 8" in en
 
     case = Case(key="k", name="k")
     case.timeline = calls_on(dt.date(2025, 11, 12), 0) + calls_on(dt.date(2026, 2, 10), 10)
@@ -129,6 +133,7 @@ def test_days_before_a_caps_rule_took_effect_are_named_not_counted() -> None:
     assert "超过的日子：2026-02-10: 8" in f.detail_zh
     assert "早于该规则 2026-01-30 施行的日子，不计入：2025-11-12: 8" in f.detail_zh
     assert "not counted, before the rule took effect on 2026-01-30: 2025-11-12: 8" in f.detail_en
+    assert case.notes == []  # the finding names the early day already
 
 
 def test_night_hours_are_the_recipients_whatever_zone_days_are_shown_in(tmp_path: Path) -> None:

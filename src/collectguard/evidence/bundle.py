@@ -359,6 +359,7 @@ def report_html(case: Case, pack: RulePack, zone: str, *, chain_head: str, creat
         f"<li>{e(f.title_zh)} / {e(f.title_en)} ×{f.count}: {e(f.detail)}</li>"
         for f in case.findings
     )
+    notes = "".join(f"<p>注 / note: {e(zh)} / {e(en)}</p>" for zh, en in case.notes)
     return (
         '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><style>'
         f"@page {{ size: A4; margin: 15mm; }} body {{ font-family: {PDF_FONT_FAMILY}; "
@@ -377,6 +378,7 @@ def report_html(case: Case, pack: RulePack, zone: str, *, chain_head: str, creat
         "<h2>星期 × 小时 / weekday × hour (22:00–08:00 阴影 / shaded)</h2>"
         f"{_svg_heatmap(heat, band)}"
         f"<h2>跨短信违规 / across messages</h2><ul>{findings or '<li>—</li>'}</ul>"
+        f"{notes}"
         "<h2>各规则次数 / per-rule counts</h2><table><tr><th>rule</th><th>n</th></tr>"
         f"{rules}</table>"
         '<h2>时间线 / timeline</h2><table class="timeline"><tr><th>时间 time</th><th>类型 kind</th>'

@@ -468,6 +468,7 @@ def _case_dict(c: Case, *, timeline: bool) -> dict[str, Any]:
         "third_party_recipients": sorted(c.third_party_recipients),
         "findings": [{**dataclasses.asdict(f), "detail": f.detail} for f in c.findings],
         "undated_copies": c.undated_copies,
+        "notes": [{"zh": zh, "en": en} for zh, en in c.notes],
     }
     if timeline:
         d["per_day"] = c.per_day
@@ -691,6 +692,8 @@ def case_show(
         out.print("[bold]跨短信违规 / across messages[/]")
         for f in c.findings:
             out.print(escape(f"  {f.title_zh} / {f.title_en} [{f.rule_id}] ×{f.count}: {f.detail}"))
+    for zh, en in c.notes:
+        out.print(escape(f"注 / note: {zh} / {en}"))
     if c.rule_counts:
         out.print("[bold]各规则次数 / per-rule counts[/]")
         for rule_id, n in c.rule_counts.most_common():

@@ -230,6 +230,9 @@ class Case:
     """Messages without a time left out because the same message (party, recipient, text)
     is in the case with its time: kept from the checker, or imported from a file without
     times, and then imported again from a backup. The ledger keeps both items."""
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    """(zh-CN, English) facts that are no violation but explain what the case shows: days over
+    a frequency cap, all before the cap's rule took effect (the per-day chart shows them)."""
 
     @property
     def messages(self) -> int:
@@ -477,6 +480,17 @@ def _evaluate(c: Case, caps: list[FrequencyCap], night: NightWindow | None, tz: 
             count = cap.count({**n, **c.calls_by_outcome.get(date, {})})
             if count > cap.max_per_day:
                 (early if date < first else over).append(f"{date}: {count}")
+        if early and not over:
+            before = ", ".join(early)
+            zh, en = cap.describe()
+            c.notes.append(
+                (
+                    f"{cap.title_zh}：{zh}；超过的日子都早于该规则 {first} 施行，"
+                    f"不计为违规：{before}",
+                    f"{cap.title_en}: {en}; every day over it is before the rule took effect on "
+                    f"{first}, not counted as a violation: {before}",
+                )
+            )
         if over:
             c.rule_counts[cap.rule_id] += len(over)
             c.code_counts[cap.code] += len(over)
