@@ -925,3 +925,19 @@ def test_temporary_lockers_are_deleted_on_a_timer(tmp_path: Path, clock: Clock) 
         while (folders[0].exists() or lockers(app)) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not folders[0].exists() and lockers(app) == []
+
+
+def test_days_over_a_cap_not_yet_in_force_are_explained(app: FastAPI) -> None:
+    """Eight missed calls on 2026-01-14 show in the per-day chart, but the CBA cap on
+    unanswered calls takes effect on 2026-01-30: the case page says why that is no violation
+    (it used to say nothing)."""
+    client = TestClient(app)
+    upload(client)
+    calls = "".join(
+        f'<call number="10690000" duration="0" date="{ms(14, 9) + i * 60_000}" type="3" />\n'
+        for i in range(8)
+    )
+    page = upload(client, f"<?xml version='1.0'?>\n<calls>\n{calls}</calls>\n".encode())
+    assert "新增 8 条" in page
+    assert "超过的日子都早于该规则 2026-01-30 施行，不计为违规：2026-01-14: 8" in page
+    assert "每日未接通呼叫超过6次 ×" not in page  # no finding for it
